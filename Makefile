@@ -1,0 +1,46 @@
+# Fleetwatch: `make demo` runs the hub with emulated vendors; `make test` runs every test.
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/fleetwatch
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test test-sqlite test-postgres lint format bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || "$$(scripts/find-python312)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: venv
+	$(VENV)/bin/fleetwatch demo
+
+test: venv lint test-sqlite test-postgres
+
+lint: venv
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+test-sqlite: venv
+	@echo "== tests on SQLite"
+	env -u DATABASE_URL $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The emulator tests touch no database; the PostgreSQL pass runs everything else.
+test-postgres: venv
+	@if scripts/postgres-check; then \
+	  echo "== tests on PostgreSQL"; \
+	  DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -m "not emulator" $(PYTEST_ARGS); \
+	elif [ "$${CI:-}" = "true" ]; then \
+	  echo "PostgreSQL is unreachable at 127.0.0.1:5432: failing, as CI requires it" >&2; exit 1; \
+	else \
+	  echo "!! PostgreSQL unreachable at 127.0.0.1:5432: PostgreSQL tests NOT run" >&2; \
+	fi
+
+format: venv
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
