@@ -1,1 +1,69 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package: users, source systems, token-authenticated clients."""
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    counter = iter(range(1, 10_000))
+
+    def make(username: str | None = None, password: str = "secret-pass-123", **extra):
+        username = username or f"user{next(counter)}"
+        return django_user_model.objects.create_user(username=username, password=password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def client_for():
+    """An APIClient sending ``Authorization: Token <key>`` for the given user."""
+
+    def make(user) -> APIClient:
+        token, _ = Token.objects.get_or_create(user=user)
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        api.token = token.key
+        return api
+
+    return make
+
+
+@pytest.fixture
+def enduser(make_user):
+    return make_user("alice", email="alice@example.org", first_name="Alice")
+
+
+@pytest.fixture
+def superuser(make_user):
+    return make_user("root", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def api(client_for, enduser):
+    return client_for(enduser)
+
+
+@pytest.fixture
+def make_source(db, make_user):
+    from fleetwatch.incidents.models import SourceSystem, SourceSystemType
+
+    def make(name: str = "nav1", type: str = "nav", base_url: str = "") -> SourceSystem:
+        source_type, _ = SourceSystemType.objects.get_or_create(name=type)
+        user = make_user(f"{name}-{type}", password=None)
+        return SourceSystem.objects.create(
+            name=name, type=source_type, user=user, base_url=base_url
+        )
+
+    return make
+
+
+@pytest.fixture
+def source(make_source):
+    return make_source("nav1", "nav", "https://nav.example.org")
+
+
+@pytest.fixture
+def source_api(client_for, source):
+    return client_for(source.user)

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import include, path
 
 
 def still_alive(request):
@@ -11,5 +11,6 @@ def still_alive(request):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("fleetwatch.api.urls")),
     path(".still-alive/", still_alive, name="health"),
 ]
