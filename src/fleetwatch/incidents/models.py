@@ -178,6 +178,9 @@ class IncidentTagRelation(models.Model):
             models.UniqueConstraint(fields=["tag", "incident"], name="tag_once_per_incident")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.tag} on incident #{self.incident_id}"
+
 
 class Event(models.Model):
     class Type(models.TextChoices):

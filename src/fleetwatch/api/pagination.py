@@ -1,0 +1,113 @@
+"""Keyset cursor pagination: stable across ties and fast at any depth.
+
+Argus uses DRF's CursorPagination (position + offset, O(offset) on ties). Here the cursor
+carries the last row's ``(ordering value, pk)``, so each page is one indexed range query.
+The cursor is opaque base64 of a query string; ``next``/``previous`` keep every other query
+parameter of the request.
+"""
+
+import base64
+from datetime import datetime
+from urllib.parse import parse_qs, urlencode
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_datetime
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+INVALID_CURSOR = "Invalid cursor."
+
+
+def parse_page_size(request: Request) -> int:
+    raw = request.query_params.get("page_size")
+    if raw in (None, ""):
+        return settings.PAGE_SIZE_DEFAULT
+    try:
+        size = int(raw)
+    except ValueError:
+        raise ValidationError({"page_size": ["A valid integer is required."]}) from None
+    if size < 1:
+        raise ValidationError({"page_size": ["Ensure this value is greater than or equal to 1."]})
+    if size > settings.PAGE_SIZE_MAX:
+        raise ValidationError(
+            {"page_size": [f"Ensure this value is less than or equal to {settings.PAGE_SIZE_MAX}."]}
+        )
+    return size
+
+
+class KeysetCursorPagination:
+    """Descending by ``field`` then ``pk``; ``page`` returns the rows, ``response`` the body."""
+
+    cursor_param = "cursor"
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def _encode(self, value: datetime, pk: int, reverse: bool) -> str:
+        params = {"p": value.isoformat(), "i": str(pk)}
+        if reverse:
+            params["r"] = "1"
+        return base64.urlsafe_b64encode(urlencode(params).encode()).decode().rstrip("=")
+
+    def _decode(self, cursor: str) -> tuple[datetime, int, bool]:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            params = parse_qs(
+                base64.urlsafe_b64decode(padded.encode()).decode(), strict_parsing=True
+            )
+            value = parse_datetime(params["p"][0])
+            pk = int(params["i"][0])
+            reverse = params.get("r", ["0"])[0] == "1"
+        except (ValueError, KeyError, IndexError, UnicodeDecodeError):
+            raise ValidationError({self.cursor_param: [INVALID_CURSOR]}) from None
+        if value is None:
+            raise ValidationError({self.cursor_param: [INVALID_CURSOR]})
+        return value, pk, reverse
+
+    def paginate(self, queryset: QuerySet, request: Request) -> list:
+        self.request = request
+        self.page_size = parse_page_size(request)
+        cursor = request.query_params.get(self.cursor_param)
+        f = self.field
+        if cursor:
+            value, pk, reverse = self._decode(cursor)
+        else:
+            value, pk, reverse = None, None, False
+        if value is None:
+            rows = list(queryset.order_by(f"-{f}", "-pk")[: self.page_size + 1])
+            self.has_next, self.has_previous = len(rows) > self.page_size, False
+            rows = rows[: self.page_size]
+        elif not reverse:
+            after = Q(**{f"{f}__lt": value}) | Q(**{f: value, "pk__lt": pk})
+            rows = list(queryset.filter(after).order_by(f"-{f}", "-pk")[: self.page_size + 1])
+            self.has_next, self.has_previous = len(rows) > self.page_size, True
+            rows = rows[: self.page_size]
+        else:
+            before = Q(**{f"{f}__gt": value}) | Q(**{f: value, "pk__gt": pk})
+            rows = list(queryset.filter(before).order_by(f, "pk")[: self.page_size + 1])
+            self.has_previous, self.has_next = len(rows) > self.page_size, True
+            rows = list(reversed(rows[: self.page_size]))
+        self.rows = rows
+        return rows
+
+    def _link(self, row, reverse: bool) -> str:
+        url = self.request.build_absolute_uri()
+        cursor = self._encode(getattr(row, self.field), row.pk, reverse)
+        return replace_query_param(url, self.cursor_param, cursor)
+
+    def links(self) -> tuple[str | None, str | None]:
+        next_link = self._link(self.rows[-1], False) if self.has_next and self.rows else None
+        if self.has_previous and self.rows:
+            previous_link = self._link(self.rows[0], True)
+        elif self.has_previous:
+            previous_link = remove_query_param(self.request.build_absolute_uri(), "cursor")
+        else:
+            previous_link = None
+        return next_link, previous_link
+
+    def response(self, data: list) -> Response:
+        next_link, previous_link = self.links()
+        return Response({"next": next_link, "previous": previous_link, "results": data})

@@ -1,0 +1,689 @@
+"""The incident API (v1 as the Argus v1 document, v2 as Argus 2.10), one set of views.
+
+``request.version`` ("v1"/"v2") selects the few differences: incident shape (``metadata``,
+``level``), the ack body (nested in v1), the editable fields and which routes exist.
+"""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from fleetwatch.api.pagination import KeysetCursorPagination
+from fleetwatch.incidents import events as rules
+from fleetwatch.incidents.api.serializers import (
+    AckExpirationSerializer,
+    AckSerializer,
+    AckV1Serializer,
+    EventSerializer,
+    IncidentSerializer,
+    SourceCreateSerializer,
+    SourceSystemSerializer,
+    SourceSystemTypeSerializer,
+    TagSerializer,
+    TicketUrlSerializer,
+    render_ack,
+    render_event,
+    render_incident,
+    render_source,
+)
+from fleetwatch.incidents.filtersets import IncidentFilterSet
+from fleetwatch.incidents.ingest import (
+    IncidentConflict,
+    InvalidIncident,
+    add_tags,
+    create_incident,
+    parse_incident,
+)
+from fleetwatch.incidents.models import (
+    Acknowledgement,
+    Event,
+    Incident,
+    IncidentTagRelation,
+    SourceSystem,
+    SourceSystemType,
+)
+from fleetwatch.incidents.tags import format_tag, parse_tag
+
+PAGING_PARAMS = {"cursor", "page_size", "format"}
+SOURCE_FILTERS = {"source__id__in", "source__name__in", "source__type__in"}
+EDITABLE = {
+    "v1": {"details_url", "ticket_url", "tags"},
+    "v2": {"details_url", "ticket_url", "tags", "level", "metadata", "description"},
+}
+INCIDENT_FIELDS = set(IncidentSerializer().fields) | {"source"}
+
+
+def incidents_for_render() -> QuerySet:
+    """Everything a page needs in two queries: incidents (+source, acked, open) and tags."""
+    return (
+        Incident.objects.select_related("source")
+        .prefetch_related(
+            Prefetch(
+                "tag_relations",
+                queryset=IncidentTagRelation.objects.select_related("tag").order_by("id"),
+            )
+        )
+        .with_state()
+    )
+
+
+def get_incident(pk: int) -> Incident:
+    try:
+        return incidents_for_render().get(pk=pk)
+    except Incident.DoesNotExist:
+        raise NotFound("No Incident matches the given query.") from None
+
+
+def django_errors(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+
+
+def requesting_source(request: Request, data: dict) -> SourceSystem:
+    """The source an incident is created for: the caller's own, or (superuser) ``source``."""
+    requested = data.get("source")
+    user = request.user
+    if requested not in (None, ""):
+        own = getattr(user, "source_system", None)
+        if own is not None and str(requested) == str(own.pk):
+            return own
+        if not user.is_superuser:
+            raise ValidationError({"source": ["Only a superuser may set the source."]})
+        try:
+            return SourceSystem.objects.get(pk=int(requested))
+        except (SourceSystem.DoesNotExist, ValueError, TypeError):
+            raise ValidationError(
+                {"source": [f'Invalid pk "{requested}" - object does not exist.']}
+            ) from None
+    if not rules.is_source(user):
+        raise ValidationError(
+            {"source": ["The requesting user must have a connected source system."]}
+        )
+    return user.source_system
+
+
+class IncidentListMixin:
+    """Filtering, counting and paging shared by the incident lists."""
+
+    allow_source_filters = True
+
+    def filtered(self, request: Request, queryset: QuerySet) -> QuerySet:
+        filterset = IncidentFilterSet(request.query_params, queryset=queryset, request=request)
+        allowed = set(filterset.filters) | PAGING_PARAMS | {"count"}
+        if not self.allow_source_filters:
+            allowed -= SOURCE_FILTERS
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        return filterset.qs
+
+    def list_response(self, request: Request, queryset: QuerySet) -> Response:
+        queryset = self.filtered(request, queryset)
+        if "count" in request.query_params:
+            params = {k: v for k, v in request.query_params.items() if k not in {"count", "format"}}
+            return Response({"count": queryset.count(), "params": params})
+        paginator = KeysetCursorPagination("start_time")
+        rows = paginator.paginate(queryset, request)
+        return paginator.response([render_incident(i, request.version) for i in rows])
+
+
+class IncidentListView(IncidentListMixin, GenericAPIView):
+    serializer_class = IncidentSerializer
+
+    @extend_schema(responses=IncidentSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return self.list_response(request, incidents_for_render())
+
+    @extend_schema(request=IncidentSerializer, responses={201: IncidentSerializer})
+    def post(self, request: Request) -> Response:
+        source = requesting_source(request, request.data)
+        try:
+            draft = parse_incident(
+                request.data,
+                require_tags=request.version != "v1",
+                allow_metadata=request.version != "v1",
+            )
+            incident = create_incident(source, request.user, draft)
+        except InvalidIncident as exc:
+            raise ValidationError(exc.errors) from None
+        except IncidentConflict as conflict:
+            return Response(conflict.as_error(), status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            render_incident(get_incident(incident.pk), request.version),
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class MineView(IncidentListView):
+    """The requesting source's own incidents (no source filters)."""
+
+    allow_source_filters = False
+
+    def get(self, request: Request) -> Response:
+        source = getattr(request.user, "source_system", None)
+        queryset = incidents_for_render()
+        queryset = queryset.filter(source=source) if source else queryset.none()
+        return self.list_response(request, queryset)
+
+
+class OpenListView(IncidentListMixin, GenericAPIView):
+    """v1 ``open/`` and ``open+unacked/``: unpaginated, as v1 served them."""
+
+    serializer_class = IncidentSerializer
+    unacked_only = False
+
+    def get(self, request: Request) -> Response:
+        unknown = set(request.query_params) - {"format"}
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in sorted(unknown)})
+        queryset = incidents_for_render().open()
+        if self.unacked_only:
+            queryset = queryset.not_acked()
+        return Response([render_incident(i, request.version) for i in queryset])
+
+
+class IncidentDetailView(GenericAPIView):
+    serializer_class = IncidentSerializer
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(render_incident(get_incident(pk), request.version))
+
+    def patch(self, request: Request, pk: int) -> Response:
+        return self.update(request, pk)
+
+    def put(self, request: Request, pk: int) -> Response:
+        if request.version == "v1":
+            raise PermissionDenied("PUT is not part of API v1; use PATCH.")
+        return self.update(request, pk)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        if settings.INDELIBLE_INCIDENTS:
+            return Response(
+                {"detail": 'Method "DELETE" not allowed.'},
+                status=status.HTTP_405_METHOD_NOT_ALLOWED,
+            )
+        incident = get_incident(pk)
+        user = request.user
+        if not (user.is_superuser or getattr(user, "source_system", None) == incident.source):
+            raise PermissionDenied("Only a superuser or the incident's source may delete it.")
+        with transaction.atomic():
+            Acknowledgement.objects.filter(event__incident=incident).delete()
+            Event.objects.filter(incident=incident).delete()
+            incident.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def update(self, request: Request, pk: int) -> Response:
+        data = request.data
+        if not isinstance(data, dict):
+            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        editable = EDITABLE[request.version]
+        errors: dict = {}
+        for name in data:
+            if name not in INCIDENT_FIELDS:
+                errors[name] = "The field does not exist."
+            elif name not in editable:
+                errors[name] = "The field is not allowed to be changed."
+        if errors:
+            raise ValidationError(errors)
+        incident = get_incident(pk)
+        changes = self._changes(incident, data)
+        with transaction.atomic():
+            descriptions = []
+            for name, (old, new) in changes.items():
+                if name == "tags":
+                    self._set_tags(incident, old, new, request.user)
+                    shown_old, shown_new = sorted(old), sorted(new)
+                elif name == "metadata":
+                    shown_old, shown_new = f"{len(old)} item(s)", f"{len(new)} item(s)"
+                else:
+                    shown_old, shown_new = repr(old), repr(new)
+                if name != "tags":
+                    setattr(incident, name, new)
+                descriptions.append(f'Change: "{name}": {shown_old} → {shown_new}')
+            fields = [name for name in changes if name != "tags"]
+            if fields:
+                incident.save(update_fields=fields)
+            if descriptions:
+                Event.objects.create(
+                    incident=incident,
+                    actor=request.user,
+                    type=Event.Type.INCIDENT_CHANGE,
+                    timestamp=timezone.now(),
+                    description="\n".join(descriptions),
+                )
+        return Response(render_incident(get_incident(pk), request.version))
+
+    def _changes(self, incident: Incident, data: dict) -> dict:
+        """Validate the new values against the same rules as creation; return what differs."""
+        probe = {"start_time": incident.start_time, "tags": data.get("tags", [])}
+        for name in ("details_url", "ticket_url", "description", "level", "metadata"):
+            if name in data:
+                probe[name] = data[name]
+        try:
+            draft = parse_incident(probe)
+        except InvalidIncident as exc:
+            raise ValidationError(exc.errors) from None
+        changes = {}
+        for name in ("details_url", "ticket_url", "description", "level", "metadata"):
+            if name in data and getattr(draft, name) != getattr(incident, name):
+                changes[name] = (getattr(incident, name), getattr(draft, name))
+        if "tags" in data:
+            old = {format_tag(r.tag.key, r.tag.value) for r in incident.tag_relations.all()}
+            new = {format_tag(k, v) for k, v in draft.tags}
+            if old != new:
+                changes["tags"] = (old, new)
+        return changes
+
+    def _set_tags(self, incident: Incident, old: set, new: set, user) -> None:
+        removing = [
+            r for r in incident.tag_relations.all() if format_tag(r.tag.key, r.tag.value) not in new
+        ]
+        refused = {
+            format_tag(r.tag.key, r.tag.value): "Cannot remove this tag when you're not the one "
+            "who added it."
+            for r in removing
+            if r.added_by_id != user.pk and not user.is_superuser
+        }
+        if refused:
+            raise ValidationError(refused)
+        IncidentTagRelation.objects.filter(pk__in=[r.pk for r in removing]).delete()
+        add_tags([(incident, [parse_tag(t) for t in sorted(new - old)])], user)
+
+
+class TicketUrlView(GenericAPIView):
+    serializer_class = TicketUrlSerializer
+
+    def put(self, request: Request, pk: int) -> Response:
+        incident = get_incident(pk)
+        serializer = TicketUrlSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        unknown = set(request.data) - {"ticket_url"}
+        if unknown:
+            raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+        new = serializer.validated_data["ticket_url"]
+        change_ticket_url([incident], new, request.user)
+        return Response({"ticket_url": new})
+
+
+def change_ticket_url(incidents: list[Incident], url: str, actor) -> None:
+    now = timezone.now()
+    changed = [i for i in incidents if i.ticket_url != url]
+    if not changed:
+        return
+    with transaction.atomic():
+        Event.objects.bulk_create(
+            Event(
+                incident=i,
+                actor=actor,
+                type=Event.Type.INCIDENT_CHANGE,
+                timestamp=now,
+                description=f'Change: "ticket_url": {i.ticket_url!r} → {url!r}',
+            )
+            for i in changed
+        )
+        Incident.objects.filter(pk__in=[i.pk for i in changed]).update(ticket_url=url)
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+def parse_event_body(request: Request, data) -> dict:
+    serializer = EventSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    unknown = (
+        set(data) - {"timestamp", "type", "description"} - {"pk", "incident", "actor", "received"}
+    )
+    if unknown:
+        raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+    values = dict(serializer.validated_data)
+    if rules.is_source(request.user) and "timestamp" not in values:
+        raise ValidationError({"timestamp": ["This field is required."]})
+    return values
+
+
+class IncidentEventsView(GenericAPIView):
+    serializer_class = EventSerializer
+
+    def get(self, request: Request, pk: int) -> Response:
+        incident = get_object_or_404(Incident, pk=pk)
+        events = incident.events.select_related("actor").order_by("timestamp", "id")
+        return Response([render_event(e) for e in events])
+
+    def post(self, request: Request, pk: int) -> Response:
+        incident = get_incident(pk)
+        values = parse_event_body(request, request.data)
+        acks_url = request.build_absolute_uri(f"{request.path.rsplit('events/', 1)[0]}acks/")
+        try:
+            event = rules.post_event(
+                incident,
+                request.user,
+                values["type"],
+                values.get("timestamp"),
+                values.get("description", ""),
+                acks_url=acks_url,
+            )
+        except rules.EventRefused as exc:
+            raise ValidationError({"type": str(exc)}) from None
+        return Response(render_event(event), status=status.HTTP_201_CREATED)
+
+
+class IncidentEventDetailView(GenericAPIView):
+    serializer_class = EventSerializer
+
+    def get(self, request: Request, pk: int, event_pk: int) -> Response:
+        event = get_object_or_404(
+            Event.objects.select_related("actor"), incident_id=pk, pk=event_pk
+        )
+        return Response(render_event(event))
+
+
+class AllEventsView(GenericAPIView):
+    """v2 ``incidents/events/``: every event, newest first, cursor-paged."""
+
+    serializer_class = EventSerializer
+
+    def get(self, request: Request) -> Response:
+        unknown = set(request.query_params) - PAGING_PARAMS
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in sorted(unknown)})
+        paginator = KeysetCursorPagination("timestamp")
+        rows = paginator.paginate(Event.objects.select_related("actor"), request)
+        return paginator.response([render_event(e) for e in rows])
+
+
+# --- acknowledgements -------------------------------------------------------------------------
+
+
+def parse_ack_body(request: Request, data) -> dict:
+    """The ack body, v1 nested or v2 flat, as ``{timestamp, description, expiration}``."""
+    serializer_class = AckV1Serializer if request.version == "v1" else AckSerializer
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    known = (
+        {"event", "expiration"}
+        if request.version == "v1"
+        else {"timestamp", "description", "expiration"}
+    )
+    unknown = set(data) - known
+    if unknown:
+        raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+    values = dict(serializer.validated_data)
+    if request.version == "v1":
+        values.update(values.pop("event"))
+    return values
+
+
+def ack_incident(incident: Incident, actor, values: dict) -> Acknowledgement:
+    try:
+        return rules.acknowledge(
+            incident,
+            actor,
+            values.get("timestamp"),
+            values.get("description", ""),
+            values.get("expiration"),
+        )
+    except ValueError as exc:
+        raise ValidationError({"non_field_errors": [str(exc)]}) from None
+
+
+class IncidentAcksView(GenericAPIView):
+    serializer_class = AckSerializer
+
+    def get(self, request: Request, pk: int) -> Response:
+        get_object_or_404(Incident, pk=pk)
+        acks = (
+            Acknowledgement.objects.filter(event__incident_id=pk)
+            .select_related("event__actor")
+            .order_by("event__timestamp", "pk")
+        )
+        return Response([render_ack(a) for a in acks])
+
+    def post(self, request: Request, pk: int) -> Response:
+        incident = get_incident(pk)
+        ack = ack_incident(incident, request.user, parse_ack_body(request, request.data))
+        return Response(render_ack(ack), status=status.HTTP_201_CREATED)
+
+
+class IncidentAckDetailView(GenericAPIView):
+    serializer_class = AckExpirationSerializer
+
+    def get_ack(self, pk: int, ack_pk: int) -> Acknowledgement:
+        return get_object_or_404(
+            Acknowledgement.objects.select_related("event__actor"),
+            event__incident_id=pk,
+            pk=ack_pk,
+        )
+
+    def get(self, request: Request, pk: int, ack_pk: int) -> Response:
+        return Response(render_ack(self.get_ack(pk, ack_pk)))
+
+    def put(self, request: Request, pk: int, ack_pk: int) -> Response:
+        return self.patch(request, pk, ack_pk)
+
+    def patch(self, request: Request, pk: int, ack_pk: int) -> Response:
+        if request.version == "v1":
+            raise PermissionDenied("Acknowledgements cannot be changed through API v1.")
+        ack = self.get_ack(pk, ack_pk)
+        unknown = set(request.data) - {"expiration"}
+        if unknown:
+            raise ValidationError(
+                {name: "The field is not allowed to be changed." for name in sorted(unknown)}
+            )
+        serializer = AckExpirationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if ack.expired:
+            raise ValidationError({"expiration": ["Cannot change expired Acknowledgement."]})
+        expiration = serializer.validated_data["expiration"]
+        now = timezone.now()
+        if expiration is not None and expiration <= now:
+            raise ValidationError(
+                {
+                    "expiration": [
+                        f"'expiration' must be later than current moment "
+                        f"({now.isoformat()}) or null."
+                    ]
+                }
+            )
+        ack.expiration = expiration
+        ack.save(update_fields=["expiration"])
+        return Response(render_ack(ack))
+
+
+# --- tags (v2) --------------------------------------------------------------------------------
+
+
+class IncidentTagsView(GenericAPIView):
+    serializer_class = TagSerializer
+
+    def get(self, request: Request, pk: int) -> Response:
+        incident = get_incident(pk)
+        return Response(
+            [{"tag": format_tag(r.tag.key, r.tag.value)} for r in incident.tag_relations.all()]
+        )
+
+    def post(self, request: Request, pk: int) -> Response:
+        incident = get_incident(pk)
+        serializer = TagSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tag = parse_tag(serializer.validated_data["tag"])
+        add_tags([(incident, [tag])], request.user)
+        return Response({"tag": format_tag(*tag)}, status=status.HTTP_201_CREATED)
+
+
+class IncidentTagDetailView(GenericAPIView):
+    serializer_class = TagSerializer
+
+    def get_relation(self, pk: int, tag: str) -> IncidentTagRelation:
+        try:
+            key, value = parse_tag(tag)
+        except ValueError as exc:
+            raise ValidationError({"tag": [str(exc)]}) from None
+        return get_object_or_404(
+            IncidentTagRelation.objects.select_related("tag"),
+            incident_id=pk,
+            tag__key=key,
+            tag__value=value,
+        )
+
+    def get(self, request: Request, pk: int, tag: str) -> Response:
+        relation = self.get_relation(pk, tag)
+        return Response({"tag": format_tag(relation.tag.key, relation.tag.value)})
+
+    def delete(self, request: Request, pk: int, tag: str) -> Response:
+        relation = self.get_relation(pk, tag)
+        user = request.user
+        if relation.added_by_id != user.pk and not user.is_superuser:
+            raise ValidationError(
+                {tag: "Cannot remove this tag when you're not the one who added it."}
+            )
+        with transaction.atomic():
+            tag_obj = relation.tag
+            relation.delete()
+            if not tag_obj.incident_relations.exists():
+                tag_obj.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+class SourceListView(GenericAPIView):
+    serializer_class = SourceSystemSerializer
+
+    def get(self, request: Request) -> Response:
+        return Response([render_source(s) for s in SourceSystem.objects.all()])
+
+    @extend_schema(request=SourceCreateSerializer, responses={201: SourceSystemSerializer})
+    def post(self, request: Request) -> Response:
+        if request.version == "v1":
+            raise PermissionDenied("Sources cannot be created through API v1.")
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only a superuser may create sources.")
+        serializer = SourceCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        unknown = set(request.data) - set(SourceCreateSerializer().fields)
+        if unknown:
+            raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+        data = serializer.validated_data
+        try:
+            source = create_source(
+                data["name"], data["type"], data.get("username"), data.get("base_url", "")
+            )
+        except DjangoValidationError as exc:
+            raise django_errors(exc) from None
+        return Response(render_source(source), status=status.HTTP_201_CREATED)
+
+
+def create_source(
+    name: str,
+    type_name: str,
+    username: str | None = None,
+    base_url: str = "",
+    *,
+    create_type: bool = False,
+) -> SourceSystem:
+    """A source system and its machine user (a taken username gets a numbered suffix)."""
+    type_name = type_name.lower()
+    if create_type:
+        source_type, _ = SourceSystemType.objects.get_or_create(name=type_name)
+    else:
+        try:
+            source_type = SourceSystemType.objects.get(name=type_name)
+        except SourceSystemType.DoesNotExist:
+            raise DjangoValidationError(
+                {
+                    "type": [
+                        f'Select a valid choice. "{type_name}" is not one of the available '
+                        "source types."
+                    ]
+                }
+            ) from None
+    if SourceSystem.objects.filter(name=name, type=source_type).exists():
+        raise DjangoValidationError(
+            {"name": [f"A source named {name!r} of type {type_name!r} already exists."]}
+        )
+    users = get_user_model().objects
+    base = username or name
+    candidate, n = base, 1
+    while users.filter(username=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    with transaction.atomic():
+        user = users.create_user(username=candidate, password=None)
+        return SourceSystem.objects.create(
+            name=name, type=source_type, user=user, base_url=base_url
+        )
+
+
+class SourceDetailView(GenericAPIView):
+    serializer_class = SourceSystemSerializer
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(render_source(get_object_or_404(SourceSystem, pk=pk)))
+
+    def put(self, request: Request, pk: int) -> Response:
+        return self.patch(request, pk)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only a superuser may change sources.")
+        source = get_object_or_404(SourceSystem, pk=pk)
+        unknown = set(request.data) - {"name", "base_url"}
+        if unknown:
+            raise ValidationError(
+                {name: "The field is not allowed to be changed." for name in sorted(unknown)}
+            )
+        serializer = SourceSystemSerializer(source, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(render_source(source))
+
+
+class HeartbeatView(GenericAPIView):
+    serializer_class = None
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        source = getattr(request.user, "source_system", None)
+        if source is None:
+            raise PermissionDenied("Only source systems send heartbeats.")
+        SourceSystem.objects.filter(pk=source.pk).update(last_seen=timezone.now())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SourceTypeListView(GenericAPIView):
+    serializer_class = SourceSystemTypeSerializer
+
+    def get(self, request: Request) -> Response:
+        return Response([{"name": t.name} for t in SourceSystemType.objects.all()])
+
+    def post(self, request: Request) -> Response:
+        serializer = SourceSystemTypeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
+
+
+class SourceTypeDetailView(GenericAPIView):
+    serializer_class = SourceSystemTypeSerializer
+
+    def get(self, request: Request, name: str) -> Response:
+        return Response({"name": get_object_or_404(SourceSystemType, name=name).name})
+
+
+class MetadataV1View(GenericAPIView):
+    serializer_class = SourceSystemSerializer
+
+    def get(self, request: Request) -> Response:
+        return Response({"sourceSystems": [render_source(s) for s in SourceSystem.objects.all()]})
