@@ -67,3 +67,11 @@ def source(make_source):
 @pytest.fixture
 def source_api(client_for, source):
     return client_for(source.user)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """PBKDF2's deliberate slowness buys nothing in tests; the hasher choice is not under test."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

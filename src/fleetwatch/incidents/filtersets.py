@@ -50,6 +50,10 @@ class TagListField(forms.Field):
         return tags
 
 
+class TagListFilter(filters.Filter):
+    field_class = TagListField
+
+
 class NumberInFilter(filters.BaseInFilter, filters.NumberFilter):
     pass
 
@@ -83,7 +87,7 @@ class IncidentFilterSet(filters.FilterSet):
     hide_closed_acked = StrictBooleanFilter(method="filter_hide_closed_acked")
     end_time__isnull = StrictBooleanFilter(field_name="end_time", lookup_expr="isnull")
     token_expiry = StrictBooleanFilter(method="filter_token_expiry")
-    tags = filters.Filter(field_class=TagListField, method="filter_tags")
+    tags = TagListFilter(method="filter_tags")
     level__lte = filters.NumberFilter(
         field_name="level", lookup_expr="lte", min_value=1, max_value=5
     )
