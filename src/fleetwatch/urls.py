@@ -1,12 +1,23 @@
 """Top-level URLs: the API versions, admin, schema and health."""
 
 from django.contrib import admin
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from django.urls import include, path
 
 
 def still_alive(request):
     return HttpResponse(status=204)
+
+
+def not_found(request, exception=None):
+    """JSON 404s under /api/ (an unmatched route there is an API answer, not a web page)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
+
+
+handler404 = not_found
 
 
 urlpatterns = [

@@ -147,7 +147,8 @@ def test_other_source_cannot_pick_a_source(client_for, make_source, source):
 def test_duplicate_source_incident_id_names_existing(post_incident, source_api):
     first = post_incident(source_incident_id="X-1")
     response = source_api.post(
-        V2, {"start_time": "2026-11-20T10:00:00Z", "tags": [], "source_incident_id": "X-1"},
+        V2,
+        {"start_time": "2026-11-20T10:00:00Z", "tags": [], "source_incident_id": "X-1"},
         format="json",
     )
     assert response.status_code == 400

@@ -92,7 +92,9 @@ def test_filters(api, seed, query, expected):
 
 def test_source_filters(api, seed, source):
     assert pks(api.get(f"{V2}?source__id__in={source.pk}")) == {
-        seed["open1"], seed["open2"], seed["closed"]
+        seed["open1"],
+        seed["open2"],
+        seed["closed"],
     }
     assert pks(api.get(f"{V2}?source__name__in=zino1")) == {seed["open3"], seed["stateless"]}
     assert pks(api.get(f"{V2}?source__type__in=nav,zino")) == set(seed.values())
@@ -100,11 +102,14 @@ def test_source_filters(api, seed, source):
 
 def test_id_and_time_filters(api, seed):
     assert pks(api.get(f"{V2}?id__in={seed['open1']},{seed['closed']}")) == {
-        seed["open1"], seed["closed"]
+        seed["open1"],
+        seed["closed"],
     }
     cutoff = (timezone.now() - timedelta(hours=4, minutes=30)).isoformat().replace("+", "%2B")
     assert pks(api.get(f"{V2}?start_time__gte={cutoff}")) == {
-        seed["open2"], seed["open3"], seed["stateless"]
+        seed["open2"],
+        seed["open3"],
+        seed["stateless"],
     }
 
 

@@ -467,7 +467,7 @@ def _upsert_batch(source, actor, drafts, now) -> list[UpsertResult]:
         elif incident.pk is None:  # duplicate within the batch, not yet stored
             for name in (*UPDATABLE, "end_time"):
                 setattr(incident, name, getattr(draft, name))
-            results[index] = UpsertResult(incident, "created")
+            results[index] = UpsertResult(incident, "updated")
         else:
             new_events = _apply_draft(incident, draft, actor, now)
             events.extend(new_events)
