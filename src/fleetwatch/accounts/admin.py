@@ -1,0 +1,76 @@
+"""Admin for users, phone numbers and login tokens (DRF tokens: ``rest_framework.authtoken``)."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
+from django.urls import URLPattern, path
+from django.views.generic import RedirectView
+from rest_framework.authtoken.models import Token
+
+from fleetwatch.accounts.models import LoginToken, PhoneNumber, User
+
+
+class PhoneNumberInline(admin.TabularInline):
+    model = PhoneNumber
+    extra = 0
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Django's user admin, plus phone numbers and whether the user is a source system."""
+
+    inlines = [PhoneNumberInline]
+    list_display = (*DjangoUserAdmin.list_display, "is_source_system")
+    list_select_related = ["source_system"]
+
+    @admin.display(boolean=True, description="source system")
+    def is_source_system(self, user: User) -> bool:
+        return user.is_source_system
+
+
+@admin.register(PhoneNumber)
+class PhoneNumberAdmin(admin.ModelAdmin):
+    list_display = ["phone_number", "user"]
+    list_select_related = ["user"]
+    search_fields = ["phone_number", "user__username"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(LoginToken)
+class LoginTokenAdmin(admin.ModelAdmin):
+    """Login tokens can be looked at and revoked (deleted) here, never made or edited: a key
+    exists only in the login response. The digest is not shown; the prefix identifies a token."""
+
+    list_display = ["prefix", "user", "created", "expiry"]
+    list_select_related = ["user"]
+    list_filter = ["expiry"]
+    search_fields = ["user__username", "prefix"]
+    fields = ["prefix", "user", "created", "expiry"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: LoginToken | None = None) -> bool:
+        return False
+
+
+@admin.register(Token)
+class ArgusTokenPathAdmin(admin.ModelAdmin):
+    """Keeps ``/admin/authtoken/token/`` (where Argus's docs send operators for tokens) working.
+
+    DRF now serves its token admin for a proxy model at ``/admin/authtoken/tokenproxy/``, so
+    that admin URLs and the admin log carry the user's id, never the key; registering the
+    concrete model's own admin would undo that. This one only redirects, and is not listed.
+    """
+
+    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
+        return {}
+
+    def get_urls(self) -> list[URLPattern]:
+        redirect = RedirectView.as_view(
+            pattern_name="admin:authtoken_tokenproxy_changelist", query_string=True
+        )
+        return [
+            path("", self.admin_site.admin_view(redirect), name="authtoken_token_changelist"),
+        ]
