@@ -1,0 +1,69 @@
+from django.contrib import admin
+
+from fleetwatch.incidents.models import (
+    Acknowledgement,
+    Event,
+    Incident,
+    IncidentTagRelation,
+    SourceSystem,
+    SourceSystemType,
+    Tag,
+)
+
+
+@admin.register(SourceSystemType)
+class SourceSystemTypeAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+@admin.register(SourceSystem)
+class SourceSystemAdmin(admin.ModelAdmin):
+    list_display = ["name", "type", "user", "base_url", "last_seen"]
+    list_filter = ["type"]
+    search_fields = ["name", "user__username"]
+    raw_id_fields = ["user"]
+
+
+class TagInline(admin.TabularInline):
+    model = IncidentTagRelation
+    extra = 0
+    raw_id_fields = ["tag", "added_by"]
+
+
+class EventInline(admin.TabularInline):
+    model = Event
+    extra = 0
+    fields = ["type", "timestamp", "received", "actor", "description"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["timestamp", "id"]
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ["id", "start_time", "end_time", "source", "level", "description"]
+    list_filter = ["level", "source__type", "source"]
+    search_fields = ["description", "source_incident_id"]
+    date_hierarchy = "start_time"
+    list_select_related = ["source"]
+    raw_id_fields = ["source"]
+    inlines = [TagInline, EventInline]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["key", "value"]
+    search_fields = ["key", "value"]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["id", "incident", "type", "timestamp", "actor"]
+    list_filter = ["type"]
+    raw_id_fields = ["incident", "actor"]
+
+
+@admin.register(Acknowledgement)
+class AcknowledgementAdmin(admin.ModelAdmin):
+    list_display = ["event", "expiration"]
+    raw_id_fields = ["event"]
