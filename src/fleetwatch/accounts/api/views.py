@@ -59,7 +59,6 @@ class ObtainTokenView(APIView):
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    serializer_class = CredentialsSerializer
 
     @extend_schema(request=CredentialsSerializer, responses=TokenSerializer)
     def post(self, request: Request) -> Response:
