@@ -39,7 +39,7 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     @sensitive_variables("key")
     def authenticate_drf_token(self, key: str) -> tuple[User, Token]:
         try:
-            token = Token.objects.select_related("user").get(key=key)
+            token = Token.objects.select_related("user", "user__source_system").get(key=key)
         except Token.DoesNotExist:
             raise exceptions.AuthenticationFailed(INVALID) from None
         if not token.user.is_active:

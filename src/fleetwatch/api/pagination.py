@@ -95,7 +95,10 @@ class KeysetCursorPagination:
 
     def _link(self, row, reverse: bool) -> str:
         url = self.request.build_absolute_uri()
-        cursor = self._encode(getattr(row, self.field), row.pk, reverse)
+        if isinstance(row, dict):  # a .values() row
+            cursor = self._encode(row[self.field], row["id"], reverse)
+        else:
+            cursor = self._encode(getattr(row, self.field), row.pk, reverse)
         return replace_query_param(url, self.cursor_param, cursor)
 
     def links(self) -> tuple[str | None, str | None]:

@@ -344,11 +344,11 @@ def _existing(source: SourceSystem, sids: Iterable[str]) -> dict[str, Incident]:
 
 
 def create_incident(source: SourceSystem, actor, draft: IncidentDraft) -> Incident:
-    """Create one incident; IncidentConflict if its ``source_incident_id`` is taken."""
-    if draft.source_incident_id:
-        existing = _existing(source, [draft.source_incident_id])
-        if existing:
-            raise IncidentConflict(draft.source_incident_id, existing[draft.source_incident_id].pk)
+    """Create one incident; IncidentConflict if its ``source_incident_id`` is taken.
+
+    The unique constraint is the check (no SELECT first): a duplicate fails the INSERT, the
+    transaction rolls back and the existing incident is looked up for the error message.
+    """
     try:
         with transaction.atomic():
             incident = _new_incident(source, draft)

@@ -19,7 +19,6 @@ from fleetwatch.incidents.api.serializers import IncidentSerializer, render_ack,
 from fleetwatch.incidents.api.views import (
     ack_incident,
     change_ticket_url,
-    get_incident,
     parse_ack_body,
     parse_event_body,
     render_incident,
@@ -147,7 +146,7 @@ class UpsertView(GenericAPIView):
             )
         (result,) = upsert_incidents(source, request.user, [draft])
         code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
-        body = render_incident(get_incident(result.incident.pk), request.version)
+        body = render_incident(result.incident.pk, request.version)
         return Response(body, status=code, headers={"X-Upsert-Status": result.status})
 
 

@@ -31,9 +31,11 @@ from fleetwatch.incidents.api.serializers import (
     SourceSystemTypeSerializer,
     TagSerializer,
     TicketUrlSerializer,
+    incident_rows,
     render_ack,
     render_event,
     render_incident,
+    render_incidents,
     render_source,
 )
 from fleetwatch.incidents.filtersets import IncidentFilterSet
@@ -134,8 +136,8 @@ class IncidentListMixin:
             params = {k: v for k, v in request.query_params.items() if k not in {"count", "format"}}
             return Response({"count": queryset.count(), "params": params})
         paginator = KeysetCursorPagination("start_time")
-        rows = paginator.paginate(queryset, request)
-        return paginator.response([render_incident(i, request.version) for i in rows])
+        rows = paginator.paginate(incident_rows(queryset), request)
+        return paginator.response(render_incidents(rows, request.version))
 
 
 class IncidentListView(IncidentListMixin, GenericAPIView):
@@ -143,7 +145,7 @@ class IncidentListView(IncidentListMixin, GenericAPIView):
 
     @extend_schema(responses=IncidentSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return self.list_response(request, incidents_for_render())
+        return self.list_response(request, Incident.objects.all())
 
     @extend_schema(request=IncidentSerializer, responses={201: IncidentSerializer})
     def post(self, request: Request) -> Response:
@@ -160,8 +162,7 @@ class IncidentListView(IncidentListMixin, GenericAPIView):
         except IncidentConflict as conflict:
             return Response(conflict.as_error(), status=status.HTTP_400_BAD_REQUEST)
         return Response(
-            render_incident(get_incident(incident.pk), request.version),
-            status=status.HTTP_201_CREATED,
+            render_incident(incident.pk, request.version), status=status.HTTP_201_CREATED
         )
 
 
@@ -172,8 +173,7 @@ class MineView(IncidentListView):
 
     def get(self, request: Request) -> Response:
         source = getattr(request.user, "source_system", None)
-        queryset = incidents_for_render()
-        queryset = queryset.filter(source=source) if source else queryset.none()
+        queryset = Incident.objects.filter(source=source) if source else Incident.objects.none()
         return self.list_response(request, queryset)
 
 
@@ -187,17 +187,17 @@ class OpenListView(IncidentListMixin, GenericAPIView):
         unknown = set(request.query_params) - {"format"}
         if unknown:
             raise ValidationError({name: ["Unknown query parameter."] for name in sorted(unknown)})
-        queryset = incidents_for_render().open()
+        queryset = Incident.objects.open().order_by("-start_time", "-id")
         if self.unacked_only:
             queryset = queryset.not_acked()
-        return Response([render_incident(i, request.version) for i in queryset])
+        return Response(render_incidents(list(incident_rows(queryset)), request.version))
 
 
 class IncidentDetailView(GenericAPIView):
     serializer_class = IncidentSerializer
 
     def get(self, request: Request, pk: int) -> Response:
-        return Response(render_incident(get_incident(pk), request.version))
+        return Response(render_incident(pk, request.version))
 
     def patch(self, request: Request, pk: int) -> Response:
         return self.update(request, pk)
@@ -262,7 +262,7 @@ class IncidentDetailView(GenericAPIView):
                     timestamp=timezone.now(),
                     description="\n".join(descriptions),
                 )
-        return Response(render_incident(get_incident(pk), request.version))
+        return Response(render_incident(pk, request.version))
 
     def _changes(self, incident: Incident, data: dict) -> dict:
         """Validate the new values against the same rules as creation; return what differs."""
