@@ -893,13 +893,16 @@ def test_same_seed_and_epoch_give_identical_responses(make):
     assert snapshot(make(seed=12))["changed"] != first["changed"]
 
 
-def test_bench_hook_fetches_a_token_and_describes_a_valid_call(make, client):
+def test_bench_hook_prepares_probes_that_succeed_beyond_the_strict_limit(make):
     ma = make(strict=True)
-    kwargs = BENCH["auth"](client, ma.url)
-    for method, path, body in BENCH["setup"]:
-        assert client.request(method, ma.url + path, json=body).status_code == 200
-    for _ in range(12):  # beyond the strict limit, which the setup switched off
-        response = client.request(
-            BENCH["method"], ma.url + BENCH["path"], json=BENCH["json"], **kwargs
-        )
-        assert response.status_code == BENCH["expect_status"]
+    with httpx.Client(base_url=ma.url, timeout=10) as http:
+        assert http.put("/_emulator/ratelimit", json=BENCH["ratelimit_off"]).status_code == 200
+        credentials = http.get("/_emulator/credentials").json()
+        assert credentials == CREDS
+        probes = BENCH["prepare"](http, credentials)
+        assert {p["path"] for p in probes} == {STATUS_CHANGED, ACTIVITIES, DEVICES_V36}
+        for probe in probes:
+            assert set(probe) == {"label", "method", "path", "kwargs"}
+            for _ in range(4):  # 12 calls in all: beyond 10/min, which ratelimit_off lifted
+                response = http.request(probe["method"], probe["path"], **probe["kwargs"])
+                assert response.status_code == 200, response.text

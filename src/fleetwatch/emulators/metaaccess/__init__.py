@@ -4,7 +4,7 @@
 shapes, ``emulator`` the Starlette routes, and ``bench`` the benchmark hook.
 """
 
-from fleetwatch.emulators.metaaccess.bench import BENCH, bench_auth
+from fleetwatch.emulators.metaaccess.bench import BENCH, bench_probes
 from fleetwatch.emulators.metaaccess.emulator import MetaAccessEmulator
 
-__all__ = ["BENCH", "MetaAccessEmulator", "bench_auth"]
+__all__ = ["BENCH", "MetaAccessEmulator", "bench_probes"]

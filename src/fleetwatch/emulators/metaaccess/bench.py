@@ -1,42 +1,52 @@
-"""The hook bench/emulators.py uses to load-test this emulator without knowing OAuth details."""
+"""The hook bench/emulators.py uses to load-test this emulator without knowing OAuth details.
+
+Wiring, in bench/emulators.py::
+
+    from fleetwatch.emulators.metaaccess.bench import BENCH
+
+    def prepare_metaaccess(client, credentials):
+        return [Probe(**spec) for spec in BENCH["prepare"](client, credentials)]
+
+    "metaaccess": VendorBench(prepare_metaaccess, ratelimit_off=BENCH["ratelimit_off"]),
+"""
 
 from typing import TYPE_CHECKING
-
-from fleetwatch.emulators.metaaccess.auth import CLIENT_ID, CLIENT_SECRET
 
 if TYPE_CHECKING:
     import httpx
 
-TOKEN_PATH = "/o/oauth/token"  # also in emulator.py; kept here to avoid importing Starlette
+TOKEN_PATH = "/o/oauth/token"  # also in emulator.py; repeated here to avoid importing Starlette
 
 
-def bench_auth(client: "httpx.Client", base_url: str) -> dict:
-    """Fetch a token with the demo credentials (the token endpoint is not rate-limited) and
-    return the httpx request kwargs every benchmarked call needs. Tokens live one simulated
-    hour: on a 401, call this again."""
-    response = client.post(
-        base_url.rstrip("/") + TOKEN_PATH,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-        },
-    )
+def bench_probes(client: "httpx.Client", credentials: dict) -> list[dict]:
+    """Fetch one token (``client.base_url`` is the emulator; the token endpoint is not
+    rate-limited) and return the requests to time as ``{label, method, path, kwargs}`` dicts.
+    A token lives one simulated hour, far longer than a benchmark at speed 1."""
+    response = client.post(TOKEN_PATH, data={"grant_type": "client_credentials", **credentials})
     response.raise_for_status()
-    return {"params": {"access_token": response.json()["access_token"]}}
+    params = {"access_token": response.json()["access_token"]}
+    return [
+        {
+            "label": "POST v3 status_changed verbose=1",
+            "method": "POST",
+            "path": "/o/api/v3/devices/status_changed",
+            "kwargs": {"params": params, "json": {"age": 86400, "verbose": 1, "limit": 50}},
+        },
+        {
+            "label": "POST v3 activities (24 h)",
+            "method": "POST",
+            "path": "/o/api/v3/activities",
+            "kwargs": {"params": params, "json": {"limit": 50}},
+        },
+        {
+            "label": "POST v3.6 devices limit=50",
+            "method": "POST",
+            "path": "/o/api/v3.6/devices",
+            "kwargs": {"params": params, "json": {"limit": 50}},
+        },
+    ]
 
 
-#: What a benchmark sends: ``kwargs = BENCH["auth"](client, url)``, run each ``setup`` request
-#: against the control API once, then repeat
-#: ``client.request(BENCH["method"], url + BENCH["path"], json=BENCH["json"], **kwargs)``.
-#: The setup switches off the strict 10 requests/minute limit, which would otherwise turn
-#: almost every benchmarked call into a 429.
-BENCH: dict = {
-    "vendor": "metaaccess",
-    "method": "POST",
-    "path": "/o/api/v3/devices/status_changed",
-    "json": {"age": 86400, "verbose": 1, "page": 1, "limit": 50},
-    "auth": bench_auth,
-    "setup": [("PUT", "/_emulator/ratelimit", {"enabled": False})],
-    "expect_status": 200,
-}
+#: ``prepare(client, credentials)`` -> probe dicts; ``ratelimit_off`` is the
+#: ``PUT /_emulator/ratelimit`` body that lifts the strict 10 requests/minute limit.
+BENCH: dict = {"prepare": bench_probes, "ratelimit_off": {"enabled": False}}
