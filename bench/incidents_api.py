@@ -1,0 +1,124 @@
+"""Benchmark the incident API of a running hub (starts nothing itself).
+
+    python bench/incidents_api.py --url http://127.0.0.1:8000 --token <source token>
+
+The token must belong to a source system (``fleetwatch create_source bench --type bench``).
+Prints: sequential incident POSTs/s (2 tags each), list pages/s for
+``open=true&page_size=100`` with at least 10,000 incidents stored, bulk ingest incidents/s,
+and p50/p99 latencies. Request loops are bounded; every request goes to --url only.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+import uuid
+
+import httpx
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def report(name: str, count: int, seconds: float, latencies: list[float], unit: str) -> None:
+    print(
+        f"{name:<28} {count / seconds:9.1f} {unit}/s   "
+        f"p50 {statistics.median(latencies) * 1000:7.2f} ms   "
+        f"p99 {percentile(latencies, 99) * 1000:7.2f} ms   ({count} in {seconds:.2f} s)"
+    )
+
+
+def incident(run: str, n: int) -> dict:
+    return {
+        "start_time": "2026-11-20T10:00:00Z",
+        "source_incident_id": f"bench-{run}-{n}",
+        "description": f"bench incident {n}",
+        "level": 1 + n % 5,
+        "tags": [{"tag": f"host=bench-{n % 500}"}, {"tag": "problem_type=bench"}],
+    }
+
+
+def timed(call) -> tuple[httpx.Response, float]:
+    start = time.perf_counter()
+    response = call()
+    return response, time.perf_counter() - start
+
+
+def bench_posts(http: httpx.Client, run: str, count: int) -> None:
+    latencies = []
+    start = time.perf_counter()
+    for n in range(count):
+        response, seconds = timed(
+            lambda n=n: http.post("/api/v2/incidents/", json=incident(run, n))
+        )
+        if response.status_code != 201:
+            sys.exit(f"POST failed: {response.status_code} {response.text[:200]}")
+        latencies.append(seconds)
+    report("sequential POST", count, time.perf_counter() - start, latencies, "incidents")
+
+
+def ensure_stored(http: httpx.Client, run: str, wanted: int) -> None:
+    have = http.get("/api/v2/incidents/", params={"open": "true", "count": ""}).json()["count"]
+    n = 0
+    while have < wanted:
+        batch = [incident(f"{run}-fill", n + i) for i in range(min(1000, wanted - have))]
+        response = http.post("/api/v2/incidents/bulk/", json={"incidents": batch})
+        if response.status_code != 201:
+            sys.exit(f"bulk fill failed: {response.status_code} {response.text[:200]}")
+        have += response.json()["created"]
+        n += len(batch)
+    print(f"open incidents stored: {have}")
+
+
+def bench_pages(http: httpx.Client, pages: int) -> None:
+    latencies, url = [], "/api/v2/incidents/?open=true&page_size=100"
+    start = time.perf_counter()
+    for _ in range(pages):
+        response, seconds = timed(lambda url=url: http.get(url))
+        if response.status_code != 200 or len(response.json()["results"]) != 100:
+            sys.exit(f"list failed: {response.status_code} {response.text[:200]}")
+        latencies.append(seconds)
+        url = response.json()["next"] or "/api/v2/incidents/?open=true&page_size=100"
+    report("list page (100 open)", pages, time.perf_counter() - start, latencies, "pages")
+
+
+def bench_bulk(http: httpx.Client, run: str, total: int, batch: int) -> None:
+    latencies, sent = [], 0
+    start = time.perf_counter()
+    while sent < total:
+        items = [incident(f"{run}-bulk", sent + i) for i in range(min(batch, total - sent))]
+        response, seconds = timed(lambda items=items: http.post(
+            "/api/v2/incidents/bulk/", json={"incidents": items}))  # fmt: skip
+        if response.status_code != 201 or response.json()["created"] != len(items):
+            sys.exit(f"bulk failed: {response.status_code} {response.text[:200]}")
+        latencies.append(seconds)
+        sent += len(items)
+    elapsed = time.perf_counter() - start
+    report(f"bulk ingest ({batch}/request)", sent, elapsed, latencies, "incidents")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--token", required=True, help="a source system's API token")
+    parser.add_argument("--posts", type=int, default=1000)
+    parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--stored", type=int, default=10_000)
+    parser.add_argument("--bulk", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args()
+    run = uuid.uuid4().hex[:8]
+    headers = {"Authorization": f"Token {args.token}"}
+    with httpx.Client(base_url=args.url, headers=headers, timeout=120) as http:
+        meta = http.get("/api/").json()
+        print(f"server: {meta.get('server', '?')} {meta.get('server-version')} at {args.url}")
+        bench_posts(http, run, args.posts)
+        ensure_stored(http, run, args.stored)
+        bench_pages(http, args.pages)
+        bench_bulk(http, run, args.bulk, args.batch)
+
+
+if __name__ == "__main__":
+    main()
