@@ -14,6 +14,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.fields import DateTimeField
 
+from fleetwatch.api.serializers import StrictFieldsMixin
 from fleetwatch.incidents.models import (
     Acknowledgement,
     Event,
@@ -146,7 +147,7 @@ def render_ack(ack: Acknowledgement) -> dict:
 # --- schema-bearing serializers --------------------------------------------------------------
 
 
-class SourceSystemTypeSerializer(serializers.ModelSerializer):
+class SourceSystemTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = SourceSystemType
         fields = ["name"]
@@ -167,7 +168,7 @@ class SourceSystemSerializer(serializers.ModelSerializer):
         return render_source(instance)
 
 
-class TagSerializer(serializers.Serializer):
+class TagSerializer(StrictFieldsMixin, serializers.Serializer):
     tag = serializers.CharField()
 
     def validate_tag(self, value: str) -> str:
@@ -213,7 +214,7 @@ class ActorSerializer(serializers.Serializer):
     username = serializers.CharField()
 
 
-class EventSerializer(serializers.Serializer):
+class EventSerializer(StrictFieldsMixin, serializers.Serializer):
     pk = serializers.IntegerField(read_only=True)
     incident = serializers.IntegerField(read_only=True)
     actor = ActorSerializer(read_only=True)
@@ -226,7 +227,7 @@ class EventSerializer(serializers.Serializer):
         return render_event(instance)
 
 
-class AckSerializer(serializers.Serializer):
+class AckSerializer(StrictFieldsMixin, serializers.Serializer):
     """v2: flat body ``{"timestamp", "description", "expiration"}``."""
 
     timestamp = serializers.DateTimeField(required=False)
@@ -237,12 +238,12 @@ class AckSerializer(serializers.Serializer):
         return render_ack(instance)
 
 
-class AckEventSerializer(serializers.Serializer):
+class AckEventSerializer(StrictFieldsMixin, serializers.Serializer):
     timestamp = serializers.DateTimeField(required=False)
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class AckV1Serializer(serializers.Serializer):
+class AckV1Serializer(StrictFieldsMixin, serializers.Serializer):
     """v1: ``{"event": {"timestamp", "description"}, "expiration"}``."""
 
     event = AckEventSerializer()
@@ -252,15 +253,15 @@ class AckV1Serializer(serializers.Serializer):
         return render_ack(instance)
 
 
-class AckExpirationSerializer(serializers.Serializer):
+class AckExpirationSerializer(StrictFieldsMixin, serializers.Serializer):
     expiration = serializers.DateTimeField(allow_null=True)
 
 
-class TicketUrlSerializer(serializers.Serializer):
+class TicketUrlSerializer(StrictFieldsMixin, serializers.Serializer):
     ticket_url = serializers.URLField(allow_blank=True)
 
 
-class SourceCreateSerializer(serializers.Serializer):
+class SourceCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()
     username = serializers.CharField(required=False)

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fleetwatch.api.pagination import KeysetCursorPagination
+from fleetwatch.api.validation import reject_unknown
 from fleetwatch.incidents import events as rules
 from fleetwatch.incidents.api.serializers import (
     AckExpirationSerializer,
@@ -57,6 +58,8 @@ from fleetwatch.incidents.models import (
 from fleetwatch.incidents.tags import format_tag, parse_tag
 
 PAGING_PARAMS = {"cursor", "page_size", "format"}
+UNKNOWN_PARAMETER = "Unknown query parameter."
+NOT_CHANGEABLE = "The field is not allowed to be changed."
 SOURCE_FILTERS = {"source__id__in", "source__name__in", "source__type__in"}
 EDITABLE = {
     "v1": {"details_url", "ticket_url", "tags"},
@@ -123,9 +126,7 @@ class IncidentListMixin:
         allowed = set(filterset.filters) | PAGING_PARAMS | {"count"}
         if not self.allow_source_filters:
             allowed -= SOURCE_FILTERS
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        reject_unknown(request.query_params, allowed, UNKNOWN_PARAMETER)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         return filterset.qs
@@ -184,9 +185,7 @@ class OpenListView(IncidentListMixin, GenericAPIView):
     unacked_only = False
 
     def get(self, request: Request) -> Response:
-        unknown = set(request.query_params) - {"format"}
-        if unknown:
-            raise ValidationError({name: ["Unknown query parameter."] for name in sorted(unknown)})
+        reject_unknown(request.query_params, {"format"}, UNKNOWN_PARAMETER)
         queryset = Incident.objects.open().order_by("-start_time", "-id")
         if self.unacked_only:
             queryset = queryset.not_acked()
@@ -308,9 +307,6 @@ class TicketUrlView(GenericAPIView):
         incident = get_incident(pk)
         serializer = TicketUrlSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        unknown = set(request.data) - {"ticket_url"}
-        if unknown:
-            raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
         new = serializer.validated_data["ticket_url"]
         change_ticket_url([incident], new, request.user)
         return Response({"ticket_url": new})
@@ -341,11 +337,6 @@ def change_ticket_url(incidents: list[Incident], url: str, actor) -> None:
 def parse_event_body(request: Request, data) -> dict:
     serializer = EventSerializer(data=data)
     serializer.is_valid(raise_exception=True)
-    unknown = (
-        set(data) - {"timestamp", "type", "description"} - {"pk", "incident", "actor", "received"}
-    )
-    if unknown:
-        raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
     values = dict(serializer.validated_data)
     if rules.is_source(request.user) and "timestamp" not in values:
         raise ValidationError({"timestamp": ["This field is required."]})
@@ -394,9 +385,7 @@ class AllEventsView(GenericAPIView):
     serializer_class = EventSerializer
 
     def get(self, request: Request) -> Response:
-        unknown = set(request.query_params) - PAGING_PARAMS
-        if unknown:
-            raise ValidationError({name: ["Unknown query parameter."] for name in sorted(unknown)})
+        reject_unknown(request.query_params, PAGING_PARAMS, UNKNOWN_PARAMETER)
         paginator = KeysetCursorPagination("timestamp")
         rows = paginator.paginate(Event.objects.select_related("actor"), request)
         return paginator.response([render_event(e) for e in rows])
@@ -410,14 +399,6 @@ def parse_ack_body(request: Request, data) -> dict:
     serializer_class = AckV1Serializer if request.version == "v1" else AckSerializer
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
-    known = (
-        {"event", "expiration"}
-        if request.version == "v1"
-        else {"timestamp", "description", "expiration"}
-    )
-    unknown = set(data) - known
-    if unknown:
-        raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
     values = dict(serializer.validated_data)
     if request.version == "v1":
         values.update(values.pop("event"))
@@ -475,11 +456,7 @@ class IncidentAckDetailView(GenericAPIView):
         if request.version == "v1":
             raise PermissionDenied("Acknowledgements cannot be changed through API v1.")
         ack = self.get_ack(pk, ack_pk)
-        unknown = set(request.data) - {"expiration"}
-        if unknown:
-            raise ValidationError(
-                {name: "The field is not allowed to be changed." for name in sorted(unknown)}
-            )
+        reject_unknown(request.data, {"expiration"}, NOT_CHANGEABLE)
         serializer = AckExpirationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         if ack.expired:
@@ -572,9 +549,6 @@ class SourceListView(GenericAPIView):
             raise PermissionDenied("Only a superuser may create sources.")
         serializer = SourceCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        unknown = set(request.data) - set(SourceCreateSerializer().fields)
-        if unknown:
-            raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
         data = serializer.validated_data
         try:
             source = create_source(
@@ -639,11 +613,7 @@ class SourceDetailView(GenericAPIView):
         if not request.user.is_superuser:
             raise PermissionDenied("Only a superuser may change sources.")
         source = get_object_or_404(SourceSystem, pk=pk)
-        unknown = set(request.data) - {"name", "base_url"}
-        if unknown:
-            raise ValidationError(
-                {name: "The field is not allowed to be changed." for name in sorted(unknown)}
-            )
+        reject_unknown(request.data, {"name", "base_url"}, NOT_CHANGEABLE)
         serializer = SourceSystemSerializer(source, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         serializer.save()
