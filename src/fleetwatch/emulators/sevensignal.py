@@ -17,6 +17,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from http import HTTPStatus
 from urllib.parse import parse_qs, unquote
 
@@ -104,8 +105,10 @@ def to_ms(when: datetime) -> int:
     return (when - _EPOCH0) // _MS
 
 
+@lru_cache(maxsize=65_536)
 def iso_ms(ms: int) -> str:
-    """``2026-08-17T14:12:00.000Z``: how the vendor writes incident timestamps."""
+    """``2026-08-17T14:12:00.000Z``: how the vendor writes incident timestamps (cached: an
+    incident list renders four per incident, and strftime dominated the request)."""
     when = _EPOCH0 + timedelta(milliseconds=ms)
     return when.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
@@ -243,6 +246,7 @@ class SevenSignalEmulator(VendorEmulator):
         self._max_closed_span = 0  # longest (end - determined) of a closed incident
         self._control_actions = 0
         self._signing_key = secrets.token_bytes(32)
+        self._verified: dict[str, dict] = {}  # token -> claims, for tokens already verified
         self._request_ids = itertools.count(1)
         self._request_prefix = secrets.token_hex(4)
         self._bucket = TokenBucket(rate=5.0, burst=15)
@@ -510,15 +514,20 @@ class SevenSignalEmulator(VendorEmulator):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _Unauthorized(None)
-        try:
-            claims = jwt.decode(
-                token.strip(),
-                self._signing_key,
-                algorithms=["HS256"],
-                options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp"]},
-            )
-        except jwt.InvalidTokenError:
-            raise _Unauthorized("Invalid token") from None
+        token = token.strip()
+        claims = self._verified.get(token)
+        if claims is None:
+            try:
+                claims = jwt.decode(
+                    token,
+                    self._signing_key,
+                    algorithms=["HS256"],
+                    options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp"]},
+                )
+            except jwt.InvalidTokenError:
+                raise _Unauthorized("Invalid token") from None
+            if len(self._verified) < 4096:  # verifying a JWT costs more than serving a page
+                self._verified[token] = claims
         now = self.clock.now().timestamp()
         if claims["exp"] <= now:
             expired = datetime.fromtimestamp(claims["exp"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -948,6 +957,7 @@ class SevenSignalEmulator(VendorEmulator):
     def revoke_credentials(self) -> None:
         """Rotate the signing key: every token issued so far fails verification (401)."""
         self._signing_key = secrets.token_bytes(32)
+        self._verified = {}
 
     def credentials(self) -> dict:
         return {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}

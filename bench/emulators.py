@@ -1,0 +1,199 @@
+"""Emulator benchmark: fleet build time, memory and request throughput for each vendor emulator.
+
+    .venv/bin/python bench/emulators.py [--devices 100000] [--requests 3000] [--concurrency 4]
+                                        [--vendors 7signal,metaaccess,sensaphone]
+
+For each vendor whose module exists, this builds a fleet of ``--devices`` endpoints, serves the
+emulator in this process (uvicorn on a background thread, loopback only; the emulator is the
+system under test), lifts its rate limits through the control API, then sends ``--requests``
+small requests per probe from ``--concurrency`` client *processes* (so the clients do not compete
+with the server for this process's GIL). It prints figures and asserts nothing about timing.
+
+Adding a vendor: fill in its entry in ``BENCHES`` below with a ``VendorBench``: a ``prepare``
+function that logs in with the demo credentials and returns the ready-made requests (``Probe``)
+to time, and the ``PUT /_emulator/ratelimit`` body that disables or lifts its limits.
+"""
+
+import argparse
+import importlib.util
+import multiprocessing
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request to time; ``kwargs`` go to ``httpx.Client.request`` (headers, params, json)."""
+
+    label: str
+    method: str
+    path: str
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VendorBench:
+    """What the bench needs to know about a vendor: how to log in, what to hit, how to unthrottle.
+
+    ``prepare(client, credentials)`` gets an httpx client whose base_url is the emulator and the
+    dict from ``GET /_emulator/credentials``; it returns the probes, each carrying its own auth.
+    """
+
+    prepare: Callable[[httpx.Client, dict], list[Probe]]
+    ratelimit_off: dict
+
+
+def prepare_7signal(client: httpx.Client, credentials: dict) -> list[Probe]:
+    """OAuth2 client_credentials once, then a bearer token on small list requests."""
+    response = client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials", **credentials}
+    )
+    response.raise_for_status()
+    auth = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return [
+        Probe(
+            "GET /eyes/agents?perPage=10",
+            "GET",
+            "/eyes/agents",
+            {"headers": auth, "params": {"perPage": 10}},
+        ),
+        Probe("GET /incidents/agents (24 h)", "GET", "/incidents/agents", {"headers": auth}),
+    ]
+
+
+BENCHES: dict[str, VendorBench | None] = {
+    "7signal": VendorBench(prepare_7signal, ratelimit_off={"enabled": False}),
+    # TODO(metaaccess owner): VendorBench(prepare_metaaccess, ratelimit_off={...}) where
+    # prepare_metaaccess fetches a token from /o/oauth/token and returns e.g. a
+    # POST /o/api/v3/devices/status_changed probe with {"params": {"access_token": ...}}.
+    "metaaccess": None,
+    # TODO(sensaphone owner): VendorBench(prepare_sensaphone, ratelimit_off={...}) where
+    # prepare_sensaphone logs in (POST /api/v1/login) and returns e.g. a JSON-mode
+    # POST /api/v1/history probe whose json body carries acctid and session.
+    "sensaphone": None,
+}
+
+
+def rss_mib() -> float:
+    """This process's resident set size (VmRSS in /proc/self/status), in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _client_worker(
+    base_url: str, probe: Probe, count: int, barrier, results: "multiprocessing.Queue"
+) -> None:
+    """A load-generating process: warm up, wait for the others, then time ``count`` requests."""
+    latencies: list[float] = []
+    failures = 0
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for _ in range(10):
+            client.request(probe.method, probe.path, **probe.kwargs)
+        barrier.wait()
+        started = time.monotonic()
+        for _ in range(count):
+            before = time.perf_counter()
+            response = client.request(probe.method, probe.path, **probe.kwargs)
+            latencies.append(time.perf_counter() - before)
+            failures += response.status_code != 200
+        finished = time.monotonic()
+    results.put((latencies, failures, started, finished))
+
+
+def drive(base_url: str, probe: Probe, requests: int, concurrency: int) -> dict:
+    """Send ``requests`` requests from ``concurrency`` processes; throughput and latency figures."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(concurrency), context.Queue()
+    shares = [requests // concurrency + (i < requests % concurrency) for i in range(concurrency)]
+    workers = [
+        context.Process(target=_client_worker, args=(base_url, probe, n, barrier, results))
+        for n in shares
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=600) for _ in workers]
+    for worker in workers:
+        worker.join()
+    latencies = sorted(x for outcome in outcomes for x in outcome[0])
+    span = max(o[3] for o in outcomes) - min(o[2] for o in outcomes)
+    return {
+        "requests": len(latencies),
+        "failures": sum(o[1] for o in outcomes),
+        "rps": len(latencies) / span if span > 0 else float("inf"),
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+    }
+
+
+def bench_vendor(name: str, bench: VendorBench, args: argparse.Namespace) -> None:
+    from fleetwatch.emulators.clock import SimClock
+    from fleetwatch.emulators.fleet import generate_fleet
+    from fleetwatch.emulators.server import EmulatorServer, vendor_class
+
+    vendor_class(name)  # import the vendor module first, so RSS deltas measure data only
+    print(f"== {name}: {args.devices:,} devices, seed {args.seed}")
+    rss_start = rss_mib()
+    started = time.perf_counter()
+    fleet = generate_fleet(args.seed, args.devices)
+    fleet_seconds = time.perf_counter() - started
+    rss_fleet = rss_mib()
+    print(f"  fleet build     {fleet_seconds:7.2f} s    RSS +{rss_fleet - rss_start:6.1f} MiB")
+    started = time.perf_counter()
+    clock = SimClock(datetime.now(UTC).replace(second=0, microsecond=0))
+    server = EmulatorServer(name, seed=args.seed, fleet=fleet, clock=clock)
+    emulator_seconds = time.perf_counter() - started
+    rss_emulator = rss_mib()
+    print(
+        f"  emulator build  {emulator_seconds:7.2f} s    RSS +{rss_emulator - rss_fleet:6.1f} MiB"
+        f"    process RSS {rss_emulator:6.1f} MiB"
+    )
+    with server:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            client.put("/_emulator/ratelimit", json=bench.ratelimit_off).raise_for_status()
+            credentials = client.get("/_emulator/credentials").json()
+            probes = bench.prepare(client, credentials)
+        for probe in probes:
+            figures = drive(server.url, probe, args.requests, args.concurrency)
+            print(
+                f"  {probe.label:<32} {figures['requests']:,} req, {args.concurrency} clients: "
+                f"{figures['rps']:8,.0f} req/s   p50 {figures['p50_ms']:6.2f} ms   "
+                f"p99 {figures['p99_ms']:6.2f} ms   non-200 {figures['failures']}"
+            )
+    print(f"  process RSS after serving {rss_mib():6.1f} MiB")
+
+
+def main() -> None:
+    from fleetwatch.emulators.server import VENDORS
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=3000, help="per probe (default 3000)")
+    parser.add_argument("--concurrency", type=int, default=4, help="client processes")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--vendors", default=",".join(VENDORS), help="comma-separated")
+    args = parser.parse_args()
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    print(f"host: {os.cpu_count()} CPUs; uvicorn HTTP parser: {http}; clients: {args.concurrency}")
+    for name in args.vendors.split(","):
+        module = VENDORS[name].partition(":")[0]
+        if importlib.util.find_spec(module) is None:
+            print(f"== {name}: skipped, {module} does not exist yet")
+            continue
+        bench = BENCHES.get(name)
+        if bench is None:
+            print(f"== {name}: skipped, no VendorBench entry in bench/emulators.py yet")
+            continue
+        bench_vendor(name, bench, args)
+
+
+if __name__ == "__main__":
+    main()
