@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import unquote_to_bytes
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -88,6 +89,21 @@ def bench_paths(login_answer: dict) -> dict[str, str]:
     """The BENCH paths filled in from a login answer's JSON: ``{"cheap": ..., "poll": ...}``."""
     fields = {name: login_answer["response"][name] for name in BENCH["session_fields"]}
     return {name: BENCH[name].format(**fields) for name in ("cheap", "poll")}
+
+
+class VersionConvertor(Convertor[str]):
+    """Matches only the served API versions, so /api/v9/... is an unknown path (404)."""
+
+    regex = "|".join(VERSIONS)
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("sensaphone_version", VersionConvertor())
 
 
 class ApiError(Exception):
@@ -196,7 +212,7 @@ class SensaphoneEmulator(VendorEmulator):
 
     # --- routes -----------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
-        v = "/api/{version}"
+        v = "/api/{version:sensaphone_version}"
         s = v + "/{acctid}/{session}"
         get, post, both = ["GET"], ["POST"], ["GET", "POST"]
         return [
@@ -227,12 +243,10 @@ class SensaphoneEmulator(VendorEmulator):
         ]
 
     def _api(self, handler):
-        """Wrap a handler: version check, application errors → envelope, rate limits → 429."""
+        """Wrap a handler: unknown log → 404, application errors → envelope, rate limit → 429."""
 
         async def endpoint(request: Request) -> Response:
-            version = request.path_params.get("version")
-            if version not in VERSIONS:
-                return self.error_response(request, 404, f"unknown API version {version!r}")
+            version = request.path_params["version"]
             log = request.path_params.get("log")
             if log is not None and log not in history.LOGS:
                 return self.error_response(request, 404, f"unknown history log {log!r}")
