@@ -9,9 +9,11 @@ system under test), lifts its rate limits through the control API, then sends ``
 small requests per probe from ``--concurrency`` client *processes* (so the clients do not compete
 with the server for this process's GIL). It prints figures and asserts nothing about timing.
 
-Adding a vendor: fill in its entry in ``BENCHES`` below with a ``VendorBench``: a ``prepare``
+Adding a vendor: add an entry to ``BENCHES`` below that builds a ``VendorBench``: a ``prepare``
 function that logs in with the demo credentials and returns the ready-made requests (``Probe``)
-to time, and the ``PUT /_emulator/ratelimit`` body that disables or lifts its limits.
+to time, and the ``PUT /_emulator/ratelimit`` body that disables or lifts its limits. Vendors
+may keep that knowledge in their own module (MetaAccess: ``metaaccess.bench.BENCH``;
+Sensaphone: ``sensaphone.BENCH``) and the entry here only adapts it.
 """
 
 import argparse
@@ -19,6 +21,8 @@ import importlib.util
 import multiprocessing
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,16 +71,39 @@ def prepare_7signal(client: httpx.Client, credentials: dict) -> list[Probe]:
     ]
 
 
-BENCHES: dict[str, VendorBench | None] = {
-    "7signal": VendorBench(prepare_7signal, ratelimit_off={"enabled": False}),
-    # TODO(metaaccess owner): VendorBench(prepare_metaaccess, ratelimit_off={...}) where
-    # prepare_metaaccess fetches a token from /o/oauth/token and returns e.g. a
-    # POST /o/api/v3/devices/status_changed probe with {"params": {"access_token": ...}}.
-    "metaaccess": None,
-    # TODO(sensaphone owner): VendorBench(prepare_sensaphone, ratelimit_off={...}) where
-    # prepare_sensaphone logs in (POST /api/v1/login) and returns e.g. a JSON-mode
-    # POST /api/v1/history probe whose json body carries acctid and session.
-    "sensaphone": None,
+def bench_metaaccess() -> VendorBench:
+    """MetaAccess ships its own hook (fleetwatch.emulators.metaaccess.bench.BENCH)."""
+    from fleetwatch.emulators.metaaccess.bench import BENCH
+
+    def prepare(client: httpx.Client, credentials: dict) -> list[Probe]:
+        return [Probe(**spec) for spec in BENCH["prepare"](client, credentials)]
+
+    return VendorBench(prepare, ratelimit_off=BENCH["ratelimit_off"])
+
+
+def bench_sensaphone() -> VendorBench:
+    """Sensaphone.net's hook (fleetwatch.emulators.sensaphone.BENCH): a JSON-mode login, then
+    URI-mode reads with the account id and session in the path."""
+    from fleetwatch.emulators.sensaphone import BENCH, bench_paths
+
+    def prepare(client: httpx.Client, credentials: dict) -> list[Probe]:
+        login = BENCH["login"]
+        response = client.request(login["method"], login["path"], json=login["json"])
+        response.raise_for_status()
+        return [
+            Probe(f"GET {name}: {BENCH[name].rsplit('{session}/', 1)[-1]}", "GET", path)
+            for name, path in bench_paths(response.json()).items()
+        ]
+
+    return VendorBench(prepare, ratelimit_off={"enabled": False})
+
+
+# Vendor name -> a function building its VendorBench. Called only for vendors whose emulator
+# module exists, so a vendor's hook is imported lazily. A new vendor adds one entry here.
+BENCHES: dict[str, Callable[[], VendorBench]] = {
+    "7signal": lambda: VendorBench(prepare_7signal, ratelimit_off={"enabled": False}),
+    "metaaccess": bench_metaaccess,
+    "sensaphone": bench_sensaphone,
 }
 
 
@@ -140,7 +167,9 @@ def bench_vendor(name: str, bench: VendorBench, args: argparse.Namespace) -> Non
     from fleetwatch.emulators.server import EmulatorServer, vendor_class
 
     vendor_class(name)  # import the vendor module first, so RSS deltas measure data only
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     print(f"== {name}: {args.devices:,} devices, seed {args.seed}")
+    print(f"  host: {os.cpu_count()} CPUs; uvicorn HTTP parser: {http}")
     rss_start = rss_mib()
     started = time.perf_counter()
     fleet = generate_fleet(args.seed, args.devices)
@@ -164,9 +193,9 @@ def bench_vendor(name: str, bench: VendorBench, args: argparse.Namespace) -> Non
         for probe in probes:
             figures = drive(server.url, probe, args.requests, args.concurrency)
             print(
-                f"  {probe.label:<32} {figures['requests']:,} req, {args.concurrency} clients: "
-                f"{figures['rps']:8,.0f} req/s   p50 {figures['p50_ms']:6.2f} ms   "
-                f"p99 {figures['p99_ms']:6.2f} ms   non-200 {figures['failures']}"
+                f"  {probe.label}\n      {figures['requests']:,} requests, {args.concurrency} "
+                f"clients: {figures['rps']:7,.0f} req/s   p50 {figures['p50_ms']:6.2f} ms   "
+                f"p99 {figures['p99_ms']:6.2f} ms   non-200: {figures['failures']}"
             )
     print(f"  process RSS after serving {rss_mib():6.1f} MiB")
 
@@ -181,18 +210,23 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--vendors", default=",".join(VENDORS), help="comma-separated")
     args = parser.parse_args()
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    print(f"host: {os.cpu_count()} CPUs; uvicorn HTTP parser: {http}; clients: {args.concurrency}")
-    for name in args.vendors.split(","):
+    names = args.vendors.split(",")
+    if len(names) > 1:  # one process per vendor, so each RSS figure is that vendor's alone
+        for name in names:
+            passed = ["--devices", str(args.devices), "--requests", str(args.requests)]
+            passed += ["--concurrency", str(args.concurrency), "--seed", str(args.seed)]
+            subprocess.run([sys.executable, __file__, "--vendors", name, *passed], check=False)
+        return
+    for name in names:
         module = VENDORS[name].partition(":")[0]
         if importlib.util.find_spec(module) is None:
             print(f"== {name}: skipped, {module} does not exist yet")
             continue
-        bench = BENCHES.get(name)
-        if bench is None:
-            print(f"== {name}: skipped, no VendorBench entry in bench/emulators.py yet")
+        make_bench = BENCHES.get(name)
+        if make_bench is None:
+            print(f"== {name}: skipped, no entry in BENCHES (bench/emulators.py) yet")
             continue
-        bench_vendor(name, bench, args)
+        bench_vendor(name, make_bench(), args)
 
 
 if __name__ == "__main__":
