@@ -514,6 +514,24 @@ def test_paging_newest_first_in_pages_down_to_an_empty_page(still: Api) -> None:
     assert past["history"]["event_log"] == []
 
 
+@pytest.mark.parametrize("status", [None, ["normal"], ["alarm"]])
+def test_data_log_pages_concatenate_to_one_big_page(still: Api, status) -> None:
+    """15 log points and a page of 7: pages start in the middle of a time slot."""
+    base = {"status": status} if status else {}
+    everything = ok(still.history_json("data_log", {**base, "record_offset": 5000}))
+    everything = everything["history"]["data_log"]
+    assert everything
+    pages = []
+    for offset in range(0, 70, 7):
+        page = ok(
+            still.history_json("data_log", {**base, "begin_offset": offset, "record_offset": 7})
+        )
+        pages += page["history"]["data_log"]
+    assert pages == everything[:70]
+    keys = [(-r["epoch"], int(r["variable"])) for r in everything]
+    assert keys == sorted(keys)  # newest first, then by log point
+
+
 def test_default_page_is_50_and_the_cap_is_5000(serve, client) -> None:
     # 20 sensor devices x 5 zones x 193 records: more than one capped page.
     api = Api(serve("sensaphone", seed=7, devices=2000, clock=frozen_clock()), client)
