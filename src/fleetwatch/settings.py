@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "fleetwatch.accounts",
     "fleetwatch.incidents",
     "fleetwatch.core",
+    "fleetwatch.connectors",
 ]
 
 MIDDLEWARE = [

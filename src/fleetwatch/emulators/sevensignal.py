@@ -591,6 +591,7 @@ class SevenSignalEmulator(VendorEmulator):
 
     # --- routes ------------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
+        """Served at the root, so any configured base URL (api-v2 or a proxy) maps onto it."""
         return [
             Route("/oauth2/token", self._token, methods=["POST"]),
             Route("/eyes", self._api(self._eyes), methods=["GET"]),
@@ -864,6 +865,7 @@ class SevenSignalEmulator(VendorEmulator):
         return Response(status_code=429, headers=self._limit_headers(0))
 
     def ground_truth(self) -> dict:
+        """Exactly the incidents without endTimestamp in /incidents/agents right now."""
         return {
             "vendor": self.name,
             "open_incidents": [
@@ -881,6 +883,7 @@ class SevenSignalEmulator(VendorEmulator):
         }
 
     def actions(self) -> dict[str, str]:
+        """The scenario actions, for the control API's index."""
         return {
             "create_incident": (
                 "open an incident now; optional location_id, network, band (2.4|5.0|6.0), type, "
@@ -890,6 +893,8 @@ class SevenSignalEmulator(VendorEmulator):
         }
 
     def apply(self, action: str, params: dict) -> dict:
+        """Create or end an incident now; control actions draw from their own seeded RNG so a
+        replayed test sees the same ids."""
         now_ms = to_ms(self.clock.now())
         if action == "create_incident":
             spec = self._validate_incident_spec(params)
@@ -960,9 +965,11 @@ class SevenSignalEmulator(VendorEmulator):
         self._verified = {}
 
     def credentials(self) -> dict:
+        """The one demo client (documented in docs/emulators/7signal.md)."""
         return {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 
     def rate_limit_config(self) -> dict:
+        """Token-bucket settings, in the keys configure_rate_limit accepts."""
         return {
             "enabled": self._rate_limit_enabled,
             "burst": self._bucket.burst,
@@ -971,6 +978,7 @@ class SevenSignalEmulator(VendorEmulator):
         }
 
     def configure_rate_limit(self, settings: dict) -> dict:
+        """Partial update; every bucket restarts full so a test sees the new limits at once."""
         unknown = sorted(set(settings) - {"enabled", "burst", "replenish_rate"})
         if unknown:
             raise ControlError(unknown[0], "unknown field; use enabled, burst, replenish_rate")

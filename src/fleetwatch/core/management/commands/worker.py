@@ -1,11 +1,35 @@
-"""``fleetwatch worker``: a background worker (django-tasks-db's ``db_worker``).
+"""``fleetwatch worker``: a background worker (django-tasks-db's ``db_worker``) plus the
+connector scheduler.
 
 Run as many as you like, on as many machines as share the database: on PostgreSQL they
-claim tasks with ``SELECT ... FOR UPDATE SKIP LOCKED``.
+claim tasks with ``SELECT ... FOR UPDATE SKIP LOCKED``, and the scheduler in each of them
+enqueues a connector's poll only once (see ``fleetwatch.connectors.tasks``).
 """
 
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
+from fleetwatch.connectors.tasks import Scheduler
+
 
 class Command(DbWorkerCommand):
-    help = "Run a background worker that executes queued tasks (see README, 'Workers')."
+    help = "Run a background worker: queued tasks and the connector poll schedule (see README)."
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--no-scheduler",
+            action="store_false",
+            dest="scheduler",
+            help="only run queued tasks; do not schedule connector polls from this worker",
+        )
+
+    def handle(self, *args, scheduler: bool = True, **options):
+        thread = None
+        if scheduler and not options.get("batch"):
+            thread = Scheduler()
+            thread.start()
+        try:
+            return super().handle(*args, **options)
+        finally:
+            if thread is not None:
+                thread.stop()

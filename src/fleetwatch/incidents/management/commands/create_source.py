@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
-from fleetwatch.incidents.api.views import create_source
+from fleetwatch.incidents.sources import create_source
 
 
 class Command(BaseCommand):

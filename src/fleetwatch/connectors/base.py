@@ -1,0 +1,76 @@
+"""What a vendor module declares, and what one poll hands back to the engine."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fleetwatch.connectors.auth import Authenticator
+from fleetwatch.connectors.http import VendorHTTP
+from fleetwatch.incidents.ingest import IncidentDraft
+
+
+@dataclass(slots=True)
+class AckRecord:
+    """The vendor says a person acknowledged this incident (e.g. a Sensaphone alarm)."""
+
+    source_incident_id: str
+    timestamp: datetime
+    description: str = ""
+
+
+@dataclass(slots=True)
+class DeviceRecord:
+    vendor_id: str
+    name: str = ""
+    mac: str = ""
+    ip: str = ""
+    os: str = ""
+    last_seen: datetime | None = None
+    data: dict = field(default_factory=dict)
+    deleted: bool = False
+
+
+@dataclass
+class PollResult:
+    """Everything one poll learned; the engine stores it all, bookmarks included, in one
+    transaction — or nothing, if the poll failed."""
+
+    incidents: list[IncidentDraft] = field(default_factory=list)
+    acks: list[AckRecord] = field(default_factory=list)
+    devices: list[DeviceRecord] = field(default_factory=list)
+    bookmarks: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)  # counts for the poll summary
+
+
+class VendorConnector(ABC):
+    """One vendor: its rate limit, its authenticator, and ``poll``.
+
+    ``poll`` only reads from the vendor (through ``self.http``) and returns a PollResult;
+    it never writes to the database. It must be idempotent over overlapping windows: the
+    engine upserts by ``source_incident_id``.
+    """
+
+    vendor: str = ""
+    #: (requests, seconds) the vendor allows per credential; ``options["rate_limit"]`` overrides.
+    rate_limit: tuple[int, float] = (5, 1.0)
+
+    def __init__(self, connector, http: VendorHTTP, auth_cache: dict) -> None:
+        self.connector = connector
+        self.options = connector.options or {}
+        self.http = http
+        self.auth = self.authenticator(connector.credentials, auth_cache)
+
+    @abstractmethod
+    def authenticator(self, credentials: dict, cache: dict) -> Authenticator: ...
+
+    @abstractmethod
+    def poll(self, bookmarks: dict, now: datetime) -> PollResult: ...
+
+    @abstractmethod
+    def check(self) -> dict:
+        """A cheap authenticated call, for ``fleetwatch connector test``: what it saw."""
+
+    def credential_id(self) -> str:
+        """Which credential the shared rate limiter keys on (never the secret itself)."""
+        creds = self.connector.credentials
+        return str(creds.get("client_id") or creds.get("user_name") or self.connector.pk)

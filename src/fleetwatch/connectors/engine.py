@@ -1,0 +1,287 @@
+"""One poll of one connector, start to finish.
+
+1. Take the connector's lease (a conditional UPDATE): at most one poll in flight per
+   connector, however many workers run; a dead worker's lease simply expires.
+2. Let the vendor module read everything new (HTTP only, no database writes).
+3. Store incidents, events, acks, device records and the new bookmarks in ONE transaction,
+   after checking the lease is still ours. A poll that fails anywhere stores nothing.
+4. Record health: last success / error, consecutive failures, requests used; the source's
+   heartbeat; and an incident on the connector's own source while it keeps failing.
+"""
+
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from fleetwatch.connectors.base import PollResult, VendorConnector
+from fleetwatch.connectors.http import AuthError, RetryPolicy, VendorError, VendorHTTP
+from fleetwatch.connectors.models import Connector, ConnectorState, VendorDevice
+from fleetwatch.connectors.ratelimit import SharedRateLimiter
+from fleetwatch.connectors.registry import connector_class
+from fleetwatch.incidents.events import acknowledge
+from fleetwatch.incidents.ingest import IncidentDraft, upsert_incidents
+from fleetwatch.incidents.models import INFINITY, Event, Incident, SourceSystem
+
+log = logging.getLogger("fleetwatch.connectors")
+LEASE_SECONDS = 90
+LEASE_RENEW_EVERY = 15
+HEALTH_ID = "fleetwatch:connector-health"
+
+
+class LeaseLost(Exception):
+    """Another worker took over this connector (ours expired): store nothing."""
+
+
+@dataclass
+class PollOutcome:
+    status: str  # ok | failed | skipped
+    summary: dict
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, **self.summary}
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def state_for(connector: Connector) -> ConnectorState:
+    state, _ = ConnectorState.objects.get_or_create(connector=connector)
+    return state
+
+
+def take_lease(connector_id: int, owner: str) -> bool:
+    now = timezone.now()
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner)
+    return (
+        ConnectorState.objects.filter(pk=connector_id)
+        .filter(free)
+        .update(
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
+            last_attempt_at=now,
+        )
+        == 1
+    )
+
+
+class LeaseKeeper:
+    """Renews the lease while a long poll runs (called on every request, acts every 15 s)."""
+
+    def __init__(self, connector_id: int, owner: str) -> None:
+        self.connector_id, self.owner = connector_id, owner
+        self.last = time.monotonic()
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.last < LEASE_RENEW_EVERY:
+            return
+        self.last = time.monotonic()
+        renewed = ConnectorState.objects.filter(
+            pk=self.connector_id, lease_owner=self.owner
+        ).update(lease_expires_at=timezone.now() + timedelta(seconds=LEASE_SECONDS))
+        if not renewed:
+            raise LeaseLost(f"lease on connector {self.connector_id} was taken over")
+
+
+def build(connector: Connector, auth_cache: dict, *, on_request=None, sleep=time.sleep):
+    """The vendor module wired to the shared HTTP layer and rate limiter."""
+    cls = connector_class(connector.vendor)
+    options = connector.options or {}
+    limit, window = options.get("rate_limit") or cls.rate_limit
+    retry = RetryPolicy(**options.get("retry", {}))
+    creds = connector.credentials
+    credential = str(creds.get("client_id") or creds.get("user_name") or connector.pk)
+    limiter = SharedRateLimiter(
+        f"{connector.vendor}:{connector.base_url}:{credential}", int(limit), float(window),
+        margin=float(options.get("rate_limit_margin", 0.02)), sleep=sleep,
+    )  # fmt: skip
+    http = VendorHTTP(
+        connector.base_url, limiter=limiter, retry=retry,
+        timeout=float(options.get("timeout", 15.0)), on_request=on_request, sleep=sleep,
+    )  # fmt: skip
+    return cls(connector, http, auth_cache)
+
+
+def run_poll(connector_id: int, owner: str | None = None) -> PollOutcome:
+    owner = owner or worker_id()
+    connector = Connector.objects.select_related("source__user").get(pk=connector_id)
+    state = state_for(connector)
+    if not take_lease(connector_id, owner):
+        return PollOutcome("skipped", {"reason": "another poll of this connector is running"})
+    state.refresh_from_db()
+    auth_cache = state.auth_cache
+    started = time.monotonic()
+    vendor: VendorConnector | None = None
+    try:
+        vendor = build(connector, auth_cache, on_request=LeaseKeeper(connector_id, owner))
+        result = vendor.poll(dict(state.bookmarks), timezone.now())
+        summary = store(connector, owner, result, vendor, auth_cache, started)
+        log.info("connector %s polled: %s", connector.name, summary)
+        return PollOutcome("ok", summary)
+    except (VendorError, LeaseLost) as exc:
+        return record_failure(connector, owner, exc, vendor, auth_cache, started)
+    except Exception as exc:  # a bug or an unexpected answer: keep the worker alive
+        log.exception("connector %s: unexpected error", connector.name)
+        return record_failure(connector, owner, exc, vendor, auth_cache, started)
+    finally:
+        if vendor is not None:
+            vendor.http.close()
+
+
+def _usage(vendor: VendorConnector | None, started: float) -> dict:
+    http = vendor.http if vendor else None
+    return {
+        "requests": http.requests if http else 0,
+        "retries": http.retries if http else 0,
+        "rate_limited": http.rate_limited if http else 0,
+        "waited_seconds": round(http.limiter.waited, 2) if http else 0.0,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def store(connector, owner, result: PollResult, vendor, auth_cache, started) -> dict:
+    now = timezone.now()
+    with transaction.atomic():
+        state = ConnectorState.objects.select_for_update().get(pk=connector.pk)
+        if state.lease_owner != owner:
+            raise LeaseLost(f"lease on connector {connector.name} was taken over")
+        outcomes = upsert_incidents(connector.source, connector.source.user, result.incidents)
+        acked = store_acks(connector.source, result.acks)
+        devices = store_devices(connector, result.devices)
+        summary = {
+            **_usage(vendor, started),
+            "incidents": {s: sum(o.status == s for o in outcomes)
+                          for s in ("created", "updated", "unchanged")},
+            "acks": acked,
+            "devices": devices,
+            **result.notes,
+        }  # fmt: skip
+        state.bookmarks = {**state.bookmarks, **result.bookmarks}
+        state.auth_cache = auth_cache
+        state.last_success_at = now
+        state.consecutive_failures = 0
+        state.requests_total += summary["requests"]
+        state.last_poll_requests = summary["requests"]
+        state.last_poll_seconds = summary["seconds"]
+        state.last_poll_summary = summary
+        state.lease_owner, state.lease_expires_at = "", None
+        state.save()
+        SourceSystem.objects.filter(pk=connector.source_id).update(last_seen=now)
+        set_health_incident(connector, None)
+    return summary
+
+
+def record_failure(connector, owner, exc, vendor, auth_cache, started) -> PollOutcome:
+    now = timezone.now()
+    message = str(exc) or type(exc).__name__
+    summary = {**_usage(vendor, started), "error": message}
+    with transaction.atomic():
+        state = ConnectorState.objects.select_for_update().get(pk=connector.pk)
+        if state.lease_owner == owner:
+            state.lease_owner, state.lease_expires_at = "", None
+        state.auth_cache = auth_cache  # a token fetched before the failure stays usable
+        state.last_error, state.last_error_at = message[:2000], now
+        state.consecutive_failures += 1
+        state.requests_total += summary["requests"]
+        state.last_poll_requests = summary["requests"]
+        state.last_poll_seconds = summary["seconds"]
+        state.last_poll_summary = summary
+        state.save()
+        threshold = int((connector.options or {}).get("failure_threshold", 3))
+        if isinstance(exc, AuthError) or state.consecutive_failures >= threshold:
+            set_health_incident(connector, message)
+    log.warning(
+        "connector %s poll failed (%d in a row): %s",
+        connector.name, state.consecutive_failures, message,
+    )  # fmt: skip
+    return PollOutcome("failed", summary)
+
+
+def set_health_incident(connector: Connector, error: str | None) -> None:
+    """Open or update (error) or end (None) the incident saying this connector is failing.
+
+    Each failure episode is its own incident (``source_incident_id`` carries its start), so a
+    later episode never reopens an earlier one.
+    """
+    current = (
+        Incident.objects.open()
+        .filter(source=connector.source, source_incident_id__startswith=f"{HEALTH_ID}:")
+        .first()
+    )
+    if current is None and error is None:
+        return
+    now = timezone.now()
+    draft = IncidentDraft(
+        start_time=current.start_time if current else now,
+        end_time=INFINITY if error else now,
+        source_incident_id=current.source_incident_id
+        if current
+        else f"{HEALTH_ID}:{now:%Y%m%dT%H%M%S.%f}",
+        description=f"Connector {connector.name} failing: {error}"[:1000]
+        if error
+        else current.description,
+        level=2,
+        tags=[("connector", connector.name), ("problem_type", "connector_failure")],
+    )
+    upsert_incidents(connector.source, connector.source.user, [draft])
+
+
+def store_acks(source: SourceSystem, acks) -> int:
+    """Acknowledge each incident once per vendor acknowledgement (same timestamp = same ack)."""
+    if not acks:
+        return 0
+    incidents = {
+        i.source_incident_id: i
+        for i in Incident.objects.filter(
+            source=source, source_incident_id__in={a.source_incident_id for a in acks}
+        )
+    }
+    seen = set(
+        Event.objects.filter(
+            incident__in=incidents.values(), type=Event.Type.ACKNOWLEDGE, actor=source.user
+        ).values_list("incident_id", "timestamp")
+    )
+    made = 0
+    for ack in acks:
+        incident = incidents.get(ack.source_incident_id)
+        if incident is None or (incident.pk, ack.timestamp) in seen:
+            continue
+        acknowledge(incident, source.user, ack.timestamp, ack.description)
+        seen.add((incident.pk, ack.timestamp))
+        made += 1
+    return made
+
+
+DEVICE_FIELDS = ["name", "mac", "ip", "os", "last_seen", "data", "deleted"]
+
+
+def store_devices(connector: Connector, records) -> dict:
+    if not records:
+        return {"created": 0, "updated": 0}
+    latest = {r.vendor_id: r for r in records}  # the last report of a device wins
+    existing = {
+        d.vendor_id: d
+        for d in VendorDevice.objects.filter(connector=connector, vendor_id__in=latest)
+    }
+    new, changed = [], []
+    for vendor_id, record in latest.items():
+        values = {name: getattr(record, name) for name in DEVICE_FIELDS}
+        values["mac"] = (values["mac"] or "").upper()
+        device = existing.get(vendor_id)
+        if device is None:
+            new.append(VendorDevice(connector=connector, vendor_id=vendor_id, **values))
+        elif any(getattr(device, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(device, k, v)
+            changed.append(device)
+    VendorDevice.objects.bulk_create(new, batch_size=1000)
+    VendorDevice.objects.bulk_update(changed, DEVICE_FIELDS, batch_size=1000)
+    return {"created": len(new), "updated": len(changed)}

@@ -1,0 +1,69 @@
+"""A rate limiter that holds across every worker process and machine: it lives in the database.
+
+Each credential has one row holding the next moment a request may go out. ``acquire``
+reserves that moment under a row lock and moves it on by ``window / limit`` (plus a small
+safety margin), then sleeps until the reserved moment: requests are paced evenly, however
+many workers share the credential. ``block_until`` obeys a vendor's 429 / ``Retry-After``.
+"""
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from fleetwatch.connectors.models import RateLimitSlot
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class SharedRateLimiter:
+    def __init__(
+        self,
+        key: str,
+        limit: int,
+        window: float,
+        *,
+        margin: float = 0.02,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("a rate limit needs limit >= 1 and window > 0")
+        self.key = key[:200]
+        self.limit, self.window = limit, window
+        self.interval = timedelta(seconds=window / limit * (1 + margin))
+        self.sleep = sleep
+        self.waited = 0.0
+        self._row_ready = False
+
+    def _ensure_row(self) -> None:
+        if not self._row_ready:
+            RateLimitSlot.objects.bulk_create(
+                [RateLimitSlot(key=self.key, next_at=EPOCH)], ignore_conflicts=True
+            )
+            self._row_ready = True
+
+    def acquire(self) -> float:
+        """Wait for this caller's slot; returns the seconds waited."""
+        self._ensure_row()
+        with transaction.atomic():
+            slot = RateLimitSlot.objects.select_for_update().get(key=self.key)
+            now = timezone.now()
+            start = max(now, slot.next_at, slot.blocked_until or now)
+            slot.next_at = start + self.interval
+            slot.save(update_fields=["next_at"])
+        wait = (start - now).total_seconds()
+        if wait > 0:
+            self.sleep(wait)
+            self.waited += wait
+        return max(wait, 0.0)
+
+    def block_until(self, until: datetime) -> None:
+        """No request for this credential before ``until`` (the vendor said so)."""
+        self._ensure_row()
+        with transaction.atomic():
+            slot = RateLimitSlot.objects.select_for_update().get(key=self.key)
+            if slot.blocked_until is None or slot.blocked_until < until:
+                slot.blocked_until = until
+                slot.save(update_fields=["blocked_until"])

@@ -1,0 +1,64 @@
+"""Creating and changing connectors: shared by the CLI, the API and the admin."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from fleetwatch.connectors.models import Connector, ConnectorState, Vendor
+from fleetwatch.incidents.sources import create_source
+
+REQUIRED_CREDENTIALS = {
+    "7signal": ("client_id", "client_secret"),
+    "metaaccess": ("client_id", "client_secret"),
+    "sensaphone": ("user_name", "password"),
+}
+
+
+def validate_credentials(vendor: str, credentials: object) -> dict:
+    if not isinstance(credentials, dict):
+        raise ValidationError({"credentials": ["Expected a JSON object."]})
+    needed = REQUIRED_CREDENTIALS[vendor]
+    missing = [name for name in needed if not credentials.get(name)]
+    if missing:
+        raise ValidationError(
+            {
+                "credentials": [
+                    f"{vendor} credentials need {', '.join(needed)}; missing {', '.join(missing)}."
+                ]
+            }
+        )
+    unknown = sorted(set(credentials) - set(needed))
+    if unknown:
+        raise ValidationError(
+            {"credentials": [f"Unknown credential field(s): {', '.join(unknown)}."]}
+        )
+    if not all(isinstance(credentials[n], str) for n in needed):
+        raise ValidationError({"credentials": ["Credential values must be strings."]})
+    return {name: credentials[name] for name in needed}
+
+
+def create_connector(
+    *,
+    name: str,
+    vendor: str,
+    base_url: str,
+    credentials: dict,
+    poll_interval: int = 60,
+    enabled: bool = True,
+    options: dict | None = None,
+) -> Connector:
+    """A connector with its own source system (type = vendor name) and a fresh state."""
+    if vendor not in Vendor.values:
+        raise ValidationError({"vendor": [f'"{vendor}" is not one of {", ".join(Vendor.values)}.']})
+    connector = Connector(
+        name=name, vendor=vendor, base_url=base_url, poll_interval=poll_interval,
+        enabled=enabled, options=options or {},
+    )  # fmt: skip
+    connector.credentials = validate_credentials(vendor, credentials)
+    connector.full_clean(exclude=["source", "credentials_encrypted"])
+    with transaction.atomic():
+        connector.source = create_source(
+            name, vendor, username=f"connector-{name}", create_type=True
+        )
+        connector.save()
+        ConnectorState.objects.create(connector=connector)
+    return connector
