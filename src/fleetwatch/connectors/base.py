@@ -7,6 +7,7 @@ from datetime import datetime
 from fleetwatch.connectors.auth import Authenticator
 from fleetwatch.connectors.http import VendorHTTP
 from fleetwatch.incidents.ingest import IncidentDraft
+from fleetwatch.incidents.models import Incident
 
 
 @dataclass(slots=True)
@@ -70,7 +71,20 @@ class VendorConnector(ABC):
     def check(self) -> dict:
         """A cheap authenticated call, for ``fleetwatch connector test``: what it saw."""
 
-    def credential_id(self) -> str:
+    def open_incident_ids(self, prefix: str = "") -> set[str]:
+        """``source_incident_id`` of this connector's incidents open in the hub (a read).
+
+        Lets a vendor module end only incidents the hub has open, and skip records that
+        would only create an incident already closed.
+        """
+        return set(
+            Incident.objects.open()
+            .filter(source=self.connector.source, source_incident_id__startswith=prefix)
+            .values_list("source_incident_id", flat=True)
+        )
+
+    @staticmethod
+    def credential_id(connector) -> str:
         """Which credential the shared rate limiter keys on (never the secret itself)."""
-        creds = self.connector.credentials
-        return str(creds.get("client_id") or creds.get("user_name") or self.connector.pk)
+        creds = connector.credentials
+        return str(creds.get("client_id") or creds.get("user_name") or connector.pk)

@@ -97,16 +97,21 @@ def build(connector: Connector, auth_cache: dict, *, on_request=None, sleep=time
     options = connector.options or {}
     limit, window = options.get("rate_limit") or cls.rate_limit
     retry = RetryPolicy(**options.get("retry", {}))
-    creds = connector.credentials
-    credential = str(creds.get("client_id") or creds.get("user_name") or connector.pk)
     limiter = SharedRateLimiter(
-        f"{connector.vendor}:{connector.base_url}:{credential}", int(limit), float(window),
-        margin=float(options.get("rate_limit_margin", 0.02)), sleep=sleep,
-    )  # fmt: skip
+        f"{connector.vendor}:{connector.base_url}:{cls.credential_id(connector)}",
+        int(limit),
+        float(window),
+        margin=float(options.get("rate_limit_margin", 0.02)),
+        sleep=sleep,
+    )
     http = VendorHTTP(
-        connector.base_url, limiter=limiter, retry=retry,
-        timeout=float(options.get("timeout", 15.0)), on_request=on_request, sleep=sleep,
-    )  # fmt: skip
+        connector.base_url,
+        limiter=limiter,
+        retry=retry,
+        timeout=float(options.get("timeout", 15.0)),
+        on_request=on_request,
+        sleep=sleep,
+    )
     return cls(connector, http, auth_cache)
 
 
@@ -158,12 +163,13 @@ def store(connector, owner, result: PollResult, vendor, auth_cache, started) -> 
         devices = store_devices(connector, result.devices)
         summary = {
             **_usage(vendor, started),
-            "incidents": {s: sum(o.status == s for o in outcomes)
-                          for s in ("created", "updated", "unchanged")},
+            "incidents": {
+                s: sum(o.status == s for o in outcomes) for s in ("created", "updated", "unchanged")
+            },
             "acks": acked,
             "devices": devices,
             **result.notes,
-        }  # fmt: skip
+        }
         state.bookmarks = {**state.bookmarks, **result.bookmarks}
         state.auth_cache = auth_cache
         state.last_success_at = now
@@ -200,8 +206,10 @@ def record_failure(connector, owner, exc, vendor, auth_cache, started) -> PollOu
             set_health_incident(connector, message)
     log.warning(
         "connector %s poll failed (%d in a row): %s",
-        connector.name, state.consecutive_failures, message,
-    )  # fmt: skip
+        connector.name,
+        state.consecutive_failures,
+        message,
+    )
     return PollOutcome("failed", summary)
 
 

@@ -137,9 +137,13 @@ class VendorHTTP:
         if self.on_request:
             self.on_request()
         return self.client.request(
-            req.method, req.path, params=req.params or None, headers=req.headers or None,
-            json=req.json, data=req.data,
-        )  # fmt: skip
+            req.method,
+            req.path,
+            params=req.params or None,
+            headers=req.headers or None,
+            json=req.json,
+            data=req.data,
+        )
 
     def request(
         self,

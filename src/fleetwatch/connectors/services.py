@@ -50,9 +50,13 @@ def create_connector(
     if vendor not in Vendor.values:
         raise ValidationError({"vendor": [f'"{vendor}" is not one of {", ".join(Vendor.values)}.']})
     connector = Connector(
-        name=name, vendor=vendor, base_url=base_url, poll_interval=poll_interval,
-        enabled=enabled, options=options or {},
-    )  # fmt: skip
+        name=name,
+        vendor=vendor,
+        base_url=base_url,
+        poll_interval=poll_interval,
+        enabled=enabled,
+        options=options or {},
+    )
     connector.credentials = validate_credentials(vendor, credentials)
     connector.full_clean(exclude=["source", "credentials_encrypted"])
     with transaction.atomic():

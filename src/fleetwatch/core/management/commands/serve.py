@@ -24,8 +24,17 @@ class Command(BaseCommand):
     def handle(self, host, port, workers, **options):
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         args = [
-            sys.executable, "-m", "gunicorn", "fleetwatch.wsgi",
-            "--bind", bind, "--workers", str(workers),
-            "--access-logfile", "-", "--graceful-timeout", "10",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "fleetwatch.wsgi",
+            "--bind",
+            bind,
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "10",
+        ]
         os.execv(sys.executable, args)
