@@ -548,8 +548,9 @@ def test_incident_detail_is_flat(shared: Api) -> None:
 def test_every_api_response_carries_rate_limit_headers(limited: Api) -> None:
     first, second = limited.get("/eyes"), limited.get("/eyes/agents/nope")
     assert second.status_code == 404
-    for response, remaining in ((first, "14"), (second, "13")):
-        assert response.headers["X-RateLimit-Remaining"] == remaining
+    assert first.headers["X-RateLimit-Remaining"] == "14"
+    assert second.headers["X-RateLimit-Remaining"] in ("13", "14")  # 14 if 0.2 s passed
+    for response in (first, second):
         assert response.headers["X-RateLimit-Burst-Capacity"] == "15"
         assert response.headers["X-RateLimit-Replenish-Rate"] == "5"
         assert response.headers["X-RateLimit-Requested-Tokens"] == "1"
@@ -571,10 +572,10 @@ def test_empty_bucket_answers_429_per_client(limited: Api) -> None:
 
 
 def test_bucket_refills_at_the_replenish_rate(limited: Api) -> None:
-    limited.control("PUT", "ratelimit", {"burst": 1, "replenish_rate": 20})
+    limited.control("PUT", "ratelimit", {"burst": 1, "replenish_rate": 2})
     assert limited.get("/eyes").status_code == 200
-    assert limited.get("/eyes").status_code == 429
-    time.sleep(0.06)
+    assert limited.get("/eyes").status_code == 429  # a token takes 0.5 s to come back
+    time.sleep(0.55)
     assert limited.get("/eyes").status_code == 200
 
 
