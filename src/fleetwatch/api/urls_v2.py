@@ -7,4 +7,5 @@ from fleetwatch.accounts.api.urls import v2_urlpatterns as accounts_v2
 urlpatterns = [
     *accounts_v2,
     path("incidents/", include("fleetwatch.incidents.api.urls_v2")),
+    path("connectors/", include("fleetwatch.connectors.api.urls")),
 ]

@@ -14,6 +14,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -115,7 +116,10 @@ def build(connector: Connector, auth_cache: dict, *, on_request=None, sleep=time
     return cls(connector, http, auth_cache)
 
 
-def run_poll(connector_id: int, owner: str | None = None) -> PollOutcome:
+def run_poll(
+    connector_id: int, owner: str | None = None, progress: Callable[[], None] | None = None
+) -> PollOutcome:
+    """Poll once; ``progress`` is called after each vendor request (for a progress bar)."""
     owner = owner or worker_id()
     connector = Connector.objects.select_related("source__user").get(pk=connector_id)
     state = state_for(connector)
@@ -126,7 +130,14 @@ def run_poll(connector_id: int, owner: str | None = None) -> PollOutcome:
     started = time.monotonic()
     vendor: VendorConnector | None = None
     try:
-        vendor = build(connector, auth_cache, on_request=LeaseKeeper(connector_id, owner))
+        keeper = LeaseKeeper(connector_id, owner)
+
+        def on_request() -> None:
+            keeper()
+            if progress is not None:
+                progress()
+
+        vendor = build(connector, auth_cache, on_request=on_request)
         result = vendor.poll(dict(state.bookmarks), timezone.now())
         summary = store(connector, owner, result, vendor, auth_cache, started)
         log.info("connector %s polled: %s", connector.name, summary)

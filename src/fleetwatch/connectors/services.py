@@ -66,3 +66,19 @@ def create_connector(
         connector.save()
         ConnectorState.objects.create(connector=connector)
     return connector
+
+
+def connector_health(connector: Connector) -> dict:
+    """What the admin, API, CLI and logs show of a connector's health."""
+    state, _ = ConnectorState.objects.get_or_create(connector=connector)
+    return {
+        "enabled": connector.enabled,
+        "poll_interval": connector.poll_interval,
+        "last_success": state.last_success_at.isoformat() if state.last_success_at else None,
+        "last_error": state.last_error or None,
+        "last_error_at": state.last_error_at.isoformat() if state.last_error_at else None,
+        "consecutive_failures": state.consecutive_failures,
+        "next_run": state.next_run_at.isoformat() if state.next_run_at else "due",
+        "requests_total": state.requests_total,
+        "last_poll": state.last_poll_summary,
+    }
