@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -32,8 +33,6 @@ from fleetwatch.incidents.ingest import IncidentDraft, upsert_incidents
 from fleetwatch.incidents.models import INFINITY, Event, Incident, SourceSystem
 
 log = logging.getLogger("fleetwatch.connectors")
-LEASE_SECONDS = 90
-LEASE_RENEW_EVERY = 15
 HEALTH_ID = "fleetwatch:connector-health"
 
 
@@ -67,7 +66,7 @@ def take_lease(connector_id: int, owner: str) -> bool:
         .filter(free)
         .update(
             lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
+            lease_expires_at=now + timedelta(seconds=settings.CONNECTOR_LEASE_SECONDS),
             last_attempt_at=now,
         )
         == 1
@@ -75,19 +74,21 @@ def take_lease(connector_id: int, owner: str) -> bool:
 
 
 class LeaseKeeper:
-    """Renews the lease while a long poll runs (called on every request, acts every 15 s)."""
+    """Renews the lease while a long poll runs (called on every request; acts every sixth of
+    the lease, so a few slow requests never let it lapse)."""
 
     def __init__(self, connector_id: int, owner: str) -> None:
         self.connector_id, self.owner = connector_id, owner
         self.last = time.monotonic()
 
     def __call__(self) -> None:
-        if time.monotonic() - self.last < LEASE_RENEW_EVERY:
+        if time.monotonic() - self.last < settings.CONNECTOR_LEASE_SECONDS / 6:
             return
         self.last = time.monotonic()
+        expires = timezone.now() + timedelta(seconds=settings.CONNECTOR_LEASE_SECONDS)
         renewed = ConnectorState.objects.filter(
             pk=self.connector_id, lease_owner=self.owner
-        ).update(lease_expires_at=timezone.now() + timedelta(seconds=LEASE_SECONDS))
+        ).update(lease_expires_at=expires)
         if not renewed:
             raise LeaseLost(f"lease on connector {self.connector_id} was taken over")
 
@@ -169,7 +170,9 @@ def store(connector, owner, result: PollResult, vendor, auth_cache, started) -> 
         state = ConnectorState.objects.select_for_update().get(pk=connector.pk)
         if state.lease_owner != owner:
             raise LeaseLost(f"lease on connector {connector.name} was taken over")
-        outcomes = upsert_incidents(connector.source, connector.source.user, result.incidents)
+        outcomes = upsert_incidents(
+            connector.source, connector.source.user, clamp_ends(result.incidents, now)
+        )
         acked = store_acks(connector.source, result.acks)
         devices = store_devices(connector, result.devices)
         summary = {
@@ -194,6 +197,20 @@ def store(connector, owner, result: PollResult, vendor, auth_cache, started) -> 
         SourceSystem.objects.filter(pk=connector.source_id).update(last_seen=now)
         set_health_incident(connector, None)
     return summary
+
+
+def clamp_ends(drafts: list[IncidentDraft], now) -> list[IncidentDraft]:
+    """Vendor times in our future (the vendor's clock runs ahead) become "now": an end the
+    vendor reports is positive evidence and must not read as still open, and a start may not
+    come after that end. The vendor's own times stay in the metadata."""
+    for draft in drafts:
+        if draft.end_time is not None and draft.end_time != INFINITY and draft.end_time > now:
+            draft.metadata = {**draft.metadata, "vendor_end_time": draft.end_time.isoformat()}
+            draft.end_time = now
+        if draft.start_time > now:
+            draft.metadata = {**draft.metadata, "vendor_start_time": draft.start_time.isoformat()}
+            draft.start_time = now
+    return drafts
 
 
 def record_failure(connector, owner, exc, vendor, auth_cache, started) -> PollOutcome:

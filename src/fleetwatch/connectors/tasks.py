@@ -11,6 +11,7 @@ import logging
 import threading
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import Q
 from django.tasks import task
@@ -57,9 +58,9 @@ def run_now(connector: Connector) -> None:
 class Scheduler(threading.Thread):
     """Calls ``schedule_due`` every ``interval`` seconds until stopped."""
 
-    def __init__(self, interval: float = 2.0) -> None:
+    def __init__(self, interval: float | None = None) -> None:
         super().__init__(name="fleetwatch-scheduler", daemon=True)
-        self.interval = interval
+        self.interval = interval or settings.SCHEDULER_INTERVAL
         self.stopped = threading.Event()
 
     def run(self) -> None:

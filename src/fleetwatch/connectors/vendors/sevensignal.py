@@ -1,0 +1,187 @@
+"""7SIGNAL Mobile Eye: Wi-Fi experience incidents and the agents that report them.
+
+Streams:
+- ``incidents``: ``GET /incidents/agents`` over a window from the bookmark (less an overlap,
+  so late updates are re-read) to the vendor's now. The vendor has no pagination here; the
+  window is the bound (at most 30 days). One stateful incident per vendor incident id.
+- ``agents``: ``GET /eyes/agents`` (page from 1) as device records, at most every
+  ``agents_every`` seconds (default one hour).
+
+The bookmark is the vendor's own ``range.to``, so the vendor's clock — not ours — decides
+what "since the last poll" means.
+"""
+
+from datetime import UTC, datetime
+
+from fleetwatch.connectors.auth import OAuth2ClientCredentials
+from fleetwatch.connectors.base import DeviceRecord, PollResult, VendorConnector
+from fleetwatch.connectors.http import ClientError, VendorError
+from fleetwatch.incidents.ingest import IncidentDraft
+from fleetwatch.incidents.models import INFINITY
+
+DAY_MS = 86_400_000
+MAX_WINDOW_MS = 29 * DAY_MS  # the vendor refuses more than 30 days; keep a day spare
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def from_ms(value: int | float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+
+def band_label(band) -> str:
+    try:
+        return f"{float(band):g} GHz"
+    except (TypeError, ValueError):
+        return str(band or "?")
+
+
+def level_for(count: float, population: float, thresholds: dict) -> int:
+    """Share of agents impacted against the vendor's ``minPercentImpacted`` (default 10 %):
+    5× the minimum or more is High (2), 2× Moderate (3), otherwise Low (4)."""
+    if not population:
+        return 4
+    share = 100.0 * float(count or 0) / float(population)
+    minimum = float(thresholds.get("minPercentImpacted") or 10)
+    if share >= 5 * minimum:
+        return 2
+    if share >= 2 * minimum:
+        return 3
+    return 4
+
+
+def is_open(record: dict) -> bool:
+    """Open until the vendor reports an ``endTimestamp`` (its FAQ: a missing or empty one means
+    "not reported" yet). ``asOfTimestamp`` keeps moving after the end and says nothing more."""
+    return not record.get("endTimestamp")
+
+
+class SevenSignalConnector(VendorConnector):
+    vendor = "7signal"
+    rate_limit = (5, 1.0)  # the vendor's illustration: replenish 5/s (burst 15)
+
+    def authenticator(self, credentials: dict, cache: dict) -> OAuth2ClientCredentials:
+        return OAuth2ClientCredentials(credentials, cache, token_path="/oauth2/token")
+
+    def check(self) -> dict:
+        _, body = self.http.request("GET", "/eyes", auth=self.auth)
+        agents = (body or {}).get("agents", {})
+        return {
+            "organization": agents.get("organizationName"),
+            "devices": agents.get("deviceCount"),
+        }
+
+    def poll(self, bookmarks: dict, now: datetime) -> PollResult:
+        result = PollResult()
+        incidents, window_to = self.read_incidents(bookmarks.get("incidents"))
+        result.incidents = [self.draft(record) for record in incidents]
+        result.bookmarks["incidents"] = window_to
+        result.notes["vendor_incidents"] = len(incidents)
+        last_agents = bookmarks.get("agents")
+        every = float(self.options.get("agents_every", 3600))
+        if (
+            last_agents is None
+            or (now - datetime.fromisoformat(last_agents)).total_seconds() >= every
+        ):
+            result.devices = self.read_agents()
+            result.bookmarks["agents"] = now.isoformat()
+        return result
+
+    def read_incidents(self, bookmark: int | None) -> tuple[list[dict], int]:
+        """Every incident overlapping (bookmark - overlap, vendor now]; the first poll takes
+        the vendor's default window (its last 24 h)."""
+        if bookmark is None:
+            body = self.fetch_incidents({})
+        else:
+            overlap_ms = int(float(self.options.get("overlap_minutes", 60)) * 60_000)
+            start = int(bookmark) - overlap_ms
+            try:
+                body = self.fetch_incidents({"from": start})
+            except ClientError as exc:
+                if exc.status != 400:
+                    raise
+                # Down for longer than the vendor keeps a window (30 days): take what it can
+                # still give, from 29 days before its own now.
+                vendor_now = int(self.fetch_incidents({})["range"]["to"])
+                body = self.fetch_incidents({"from": max(start, vendor_now - MAX_WINDOW_MS)})
+        return body["results"], int(body["range"]["to"])
+
+    def fetch_incidents(self, params: dict) -> dict:
+        _, body = self.http.request(
+            "GET", "/incidents/agents", params={"order": "asc", **params}, auth=self.auth
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise VendorError("7SIGNAL answered /incidents/agents without a results list")
+        if not isinstance(body.get("range"), dict) or "to" not in body["range"]:
+            raise VendorError("7SIGNAL answered /incidents/agents without its range")
+        return body
+
+    def draft(self, record: dict) -> IncidentDraft:
+        thresholds = record.get("thresholds") or {}
+        count, population = record.get("countImpacted") or 0, record.get("populationCount") or 0
+        network, kind = record.get("network") or "?", record.get("type") or "UNKNOWN"
+        location = record.get("locationName") or record.get("location") or "?"
+        end = None if is_open(record) else parse_ts(record.get("endTimestamp"))
+        organisation = record.get("organizationName") or ""
+        tags = [
+            ("type", kind),
+            ("network", network),
+            ("band", band_label(record.get("band"))),
+            ("location", location),
+            ("location_id", record.get("location") or ""),
+            ("organisation", organisation),
+        ]
+        return IncidentDraft(
+            start_time=parse_ts(record["startTimestamp"]),
+            end_time=INFINITY if end is None else end,
+            source_incident_id=str(record["id"]),
+            description=(
+                f"{kind} on {network} ({band_label(record.get('band'))}) at {location}: "
+                f"{count:g} of {population:g} agents impacted"
+            ),
+            level=level_for(count, population, thresholds),
+            metadata={
+                "countImpacted": count,
+                "populationCount": population,
+                "thresholds": thresholds,
+                "determined": record.get("timestampDeterminedToBeIncident"),
+            },
+            tags=[(k, v) for k, v in tags if v],
+        )
+
+    def read_agents(self) -> list[DeviceRecord]:
+        devices, page = [], 1
+        per_page = int(self.options.get("agents_per_page", 250))
+        while True:
+            _, body = self.http.request(
+                "GET", "/eyes/agents", params={"page": page, "perPage": per_page}, auth=self.auth
+            )
+            for agent in body.get("results", []):
+                devices.append(
+                    DeviceRecord(
+                        vendor_id=agent["id"],
+                        name=agent.get("name") or "",
+                        mac=agent.get("mac") or "",
+                        ip=agent.get("localIpAddress") or "",
+                        os=" ".join(p for p in (agent.get("platform"), agent.get("version")) if p),
+                        last_seen=from_ms(agent.get("lastSeen")),
+                        data={
+                            k: agent.get(k)
+                            for k in (
+                                "manufacturer",
+                                "model",
+                                "lastSsid",
+                                "lastDefinedLocation",
+                                "isLicensed",
+                            )
+                        },
+                    )
+                )
+            pages = int(body.get("pagination", {}).get("pages") or 0)
+            if page >= pages:
+                return devices
+            page += 1
