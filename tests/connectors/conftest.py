@@ -103,3 +103,35 @@ def control():
     yield make
     for c in clients:
         c.http.close()
+
+
+def database_url() -> str:
+    """The URL of the test database this process uses, for worker subprocesses."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgresql://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def worker_env(tmp_path):
+    """Environment for a ``fleetwatch`` subprocess sharing this test's database."""
+    import os
+
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url(),
+        FLEETWATCH_DATA_DIR=str(tmp_path),
+        FLEETWATCH_CONNECTOR_LEASE_SECONDS="5",
+        FLEETWATCH_SCHEDULER_INTERVAL="0.5",
+    )
+    # Same encryption key as this process, or the worker could not read the credentials.
+    from django.conf import settings
+
+    key_file = settings.DATA_DIR / "encryption_key"
+    if "FLEETWATCH_ENCRYPTION_KEY" not in env and key_file.exists():
+        env["FLEETWATCH_ENCRYPTION_KEY"] = key_file.read_text().strip()
+    return env

@@ -1,0 +1,200 @@
+"""The shared connector layer end to end: leases, a killed worker, the scheduler, real worker
+processes sharing a strict vendor limit, health incidents, secrets."""
+
+import json
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django_tasks_db.models import DBTaskResult
+
+from fleetwatch.connectors.engine import HEALTH_ID, run_poll, take_lease
+from fleetwatch.connectors.models import Connector, ConnectorState
+from fleetwatch.connectors.tasks import schedule_due
+from fleetwatch.incidents.models import Event, Incident
+
+
+def hub_open(connector) -> set[str]:
+    return set(
+        Incident.objects.open()
+        .filter(source=connector.source)
+        .exclude(source_incident_id__startswith=HEALTH_ID)
+        .values_list("source_incident_id", flat=True)
+    )
+
+
+def truth_open(ctl) -> set[str]:
+    return {i["id"] for i in ctl.truth()["open_incidents"]}
+
+
+def wait_for(predicate, timeout=20.0, step=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
+def fleetwatch(*args, env):
+    return subprocess.Popen(
+        [sys.executable, "-m", "fleetwatch", *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def seven(emulator, make_connector, control):
+    server = emulator("7signal", seed=5, devices=40)
+    return server, make_connector(server), control(server)
+
+
+def test_a_held_lease_skips_the_poll(seven, poll):
+    _, connector, _ = seven
+    assert take_lease(connector.pk, "someone-else")
+    assert poll(connector) == {"status": "skipped",
+                               "reason": "another poll of this connector is running"}  # fmt: skip
+    assert not Incident.objects.filter(source=connector.source).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_poll_loses_and_duplicates_nothing(seven, worker_env):
+    _, connector, ctl = seven
+    assert run_poll(connector.pk).status == "ok"
+    made = ctl.act("create_incident")
+    ctl.fault("slow", delay=30, path="/incidents/agents", count=1)
+    worker = fleetwatch("connector", "sync", connector.name, env=worker_env)
+    try:
+        leased = wait_for(
+            lambda: ConnectorState.objects.filter(pk=connector.pk).exclude(lease_owner="").exists()
+        )
+        assert leased, "the worker never started its poll"
+        time.sleep(0.5)  # its request to the vendor is now held by the slow fault
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    # The dead worker still holds the lease: a poll now is skipped, not doubled.
+    assert run_poll(connector.pk).status == "skipped"
+    assert made["id"] not in hub_open(connector)
+    time.sleep(5.2)  # FLEETWATCH_CONNECTOR_LEASE_SECONDS=5 in the worker
+    ctl.clear_faults()
+    assert run_poll(connector.pk).status == "ok"
+    assert hub_open(connector) == truth_open(ctl)
+    sids = list(
+        Incident.objects.filter(source=connector.source).values_list(
+            "source_incident_id", flat=True
+        )
+    )
+    assert len(sids) == len(set(sids))
+
+
+def test_scheduler_enqueues_each_due_connector_once(seven):
+    _, connector, _ = seven
+    assert schedule_due() == [connector.pk]
+    assert schedule_due() == []  # not due again until poll_interval has passed
+    assert DBTaskResult.objects.count() == 1
+    ConnectorState.objects.filter(pk=connector.pk).update(next_run_at=None)
+    Connector.objects.filter(pk=connector.pk).update(enabled=False)
+    assert schedule_due() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_schedulers_enqueue_once(seven):
+    _, connector, _ = seven
+    results, barrier = [], threading.Barrier(4)
+
+    def race():
+        barrier.wait()
+        results.extend(schedule_due())
+        connection.close()
+
+    threads = [threading.Thread(target=race) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [connector.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_poll_on_schedule_and_share_a_strict_limit(
+    emulator, make_connector, control, worker_env
+):
+    """Two worker processes, two connectors with one credential, the vendor at 2 requests/s:
+    the emulator never has to refuse a request."""
+    server = emulator("7signal", seed=6, devices=600)
+    ctl = control(server)
+    ctl.ratelimit(enabled=True, burst=2, replenish_rate=2)
+    first = make_connector(server, "seven-a", rate_limit=[2, 1.0], agents_every=0)
+    second = make_connector(server, "seven-b", rate_limit=[2, 1.0], agents_every=0)
+    Connector.objects.filter(pk__in=[first.pk, second.pk]).update(poll_interval=5)
+    workers = [fleetwatch("worker", "--no-startup-delay", "--interval", "0.2", env=worker_env)
+               for _ in range(2)]  # fmt: skip
+    try:
+        polled = wait_for(
+            lambda: (
+                ConnectorState.objects.filter(
+                    pk__in=[first.pk, second.pk], last_success_at__isnull=False
+                ).count()
+                == 2
+            ),
+            timeout=60,
+        )
+        assert polled, [w.poll() for w in workers]
+        time.sleep(3)
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(15)
+            except subprocess.TimeoutExpired:
+                w.kill()
+    counters = ctl.counters()
+    assert counters["rate_limited"] == 0, counters
+    assert counters["endpoints"]["GET /eyes/agents"]["total"] >= 6  # 3 pages per poll, 2 polls
+    assert hub_open(first) == truth_open(ctl)
+
+
+def test_repeated_failures_open_then_end_a_health_incident(seven, poll):
+    _, connector, ctl = seven
+    ctl.fault("http_500", count=1000)
+    for attempt in range(1, 4):
+        summary = poll(connector)
+        assert summary["status"] == "failed"
+        health = Incident.objects.open().filter(source=connector.source)
+        assert health.count() == (1 if attempt >= 3 else 0)  # threshold: 3 in a row
+    state = ConnectorState.objects.get(pk=connector.pk)
+    assert state.consecutive_failures == 3 and "500" in state.last_error
+    incident = Incident.objects.get(source=connector.source)
+    assert incident.description.startswith(f"Connector {connector.name} failing: 500")
+    assert incident.level == 2
+    ctl.clear_faults()
+    assert poll(connector)["status"] == "ok"
+    incident.refresh_from_db()
+    assert not incident.open
+    assert Event.objects.filter(incident=incident, type="END").count() == 1
+
+
+def test_secrets_never_leave(seven, poll, caplog, client_for, superuser):
+    _, connector, _ = seven
+    secret = connector.credentials["client_secret"]
+    raw = Connector.objects.filter(pk=connector.pk).values_list("credentials_encrypted", flat=True)[
+        0
+    ]
+    assert secret not in raw
+    with caplog.at_level(logging.DEBUG):
+        poll(connector)
+    state = ConnectorState.objects.get(pk=connector.pk)
+    token = state.auth_cache["access_token"]
+    assert token not in state.auth_cache_encrypted
+    assert secret not in caplog.text and token not in caplog.text
+    body = client_for(superuser).get(f"/api/v2/connectors/{connector.pk}/").content.decode()
+    assert secret not in body and token not in body and "credentials" not in json.loads(body)
