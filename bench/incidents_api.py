@@ -89,8 +89,9 @@ def bench_bulk(http: httpx.Client, run: str, total: int, batch: int) -> None:
     start = time.perf_counter()
     while sent < total:
         items = [incident(f"{run}-bulk", sent + i) for i in range(min(batch, total - sent))]
-        response, seconds = timed(lambda items=items: http.post(
-            "/api/v2/incidents/bulk/", json={"incidents": items}))  # fmt: skip
+        response, seconds = timed(
+            lambda items=items: http.post("/api/v2/incidents/bulk/", json={"incidents": items})
+        )
         if response.status_code != 201 or response.json()["created"] != len(items):
             sys.exit(f"bulk failed: {response.status_code} {response.text[:200]}")
         latencies.append(seconds)

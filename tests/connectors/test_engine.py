@@ -44,8 +44,10 @@ def wait_for(predicate, timeout=20.0, step=0.1):
 def fleetwatch(*args, env):
     return subprocess.Popen(
         [sys.executable, "-m", "fleetwatch", *args],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 @pytest.fixture
@@ -57,8 +59,10 @@ def seven(emulator, make_connector, control):
 def test_a_held_lease_skips_the_poll(seven, poll):
     _, connector, _ = seven
     assert take_lease(connector.pk, "someone-else")
-    assert poll(connector) == {"status": "skipped",
-                               "reason": "another poll of this connector is running"}  # fmt: skip
+    assert poll(connector) == {
+        "status": "skipped",
+        "reason": "another poll of this connector is running",
+    }
     assert not Incident.objects.filter(source=connector.source).exists()
 
 
@@ -135,8 +139,10 @@ def test_workers_poll_on_schedule_and_share_a_strict_limit(
     first = make_connector(server, "seven-a", rate_limit=[2, 1.0], agents_every=0)
     second = make_connector(server, "seven-b", rate_limit=[2, 1.0], agents_every=0)
     Connector.objects.filter(pk__in=[first.pk, second.pk]).update(poll_interval=5)
-    workers = [fleetwatch("worker", "--no-startup-delay", "--interval", "0.2", env=worker_env)
-               for _ in range(2)]  # fmt: skip
+    workers = [
+        fleetwatch("worker", "--no-startup-delay", "--interval", "0.2", env=worker_env)
+        for _ in range(2)
+    ]
     try:
         polled = wait_for(
             lambda: (

@@ -120,8 +120,15 @@ def test_event_list_and_detail_v1(post_incident, source_api, api):
     post_event(source_api, pk, "END", version="v1")
     events = api.get(f"{V1}{pk}/events/").json()
     assert [e["type"]["value"] for e in events] == ["STA", "END"]
-    assert set(events[0]) == {"pk", "incident", "actor", "timestamp", "received", "type",
-                              "description"}  # fmt: skip
+    assert set(events[0]) == {
+        "pk",
+        "incident",
+        "actor",
+        "timestamp",
+        "received",
+        "type",
+        "description",
+    }
     detail = api.get(f"{V1}{pk}/events/{events[1]['pk']}/")
     assert detail.status_code == 200 and detail.json() == events[1]
     assert api.get(f"{V1}{pk}/events/999999/").status_code == 404

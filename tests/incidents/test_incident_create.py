@@ -25,9 +25,21 @@ def test_create_v2_shape(post_incident, source):
     assert [t["tag"] for t in body["tags"]] == ["host=r1"]
     assert body["tags"][0]["added_by"] == source.user.pk
     assert set(body) == {
-        "pk", "start_time", "end_time", "source", "source_incident_id", "details_url",
-        "description", "level", "ticket_url", "metadata", "tags", "stateful", "open", "acked",
-    }  # fmt: skip
+        "pk",
+        "start_time",
+        "end_time",
+        "source",
+        "source_incident_id",
+        "details_url",
+        "description",
+        "level",
+        "ticket_url",
+        "metadata",
+        "tags",
+        "stateful",
+        "open",
+        "acked",
+    }
 
 
 def test_create_makes_start_event(post_incident, source):
@@ -101,8 +113,15 @@ def test_bad_fields_are_named(source_api):
     )
     assert response.status_code == 400
     errors = response.json()
-    assert set(errors) == {"start_time", "end_time", "level", "tags", "metadata", "colour",
-                           "ticket_url"}  # fmt: skip
+    assert set(errors) == {
+        "start_time",
+        "end_time",
+        "level",
+        "tags",
+        "metadata",
+        "colour",
+        "ticket_url",
+    }
     assert errors["level"] == ['"7" is not a valid choice.']
     assert errors["colour"] == ["Unknown field."]
     assert "lowercase" in errors["tags"]["0"]["tag"][0]

@@ -134,9 +134,14 @@ def test_tags_endpoints(post_incident, source_api, api):
 
 def test_sources_and_types(api, client_for, superuser, source):
     assert api.get(f"{V1}sources/").json() == [
-        {"pk": source.pk, "name": "nav1", "type": {"name": "nav"}, "user": source.user.pk,
-         "base_url": "https://nav.example.org"}
-    ]  # fmt: skip
+        {
+            "pk": source.pk,
+            "name": "nav1",
+            "type": {"name": "nav"},
+            "user": source.user.pk,
+            "base_url": "https://nav.example.org",
+        }
+    ]
     assert api.get(f"{V1}metadata/").json() == {"sourceSystems": api.get(f"{V1}sources/").json()}
     assert api.get(f"{V2}source-types/").json() == [{"name": "nav"}]
     upper = api.post(f"{V2}source-types/", {"name": "Zino"}, format="json")

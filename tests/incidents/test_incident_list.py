@@ -37,16 +37,39 @@ def seed(source, make_source):
         return result.incident.pk
 
     ids = {
-        "open1": make(source, "o1", start=now - timedelta(hours=5), tags=["location=broomcloset",
-                      "problem=onfire"], level=1, description="fire in closet"),
-        "open2": make(source, "o2", start=now - timedelta(hours=4), tags=["location=understairs",
-                      "problem=onfire"], level=2),
-        "open3": make(other, "o3", start=now - timedelta(hours=3), tags=["location=attic",
-                      "problem=onfire"], level=3, ticket="https://t.example/1"),
-        "closed": make(source, "c1", start=now - timedelta(hours=10),
-                       end=now - timedelta(hours=9), tags=["problem=flood"], level=4),
+        "open1": make(
+            source,
+            "o1",
+            start=now - timedelta(hours=5),
+            tags=["location=broomcloset", "problem=onfire"],
+            level=1,
+            description="fire in closet",
+        ),
+        "open2": make(
+            source,
+            "o2",
+            start=now - timedelta(hours=4),
+            tags=["location=understairs", "problem=onfire"],
+            level=2,
+        ),
+        "open3": make(
+            other,
+            "o3",
+            start=now - timedelta(hours=3),
+            tags=["location=attic", "problem=onfire"],
+            level=3,
+            ticket="https://t.example/1",
+        ),
+        "closed": make(
+            source,
+            "c1",
+            start=now - timedelta(hours=10),
+            end=now - timedelta(hours=9),
+            tags=["problem=flood"],
+            level=4,
+        ),
         "stateless": make(other, "s1", start=now - timedelta(hours=1), end=None, level=5),
-    }  # fmt: skip
+    }
     acknowledge(Incident.objects.get(pk=ids["open2"]), source.user)
     acknowledge(
         Incident.objects.get(pk=ids["closed"]),

@@ -28,10 +28,21 @@ from fleetwatch.incidents.tags import format_tag, parse_tag
 
 _dt = DateTimeField()
 ROW_FIELDS = (
-    "id", "start_time", "end_time", "source_id", "source_incident_id", "details_url",
-    "description", "level", "ticket_url", "metadata", "source__name", "source__type_id",
-    "source__user_id", "source__base_url",
-)  # fmt: skip
+    "id",
+    "start_time",
+    "end_time",
+    "source_id",
+    "source_incident_id",
+    "details_url",
+    "description",
+    "level",
+    "ticket_url",
+    "metadata",
+    "source__name",
+    "source__type_id",
+    "source__user_id",
+    "source__base_url",
+)
 
 
 def render_datetime(value, tz=None) -> str | None:
