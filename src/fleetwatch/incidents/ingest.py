@@ -274,9 +274,9 @@ def _tag_ids(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
     return found
 
 
-def add_tags(incidents_tags: list[tuple[Incident, list[tuple[str, str]]]], actor) -> None:
+def add_tags(incidents_tags: list[tuple[Incident, list[tuple[str, str]]]], actor, now=None) -> None:
     tag_ids = _tag_ids(tag for _, tags in incidents_tags for tag in tags)
-    now = timezone.now()
+    now = now or timezone.now()
     IncidentTagRelation.objects.bulk_create(
         [
             IncidentTagRelation(
@@ -343,7 +343,7 @@ def _existing(source: SourceSystem, sids: Iterable[str]) -> dict[str, Incident]:
     }
 
 
-def create_incident(source: SourceSystem, actor, draft: IncidentDraft) -> Incident:
+def create_incident(source: SourceSystem, actor, draft: IncidentDraft, now=None) -> Incident:
     """Create one incident; IncidentConflict if its ``source_incident_id`` is taken.
 
     The unique constraint is the check (no SELECT first): a duplicate fails the INSERT, the
@@ -354,7 +354,7 @@ def create_incident(source: SourceSystem, actor, draft: IncidentDraft) -> Incide
             incident = _new_incident(source, draft)
             incident.save()
             Event.objects.bulk_create(_initial_events(incident, actor))
-            add_tags([(incident, draft.tags)], actor)
+            add_tags([(incident, draft.tags)], actor, now)
     except IntegrityError:
         existing = _existing(source, [draft.source_incident_id])
         if draft.source_incident_id in existing:

@@ -6,7 +6,9 @@ builds the dict directly, so a page of 100 incidents costs microseconds per row.
 """
 
 from collections import defaultdict
+from datetime import UTC
 from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -27,6 +29,7 @@ from fleetwatch.incidents.models import (
 from fleetwatch.incidents.tags import format_tag, parse_tag
 
 _dt = DateTimeField()
+UTC_ZONE = ZoneInfo("UTC")
 ROW_FIELDS = (
     "id",
     "start_time",
@@ -51,7 +54,12 @@ def render_datetime(value, tz=None) -> str | None:
         return None
     if is_infinite(value):
         return "infinity"
-    text = value.astimezone(tz or timezone.get_current_timezone()).isoformat()
+    tz = tz or timezone.get_current_timezone()
+    if tz is not UTC_ZONE:
+        value = value.astimezone(tz)
+    elif value.utcoffset():
+        value = value.astimezone(UTC)
+    text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -133,6 +141,36 @@ def render_incident(pk: int, version: str = "v2") -> dict:
     if not rows:
         raise NotFound("No Incident matches the given query.")
     return render_incidents(rows, version)[0]
+
+
+def render_new_incident(
+    incident: Incident, tags: list[tuple[str, str]], actor, added_time, version: str = "v2"
+) -> dict:
+    """A just-created incident, from memory: no query (it has no ack yet)."""
+    source = incident.source
+    row = {
+        "id": incident.pk,
+        "start_time": incident.start_time,
+        "end_time": incident.end_time,
+        "source_id": source.pk,
+        "source_incident_id": incident.source_incident_id,
+        "details_url": incident.details_url,
+        "description": incident.description,
+        "level": incident.level,
+        "ticket_url": incident.ticket_url,
+        "metadata": incident.metadata,
+        "source__name": source.name,
+        "source__type_id": source.type_id,
+        "source__user_id": source.user_id,
+        "source__base_url": source.base_url,
+        "is_acked": False,
+        "is_open": incident.end_time is not None and incident.end_time > timezone.now(),
+    }
+    added = render_datetime(added_time)
+    rendered_tags = [
+        {"added_by": actor.pk, "added_time": added, "tag": f"{k}={v}"} for k, v in tags
+    ]
+    return render_row(row, rendered_tags, version)
 
 
 def render_event(event: Event) -> dict:

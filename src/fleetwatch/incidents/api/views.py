@@ -36,6 +36,7 @@ from fleetwatch.incidents.api.serializers import (
     render_event,
     render_incident,
     render_incidents,
+    render_new_incident,
     render_source,
 )
 from fleetwatch.incidents.filtersets import IncidentFilterSet
@@ -157,14 +158,14 @@ class IncidentListView(IncidentListMixin, GenericAPIView):
                 require_tags=request.version != "v1",
                 allow_metadata=request.version != "v1",
             )
-            incident = create_incident(source, request.user, draft)
+            now = timezone.now()
+            incident = create_incident(source, request.user, draft, now)
         except InvalidIncident as exc:
             raise ValidationError(exc.errors) from None
         except IncidentConflict as conflict:
             return Response(conflict.as_error(), status=status.HTTP_400_BAD_REQUEST)
-        return Response(
-            render_incident(incident.pk, request.version), status=status.HTTP_201_CREATED
-        )
+        body = render_new_incident(incident, draft.tags, request.user, now, request.version)
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class MineView(IncidentListView):
