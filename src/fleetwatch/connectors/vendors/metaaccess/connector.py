@@ -15,7 +15,7 @@ need positive evidence and carry the stored fields); the engine stores the resul
 """
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
 from fleetwatch.connectors.auth import OAuth2ClientCredentials
@@ -41,6 +41,7 @@ MAX_PAGE_SIZE = 50  # every list endpoint: limit in [1,50], else 406
 DEFAULT_OVERLAP = 120.0  # seconds re-read on every window, for late writes and clock skew
 DEFAULT_ACTIVITY_FIRST_HOURS = 1
 MAX_ACTIVITY_HOURS = 720  # the largest `age` (hours) the activities endpoint accepts
+MAX_PAGES = 10_000  # a vendor that never ends a listing is a bug, not a big account
 
 
 def parse_bookmark(value: object) -> datetime | None:
@@ -164,9 +165,12 @@ class MetaAccessConnector(VendorConnector):
             listed = {record.vendor_id for record in result.devices}
             for vendor_id in self.known_device_ids() - listed:
                 gone.setdefault(vendor_id, {"device_id": vendor_id})
+        # Only devices the hub knows: one enrolled and deleted between two polls is no news.
         known = self.known_devices(gone)
         result.devices.extend(
-            mapping.deleted_record(item, known.get(vendor_id)) for vendor_id, item in gone.items()
+            mapping.deleted_record(item, known[vendor_id])
+            for vendor_id, item in gone.items()
+            if vendor_id in known
         )
 
     # --- streams ------------------------------------------------------------------------------
@@ -201,7 +205,7 @@ class MetaAccessConnector(VendorConnector):
             deleted.extend(got_deleted)
             if len(got_monitored) + len(got_deleted) < self.page_size:
                 break
-            page += 1
+            page = self.next_page(page, "status_changed")
         monitored = self.dedupe(monitored)
         seen = {mapping.text(item.get("device_id")) for item in monitored}
         deleted = [
@@ -226,7 +230,7 @@ class MetaAccessConnector(VendorConnector):
             token = body.get("next_token")
             if not token:
                 return
-            if not isinstance(token, str) or token in used:
+            if not isinstance(token, str) or token in used or len(used) >= MAX_PAGES:
                 raise VendorError("the v3.6 device list repeated or garbled its cursor")
             used.add(token)
 
@@ -263,14 +267,15 @@ class MetaAccessConnector(VendorConnector):
             if not isinstance(body, list):
                 raise VendorError("activities answered without a list")
             items = [i for i in body if isinstance(i, dict)]
-            found.extend(i for i in items if mapping.text(i.get("action")) == "blocked")
+            # Only what was asked for (a missing action is taken to be the one asked for).
+            found.extend(i for i in items if mapping.text(i.get("action")) in ("", "blocked"))
             if len(body) < self.page_size:
                 break
             times = [mapping.parse_activity_time(i.get("timestamp")) for i in items]
             oldest = min((t for t in times if t is not None), default=None)
             if cutoff is not None and oldest is not None and oldest < cutoff:
                 break
-            page += 1
+            page = self.next_page(page, "activities")
         return found
 
     def activities_bookmark(
@@ -287,6 +292,12 @@ class MetaAccessConnector(VendorConnector):
 
     # --- helpers ------------------------------------------------------------------------------
     @staticmethod
+    def next_page(page: int, stream: str) -> int:
+        if page >= MAX_PAGES:
+            raise VendorError(f"{stream} kept paging past page {MAX_PAGES}")
+        return page + 1
+
+    @staticmethod
     def records(body: dict, key: str) -> list[dict]:
         items = body.get(key)
         if items is None:
@@ -296,7 +307,7 @@ class MetaAccessConnector(VendorConnector):
         return [i for i in items if isinstance(i, dict) and mapping.text(i.get("device_id"))]
 
     @staticmethod
-    def dedupe(items) -> list[dict]:
+    def dedupe(items: Iterable[dict]) -> list[dict]:
         """One record per device, the first (newest) kept."""
         seen: dict[str, dict] = {}
         for item in items:
@@ -335,21 +346,21 @@ class MetaAccessConnector(VendorConnector):
             )
         )
 
-    def known_devices(self, vendor_ids) -> dict[str, DeviceRecord]:
+    def known_devices(self, vendor_ids: Iterable[str]) -> dict[str, DeviceRecord]:
         """What the hub stored about these devices, so a deletion keeps their details."""
-        if not vendor_ids:
-            return {}
-        rows = VendorDevice.objects.filter(connector=self.connector, vendor_id__in=list(vendor_ids))
-        return {
-            d.vendor_id: DeviceRecord(
-                vendor_id=d.vendor_id,
-                name=d.name,
-                mac=d.mac,
-                ip=d.ip,
-                os=d.os,
-                last_seen=d.last_seen,
-                data=d.data,
-                deleted=d.deleted,
-            )
-            for d in rows
-        }
+        ids = sorted(vendor_ids)
+        found: dict[str, DeviceRecord] = {}
+        for start in range(0, len(ids), 500):  # bounded IN lists
+            chunk = ids[start : start + 500]
+            for d in VendorDevice.objects.filter(connector=self.connector, vendor_id__in=chunk):
+                found[d.vendor_id] = DeviceRecord(
+                    vendor_id=d.vendor_id,
+                    name=d.name,
+                    mac=d.mac,
+                    ip=d.ip,
+                    os=d.os,
+                    last_seen=d.last_seen,
+                    data=d.data,
+                    deleted=d.deleted,
+                )
+        return found
