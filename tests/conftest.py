@@ -4,6 +4,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from fleetwatch.emulators.server import EmulatorServer
+
 
 @pytest.fixture
 def make_user(db, django_user_model):
@@ -75,3 +77,19 @@ def fast_password_hashing():
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def emulator():
+    """``server = emulator("7signal", seed=3, devices=50)``: a vendor emulator on a real
+    127.0.0.1 port, stopped when the test ends."""
+    started: list[EmulatorServer] = []
+
+    def start(vendor: str, **kwargs) -> EmulatorServer:
+        server = EmulatorServer(vendor, **kwargs).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -12,21 +12,6 @@ FAST_RETRY = {"base_delay": 0.01, "max_delay": 0.05, "default_rate_limit_wait": 
 
 
 @pytest.fixture
-def emulator():
-    """``server = emulator("metaaccess", seed=2, devices=60)``: served until the test ends."""
-    started: list[EmulatorServer] = []
-
-    def start(vendor: str, **kwargs) -> EmulatorServer:
-        server = EmulatorServer(vendor, **kwargs).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
 def make_connector(db):
     """A connector pointed at an emulator, with the emulator's demo credentials."""
 

@@ -3,8 +3,6 @@
 import httpx
 import pytest
 
-from fleetwatch.emulators.server import EmulatorServer
-
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
@@ -13,18 +11,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def serve():
-    """Start an emulator: ``server = serve("7signal", seed=3, devices=50)``; stopped after."""
-    started: list[EmulatorServer] = []
-
-    def start(vendor: str, **kwargs) -> EmulatorServer:
-        server = EmulatorServer(vendor, **kwargs).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+def serve(emulator):
+    """The emulator tests' name for the root ``emulator`` fixture."""
+    return emulator
 
 
 @pytest.fixture
