@@ -1,0 +1,516 @@
+"""Sensaphone.net: zone alarms, power, battery and connectivity of monitoring devices.
+
+Streams (one poll, in this order):
+
+- ``devices``: one JSON-mode device read (every device with its zones). It gives each
+  device's time zone (needed to decode the vendor's timestamps), names, product, zone types
+  and limits, and the current states used by reconciliation. Device records go to the hub
+  every ``devices_every`` seconds.
+- ``event_log``: paged newest → oldest (``begin_offset`` 0 = newest, ``record_offset`` = page
+  size) until a page is short or reaches the bookmark (less ``overlap_seconds``); the events
+  are then replayed OLDEST FIRST through :class:`mapping.Tracker`, which turns them into
+  episodes (stateful incidents) and acknowledgements. See docs/connectors/sensaphone.md.
+- reconciliation (first poll, or when paging hit ``max_pages``): whatever the device read
+  says is active but neither the hub nor the events read explain gets one targeted
+  event_log lookup for its starting event.
+- ``data_log``: the last ``readings`` values of each zone whose alarm is new to the hub and
+  still open, put into that incident's metadata (one bounded request).
+- ``audit_log`` (option ``audit_log: true``): informational stateless incidents.
+
+Bookmark: ``{"event_log": {"epoch": E, "ids": [event ids at E]}}`` — the newest event
+instant seen and the ids that share it. Re-reading from E (less the overlap) cannot miss an
+event logged in the same second as the last one seen; replays are idempotent.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from urllib.parse import urlsplit
+
+from fleetwatch.connectors.base import AckRecord, DeviceRecord, PollResult, VendorConnector
+from fleetwatch.connectors.http import ClientError
+from fleetwatch.connectors.vendors.sensaphone import mapping
+from fleetwatch.connectors.vendors.sensaphone.client import SensaphoneAPI, SensaphoneSession
+from fleetwatch.connectors.vendors.sensaphone.mapping import (
+    BATTERY,
+    OFFLINE,
+    POWER,
+    ZONE,
+    DeviceInfo,
+    Tracker,
+    VendorEvent,
+    ZoneInfo,
+    as_bool,
+    as_float,
+    as_int,
+    epoch_of,
+    record_time,
+    text,
+)
+from fleetwatch.incidents.ingest import IncidentDraft
+from fleetwatch.incidents.models import INFINITY, Incident
+
+DEFAULTS = {
+    "api_version": "v1",
+    "page_size": 200,  # events per event_log page
+    "max_pages": 25,  # per poll: 5,000 events; more leaves a gap that reconciliation covers
+    "initial_hours": 72,  # first poll: how far back from the newest event to read
+    "overlap_seconds": 300,  # re-read before the bookmark, for events the vendor logs late
+    "reconcile_max": 25,  # targeted lookups per reconciling poll
+    "readings": 4,  # data_log values per new alarm (one hour at 15-minute logging)
+    "readings_max_zones": 50,  # zones per poll that get readings (one request)
+    "devices_every": 3600,  # seconds between device records
+    "audit_log": False,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the hub holds for an incident, kept when a draft only ends it."""
+
+    description: str
+    level: int
+    metadata: dict
+    details_url: str
+    ticket_url: str
+
+
+@dataclass
+class LogRead:
+    items: list[tuple[datetime, dict]]  # within the window, oldest first
+    new: int
+    pages: int
+    truncated: bool
+    malformed: int
+    bookmark: dict
+
+
+class SensaphoneConnector(VendorConnector):
+    vendor = "sensaphone"
+    #: Sensaphone documents no limit [F, absence]: two requests a second is polite.
+    rate_limit = (2, 1.0)
+
+    def option(self, name: str):
+        return self.options.get(name, DEFAULTS[name])
+
+    def prefix(self) -> str:
+        """``/api/v1`` unless the connector's base URL already ends in an API version."""
+        if re.search(r"/api/v\d+$", urlsplit(self.http.base_url).path.rstrip("/")):
+            return ""
+        return f"/api/{self.option('api_version')}"
+
+    def authenticator(self, credentials: dict, cache: dict) -> SensaphoneSession:
+        self.api_prefix = self.prefix()
+        return SensaphoneSession(credentials, cache, prefix=self.api_prefix)
+
+    @cached_property
+    def api(self) -> SensaphoneAPI:
+        return SensaphoneAPI(self.http, self.auth, self.api_prefix)
+
+    def check(self) -> dict:
+        """Session introspection: proves the login and the session work, reads nothing else."""
+        info = self.api.session_info()
+        return {
+            "acctid": info.get("acctid"),
+            "user_id": info.get("user_id"),
+            "session_expires_in": info.get("session_expiration"),
+        }
+
+    # --- the poll -------------------------------------------------------------------------
+    def poll(self, bookmarks: dict, now: datetime) -> PollResult:
+        result = PollResult()
+        devices = self.read_devices()
+        mark = bookmarks.get("event_log") if isinstance(bookmarks.get("event_log"), dict) else None
+        log = self.read_log(
+            "event_log",
+            "event_id",
+            mark,
+            lambda item: record_time(item, self.tz_of(devices, item.get("device_id"))),
+        )
+        events, malformed = [], log.malformed
+        for _, item in log.items:
+            event = mapping.parse_event(item, devices)
+            if event is None:
+                malformed += 1
+            else:
+                events.append(event)
+        tracker = Tracker(self.open_incident_ids())
+        reconciled = 0
+        if mark is None or log.truncated:
+            found = self.reconcile(devices, events, tracker)
+            reconciled = len(found)
+            events.extend(found)
+        for event in sorted({e.event_id: e for e in events}.values(), key=lambda e: e.order):
+            tracker.apply(event, devices)
+        drafts, readings = self.drafts(tracker, devices)
+        result.incidents = drafts
+        result.acks = self.acks(tracker)
+        result.bookmarks["event_log"] = log.bookmark
+        result.notes["event_log"] = {
+            "read": len(log.items),
+            "new": log.new,
+            "pages": log.pages,
+            "truncated": log.truncated,
+            "malformed": malformed,
+            "reconciled": reconciled,
+            "readings": readings,
+            **dict(sorted(tracker.counts.items())),
+        }
+        last = bookmarks.get("devices")
+        every = float(self.option("devices_every"))
+        if last is None or (now - datetime.fromisoformat(last)).total_seconds() >= every:
+            result.devices = [self.device_record(d, now, tracker) for d in devices.values()]
+            result.bookmarks["devices"] = now.isoformat()
+        if self.option("audit_log"):
+            audit, audit_mark = self.read_audit(bookmarks.get("audit_log"), devices)
+            result.incidents.extend(audit)
+            result.bookmarks["audit_log"] = audit_mark
+            result.notes["audit_log"] = {"read": len(audit)}
+        return result
+
+    # --- devices --------------------------------------------------------------------------
+    def read_devices(self) -> dict[int, DeviceInfo]:
+        devices = {}
+        for item in self.api.devices():
+            device = mapping.parse_device(item)
+            if device is not None:
+                devices[device.device_id] = device
+        return devices
+
+    @staticmethod
+    def tz_of(devices: dict[int, DeviceInfo], device_id: object) -> str | None:
+        device = devices.get(as_int(device_id)) if device_id is not None else None
+        return device.timezone if device else None
+
+    def device_record(self, device: DeviceInfo, now: datetime, tracker: Tracker) -> DeviceRecord:
+        """``last_seen`` is now for a device that reports, else the start of its offline
+        episode (its last contact) when we know it."""
+        last_seen = now
+        if device.is_online is False:
+            episode = tracker.current((OFFLINE, device.device_id))
+            last_seen = datetime.fromtimestamp(episode.start, UTC) if episode else None
+        raw = device.raw
+        return DeviceRecord(
+            vendor_id=str(device.device_id),
+            name=device.name,
+            os=device.product,
+            last_seen=last_seen,
+            data={
+                "serial": raw.get("id"),
+                "description": raw.get("description"),
+                "site": device.site,
+                "timezone": device.timezone,
+                "is_online": device.is_online,
+                "power": raw.get("power_value"),
+                "battery": raw.get("battery_value"),
+                "zones": [
+                    {
+                        "zone_id": z.zone_id,
+                        "name": z.name,
+                        "type": z.type,
+                        "units": z.units,
+                        "alarm_low": z.low,
+                        "alarm_high": z.high,
+                        "alarm_status": z.alarm_status,
+                        "log_point": z.log_point,
+                    }
+                    for z in device.zones.values()
+                ],
+            },
+        )
+
+    # --- paged logs -----------------------------------------------------------------------
+    def read_log(self, log: str, id_field: str, mark: dict | None, when) -> LogRead:
+        """Page newest → oldest until a page is short or reaches the window's floor: the
+        bookmark less the overlap, or on the first poll ``initial_hours`` before the newest
+        record (the vendor's clock, not ours, so a skewed clock cannot empty the window)."""
+        size = max(1, min(5000, int(self.option("page_size"))))
+        max_pages = max(1, int(self.option("max_pages")))
+        mark_epoch = as_int(mark.get("epoch")) if mark else None
+        mark_ids = {i for i in (mark or {}).get("ids", []) if isinstance(i, int)}
+        floor = None
+        if mark_epoch is not None:
+            floor = mark_epoch - int(self.option("overlap_seconds"))
+        got: dict[int, tuple[datetime, dict]] = {}
+        malformed = pages = 0
+        truncated = True
+        while pages < max_pages:
+            items = self.api.log_page(log, {}, pages * size, size)
+            pages += 1
+            reached = False
+            for item in items:
+                record_id, at = as_int(item.get(id_field)), when(item)
+                if record_id is None or at is None:
+                    malformed += 1
+                    continue
+                if floor is None:
+                    floor = epoch_of(at) - int(float(self.option("initial_hours")) * 3600)
+                if epoch_of(at) < floor:
+                    reached = True
+                    continue
+                got.setdefault(record_id, (at, item))  # pages shift as events arrive: dedupe
+            if reached or len(items) < size:
+                truncated = False
+                break
+        new = sum(
+            1
+            for record_id, (at, _) in got.items()
+            if mark_epoch is None
+            or epoch_of(at) > mark_epoch
+            or (epoch_of(at) == mark_epoch and record_id not in mark_ids)
+        )
+        return LogRead(
+            items=sorted(got.values(), key=lambda pair: pair[0]),
+            new=new,
+            pages=pages,
+            truncated=truncated,
+            malformed=malformed,
+            bookmark=self.next_mark(mark_epoch, mark_ids, got),
+        )
+
+    @staticmethod
+    def next_mark(mark_epoch: int | None, mark_ids: set[int], got: dict) -> dict:
+        """The newest instant seen and every id at it (an empty log marks epoch 0, so that
+        the next poll reads whatever appears as new)."""
+        if not got:
+            return {"epoch": mark_epoch or 0, "ids": sorted(mark_ids)}
+        top = max(epoch_of(at) for at, _ in got.values())
+        if mark_epoch is not None and top < mark_epoch:
+            return {"epoch": mark_epoch, "ids": sorted(mark_ids)}
+        ids = {record_id for record_id, (at, _) in got.items() if epoch_of(at) == top}
+        if top == mark_epoch:
+            ids |= mark_ids
+        return {"epoch": top, "ids": sorted(ids)}
+
+    # --- reconciliation -------------------------------------------------------------------
+    def reconcile(
+        self, devices: dict[int, DeviceInfo], events: list[VendorEvent], tracker: Tracker
+    ) -> list[VendorEvent]:
+        """Starting events of what is active now but explained by neither the hub nor the
+        events read (it began before the window): one newest-event lookup per key, bounded.
+
+        Only on the first poll or after a truncated read: otherwise the event log is read
+        without gaps and is the whole truth.
+        """
+        seen: set[tuple] = set()
+        for event in events:
+            if event.device_id is None:
+                continue
+            if event.type in ("alarm", "return_to_normal") and event.zone_id is not None:
+                seen.add((ZONE, event.device_id, event.zone_id))
+            elif event.type in ("power", "battery"):
+                seen.add((event.type, event.device_id))
+            elif event.type in ("offline", "online"):
+                seen.add((OFFLINE, event.device_id))
+        explained = seen | tracker.open_keys()
+        wanted: list[tuple[tuple, dict]] = []
+        for device in devices.values():
+            d = device.device_id
+            for zone in device.zones.values():
+                if (
+                    zone.type not in mapping.DEVICE_ZONE_TYPES
+                    and zone.alarm_status in mapping.ACTIVE_ZONE_STATES
+                ):
+                    wanted.append(
+                        (
+                            (ZONE, d, zone.zone_id),
+                            {
+                                "device_ids": [d],
+                                "zone_ids": [zone.zone_id],
+                                "event_types": ["alarm", "return_to_normal"],
+                            },
+                        )
+                    )
+            if device.power_off:
+                wanted.append(((POWER, d), {"device_ids": [d], "event_types": ["power"]}))
+            if device.battery_low:
+                wanted.append(((BATTERY, d), {"device_ids": [d], "event_types": ["battery"]}))
+            if device.is_online is False:
+                wanted.append(
+                    ((OFFLINE, d), {"device_ids": [d], "event_types": ["offline", "online"]})
+                )
+        lookups = [filters for key, filters in wanted if key not in explained]
+        found = []
+        for filters in lookups[: int(self.option("reconcile_max"))]:
+            try:
+                items = self.api.log_page("event_log", filters, 0, 1)
+            except ClientError:  # the vendor does not take these filters: skip, do not fail
+                tracker.counts["reconcile_refused"] += 1
+                continue
+            event = mapping.parse_event(items[0], devices) if items else None
+            if event is not None and mapping.starts_episode(event, devices):
+                found.append(event)
+        return found
+
+    # --- drafts ---------------------------------------------------------------------------
+    def stored(self, sids) -> dict[str, Stored]:
+        """The hub's fields of these incidents (a read, like ``open_incident_ids``): a draft
+        that only ends an episode, or re-reads one, keeps them instead of resetting them."""
+        if not sids:
+            return {}
+        rows = Incident.objects.filter(
+            source=self.connector.source, source_incident_id__in=list(sids)
+        ).values_list(
+            "source_incident_id", "description", "level", "metadata", "details_url", "ticket_url"
+        )
+        return {sid: Stored(*fields) for sid, *fields in rows}
+
+    def drafts(
+        self, tracker: Tracker, devices: dict[int, DeviceInfo]
+    ) -> tuple[list[IncidentDraft], int]:
+        touched = [e for e in tracker.episodes.values() if e.touched]
+        stored = self.stored([e.sid for e in touched])
+        drafts: list[IncidentDraft] = []
+        need_readings: list[tuple[IncidentDraft, DeviceInfo, ZoneInfo]] = []
+        for episode in touched:
+            prior = stored.get(episode.sid)
+            device = devices.get(episode.key[1])
+            if episode.start_event is not None:
+                description, level, tags, metadata = mapping.describe(episode, device)
+            elif prior is not None:
+                description, level, tags, metadata = prior.description, prior.level, [], {}
+            else:  # open in the hub a moment ago, gone now: nothing to keep, nothing to end
+                continue
+            draft = IncidentDraft(
+                start_time=datetime.fromtimestamp(episode.start, UTC),
+                end_time=INFINITY if episode.end is None else episode.end,
+                source_incident_id=episode.sid,
+                description=description,
+                level=level,
+                metadata=metadata,
+                tags=tags,
+            )
+            if prior is not None:
+                draft.metadata = prior.metadata
+                draft.details_url, draft.ticket_url = prior.details_url, prior.ticket_url
+            elif episode.end is None and episode.kind == ZONE and device is not None:
+                zone = device.zones.get(episode.key[2])
+                if zone is not None:
+                    need_readings.append((draft, device, zone))
+            drafts.append(draft)
+        added = self.add_readings(need_readings)
+        return drafts, added
+
+    def add_readings(self, wanted: list[tuple[IncidentDraft, DeviceInfo, ZoneInfo]]) -> int:
+        """The zone's last few data_log values, oldest first, in ``metadata["readings"]``:
+        what the sensor showed as the alarm came in. One request for all zones (at most
+        ``readings_max_zones``); a refused request leaves the incidents without readings."""
+        count = int(self.option("readings"))
+        wanted = wanted[: int(self.option("readings_max_zones"))]
+        if count <= 0 or not wanted:
+            return 0
+        points: dict[int, tuple[IncidentDraft, DeviceInfo]] = {}
+        extra_points: dict[int, dict[int, int]] = {}
+        for draft, device, zone in wanted:
+            point = zone.log_point
+            if point is None:  # not in the zone read: ask the device's log points
+                if device.device_id not in extra_points:
+                    try:
+                        extra_points[device.device_id] = self.api.log_points(device.device_id)
+                    except ClientError:
+                        extra_points[device.device_id] = {}
+                point = extra_points[device.device_id].get(zone.zone_id)
+            if point is not None:
+                points[point] = (draft, device)
+        if not points:
+            return 0
+        try:
+            records = self.api.history(
+                "data_log",
+                {
+                    "log_points": sorted(points),
+                    "begin_offset": 0,
+                    "record_offset": min(5000, len(points) * count),
+                },
+            )
+        except ClientError:
+            return 0
+        by_point: dict[int, list[dict]] = {}
+        for record in records if isinstance(records, list) else []:
+            point = as_int(record.get("variable")) if isinstance(record, dict) else None
+            if point in points and len(by_point.setdefault(point, [])) < count:
+                by_point[point].append(record)
+        for point, found in by_point.items():
+            draft, device = points[point]
+            readings = []
+            for record in reversed(found):  # newest first from the vendor; store oldest first
+                at = record_time(record, device.timezone)
+                number = as_float(record.get("value"))
+                readings.append(
+                    {
+                        "value": number if number is not None else text(record.get("value")),
+                        "units": text(record.get("units")),
+                        "at": at.isoformat() if at else None,
+                        "alarm": as_bool(record.get("is_alarm")),
+                    }
+                )
+            draft.metadata = {**draft.metadata, "readings": readings}
+        return len(by_point)
+
+    # --- acknowledgements -----------------------------------------------------------------
+    def acks(self, tracker: Tracker) -> list[AckRecord]:
+        """One AckRecord per vendor acknowledgement, on the episode it acknowledges: the one
+        open at that moment, else the key's latest episode begun before it (the alarm had
+        already returned to normal), looked up in the hub when this poll did not see it."""
+        records = [AckRecord(sid, event.at, event.text) for sid, event in tracker.acks]
+        if not tracker.pending_acks:
+            return records
+        prefixes = {mapping.key_prefix(p.key) for p in tracker.pending_acks}
+        known: dict[tuple, list[int]] = {}
+        for prefix in prefixes:
+            for sid in Incident.objects.filter(
+                source=self.connector.source, source_incident_id__startswith=prefix
+            ).values_list("source_incident_id", flat=True):
+                parsed = mapping.parse_sid(sid)
+                if parsed is not None:
+                    known.setdefault(parsed[0], []).append(parsed[1])
+        for pending in tracker.pending_acks:
+            starts = [s for s in known.get(pending.key, ()) if s <= pending.event.epoch]
+            if starts:
+                sid = mapping.episode_sid(pending.key, max(starts))
+                records.append(AckRecord(sid, pending.event.at, pending.event.text))
+            else:
+                tracker.counts["acks_without_episode"] += 1
+        return records
+
+    # --- audit_log ------------------------------------------------------------------------
+    def read_audit(
+        self, mark: object, devices: dict[int, DeviceInfo]
+    ) -> tuple[list[IncidentDraft], dict]:
+        """Audit entries as informational stateless incidents, ``audit:<audit_id>``. Entries
+        tied to no device are read in the account's zone, which is its first device's."""
+        account_tz = next((d.timezone for d in devices.values() if d.timezone), "UTC")
+        log = self.read_log(
+            "audit_log",
+            "audit_id",
+            mark if isinstance(mark, dict) else None,
+            lambda item: record_time(item, account_tz),
+        )
+        drafts = []
+        for at, item in log.items:
+            who, what = text(item.get("who")), text(item.get("what"))
+            change = text(item.get("change")).lower()
+            tags = [
+                ("problem_type", "audit"),
+                ("change", change),
+                ("user", who),
+                ("var_id", str(as_int(item.get("var_id")) or "")),
+            ]
+            drafts.append(
+                IncidentDraft(
+                    start_time=at,
+                    end_time=None,
+                    source_incident_id=f"audit:{as_int(item.get('audit_id'))}",
+                    description=f"{who or 'someone'}: {what or change or 'change'}"[:1000],
+                    level=mapping.AUDIT_LEVEL,
+                    metadata={
+                        "audit_id": as_int(item.get("audit_id")),
+                        "var_id": as_int(item.get("var_id")),
+                        "user_id": as_int(item.get("user_id")),
+                        "when": text(item.get("when")),
+                    },
+                    tags=[(k, v) for k, v in tags if v],
+                )
+            )
+        return drafts, log.bookmark
