@@ -257,7 +257,7 @@ def login_count(ctl) -> int:
 
 
 def test_an_expired_session_means_one_new_login(sensa, poll):
-    server, connector, ctl = sensa
+    _, connector, ctl = sensa
     assert poll(connector)["status"] == "ok"
     first = dict(ConnectorState.objects.get(pk=connector.pk).auth_cache)
     ctl.advance(86_400 + 60)  # the vendor's session is gone; our local expiry says it is not
@@ -330,6 +330,10 @@ def test_faults_lose_and_duplicate_nothing(sensa, poll, fault):
     if summary["status"] != "ok":
         assert state.bookmarks == bookmarks  # a failed poll stores nothing
         assert (device_id, zone_id) not in hub_state(connector)["zone"]
+    if fault["kind"] == "expire_credentials":
+        assert login_count(ctl) == 2
+    else:
+        assert summary["status"] == "failed" or summary["retries"] >= 1  # the fault was met
     ctl.clear_faults()
     assert poll(connector)["status"] == "ok"
     assert hub_state(connector) == truth_state(ctl)
@@ -408,6 +412,57 @@ def test_max_pages_gap_is_reconciled(emulator, make_connector, control, poll):
     summary = poll(connector)
     assert summary["event_log"]["truncated"] is True and summary["event_log"]["pages"] == 2
     assert hub_state(connector) == truth_state(ctl)
+
+
+class GrowingLog:
+    """A newest-first event log that gains ``arrivals`` (one batch per page read) while it is
+    being paged, as a live account does."""
+
+    def __init__(self, epochs: list[int], arrivals: list[list[int]] = ()) -> None:
+        self.items = [{"event_id": n + 1, "epoch": e} for n, e in enumerate(epochs)][::-1]
+        self.arrivals = [list(batch) for batch in arrivals]
+        self.next_id = len(epochs) + 1
+
+    def log_page(self, log: str, filters: dict, begin: int, size: int) -> list[dict]:
+        page = self.items[begin : begin + size]
+        if self.arrivals:
+            new = [
+                {"event_id": self.next_id + i, "epoch": e}
+                for i, e in enumerate(self.arrivals.pop(0))
+            ]
+            self.next_id += len(new)
+            self.items[:0] = new[::-1]
+        return page
+
+
+def read_with(vendor, log: GrowingLog, mark: dict | None):
+    vendor.api = log
+    return vendor.read_log(
+        "event_log", "event_id", mark, lambda item: datetime.fromtimestamp(item["epoch"], UTC)
+    )
+
+
+def test_paging_misses_nothing_at_equal_seconds_or_when_pages_shift(sensa):
+    _, connector, _ = sensa
+    vendor = build(connector, {})
+    vendor.options = {**vendor.options, "overlap_seconds": 0, "page_size": 3}
+    try:
+        # Three events in the bookmark's second, one of them seen: the other two are new.
+        log = GrowingLog([80, 90, 100, 100, 100])
+        read = read_with(vendor, log, {"epoch": 100, "ids": [3]})
+        assert read.new == 2 and read.pages == 2
+        assert read.bookmark == {"epoch": 100, "ids": [3, 4, 5]}
+        assert [item["event_id"] for _, item in read.items] == [3, 4, 5]
+        # Events arrive while we page: later pages repeat records (deduplicated), none is
+        # skipped, and the newcomers are the next poll's new events.
+        log = GrowingLog(list(range(10, 101, 10)), arrivals=[[110, 120], [130]])
+        read = read_with(vendor, log, None)
+        assert sorted(item["event_id"] for _, item in read.items) == list(range(1, 11))
+        assert read.bookmark == {"epoch": 100, "ids": [10]}
+        read = read_with(vendor, log, read.bookmark)
+        assert read.new == 3 and read.bookmark == {"epoch": 130, "ids": [13]}
+    finally:
+        vendor.http.close()
 
 
 # --- options -----------------------------------------------------------------------------------

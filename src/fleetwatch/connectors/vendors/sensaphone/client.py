@@ -74,7 +74,8 @@ class SensaphoneSession(Authenticator):
     The expiry is kept on OUR clock (``time.time() + session_expiration``): the vendor's
     ``login_timestamp`` is on its clock, which need not agree with ours (the emulator's is
     simulated). The session is renewed when less than ``renew_before`` (1 h, as pysensaphone
-    does) remains, and at once when the vendor answers code 2.
+    does) remains — or half its lifetime, for sessions shorter than 2 h — and at once when
+    the vendor answers code 2.
     """
 
     def __init__(
@@ -88,7 +89,7 @@ class SensaphoneSession(Authenticator):
         return bool(
             self.cache.get("session")
             and self.cache.get("acctid") is not None
-            and time.time() < float(self.cache.get("expires_at", 0)) - self.renew_before
+            and time.time() < float(self.cache.get("renew_at", 0))
         )
 
     def apply(self, request: Request, http: VendorHTTP) -> None:
@@ -123,11 +124,13 @@ class SensaphoneSession(Authenticator):
             lifetime = float(answer.get("session_expiration") or DEFAULT_SESSION_SECONDS)
         except (TypeError, ValueError):
             lifetime = DEFAULT_SESSION_SECONDS
+        now = time.time()
         self.cache.clear()
         self.cache.update(
             acctid=answer["acctid"],
             session=str(answer["session"]),
-            expires_at=time.time() + lifetime,
+            expires_at=now + lifetime,
+            renew_at=now + max(lifetime - self.renew_before, lifetime / 2),
         )
 
 

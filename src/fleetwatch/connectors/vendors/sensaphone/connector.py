@@ -78,7 +78,7 @@ class Stored:
 
 @dataclass
 class LogRead:
-    items: list[tuple[datetime, dict]]  # within the window, oldest first
+    items: list[tuple[datetime, dict]]  # within the window, oldest first (then by id)
     new: int
     pages: int
     truncated: bool
@@ -261,7 +261,7 @@ class SensaphoneConnector(VendorConnector):
             or (epoch_of(at) == mark_epoch and record_id not in mark_ids)
         )
         return LogRead(
-            items=sorted(got.values(), key=lambda pair: pair[0]),
+            items=[got[i] for i in sorted(got, key=lambda i: (got[i][0], i))],
             new=new,
             pages=pages,
             truncated=truncated,
@@ -513,4 +513,9 @@ class SensaphoneConnector(VendorConnector):
                     tags=[(k, v) for k, v in tags if v],
                 )
             )
+        stored = self.stored([d.source_incident_id for d in drafts])
+        for draft in drafts:  # keep what people set on them in the hub
+            prior = stored.get(draft.source_incident_id)
+            if prior is not None:
+                draft.details_url, draft.ticket_url = prior.details_url, prior.ticket_url
         return drafts, log.bookmark
