@@ -139,3 +139,13 @@ def test_api_metadata_health_and_schema(client, api):
     schema = api.get("/api/v2/schema/?format=json")
     assert schema.status_code == 200
     assert "/api/v2/incidents/" in schema.json()["paths"]
+
+
+def test_upsert_never_erases_what_it_does_not_give(source_api, api):
+    body = {"start_time": TS, "source_incident_id": "U-3", "tags": [], "description": "down"}
+    pk = source_api.post(f"{V2}upsert/", body, format="json").json()["pk"]
+    api.put(f"{V2}{pk}/ticket_url/", {"ticket_url": "https://t.example/7"}, format="json")
+    again = source_api.post(f"{V2}upsert/", {**body, "description": ""}, format="json")
+    assert again.headers["X-Upsert-Status"] == "unchanged"
+    assert again.json()["ticket_url"] == "https://t.example/7"
+    assert again.json()["description"] == "down"

@@ -176,13 +176,13 @@ def store(connector, owner, result: PollResult, vendor, auth_cache, started) -> 
         acked = store_acks(connector.source, result.acks)
         devices = store_devices(connector, result.devices)
         summary = {
+            **result.notes,  # first: the engine's own keys below always win
             **_usage(vendor, started),
             "incidents": {
                 s: sum(o.status == s for o in outcomes) for s in ("created", "updated", "unchanged")
             },
             "acks": acked,
             "devices": devices,
-            **result.notes,
         }
         state.bookmarks = {**state.bookmarks, **result.bookmarks}
         state.auth_cache = auth_cache
