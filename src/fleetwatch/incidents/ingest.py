@@ -381,6 +381,10 @@ def _apply_draft(incident: Incident, draft: IncidentDraft, actor, now) -> list[E
     for name in UPDATABLE:
         new = getattr(draft, name)
         old = getattr(incident, name)
+        # An empty value means "not given": a source that knows nothing of the ticket a
+        # person filed (or of any other field) must not erase it by re-reporting.
+        if new in ("", {}) and name != "level":
+            continue
         if new != old:
             shown_old = f"{len(old)} item(s)" if name == "metadata" else repr(old)
             shown_new = f"{len(new)} item(s)" if name == "metadata" else repr(new)
@@ -425,11 +429,12 @@ def upsert_incidents(
 ) -> list[UpsertResult]:
     """Create or update by ``source_incident_id``, in batched queries, in one transaction.
 
-    An existing incident takes the draft's description, level, URLs and metadata (one CHI
-    event lists the changes), gains the draft's tags (none are removed), ends when the draft
-    carries a past ``end_time`` (END event) and restarts when the draft is open again after
-    the *source* ended it (RES event; an incident a person closed stays closed). Drafts
-    without ``source_incident_id`` are always created.
+    An existing incident takes the draft's description, level, URLs and metadata where the
+    draft gives them (an empty value erases nothing; one CHI event lists the changes), gains
+    the draft's tags (none are removed), ends when the draft carries a past ``end_time`` (END
+    event) and restarts when the draft is open again after the *source* ended it (RES event;
+    an incident a person closed stays closed). Drafts without ``source_incident_id`` are
+    always created.
     """
     now = timezone.now()
     for attempt in range(2):
