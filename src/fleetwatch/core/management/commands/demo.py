@@ -28,7 +28,8 @@ from fleetwatch.connectors.tasks import run_now
 # delta-based vendors from missing what happened between two polls.
 DEMO_OPTIONS: dict[str, dict] = {
     "7signal": {"agents_every": 300},
-    "metaaccess": {},
+    # status_changed asks for the last `age` seconds on the vendor's clock, ten times ours here.
+    "metaaccess": {"overlap": 900},
     "sensaphone": {},
 }
 
