@@ -392,15 +392,20 @@ def test_a_short_first_window_is_reconciled_from_the_device_states(
 ):
     server = emulator("sensaphone", seed=SEED, devices=300, clock=frozen())
     ctl = control(server)
-    ctl.advance(2 * 3600)  # the open alarms and the offline device began before the window
+    device_id, zone_id = a_zone(server, "water")
+    ctl.act("raise_alarm", device_id=device_id, zone_id=zone_id)
+    ctl.act("ack_alarm", device_id=device_id, zone_id=zone_id)
+    ctl.act("power_fail", device_id=device_id)
+    ctl.advance(30 * 60)  # everything above began before the 15-minute first window
     connector = make_connector(server, initial_hours=0.25, **FAST)
     summary = poll(connector)
     assert summary["status"] == "ok"
-    assert summary["event_log"]["reconciled"] >= 1
+    assert summary["event_log"]["reconciled"] >= 3  # alarm, its ack, power (and battery)
     assert hub_state(connector) == truth_state(ctl)
     for alarm in ctl.truth()["open_alarms"]:
         sid = f"zone:{alarm['device_id']}:{alarm['zone_id']}:{alarm['since_epoch']}"
-        assert hub_incidents(connector).open().filter(source_incident_id=sid).exists()
+        incident = hub_incidents(connector).open().get(source_incident_id=sid)
+        assert incident.acked == alarm["acknowledged"]
     assert poll(connector)["event_log"]["reconciled"] == 0  # the bookmark is set now
     assert_no_duplicates(connector)
 

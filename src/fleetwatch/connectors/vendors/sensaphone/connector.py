@@ -51,6 +51,7 @@ from fleetwatch.connectors.vendors.sensaphone.mapping import (
 from fleetwatch.incidents.ingest import IncidentDraft
 from fleetwatch.incidents.models import INFINITY, Incident
 
+ACKED_STATE = 17  # zone state "Acknowledged" [F]: in alarm, acknowledged (emulator)
 DEFAULTS = {
     "api_version": "v1",
     "page_size": 200,  # events per event_log page
@@ -304,7 +305,7 @@ class SensaphoneConnector(VendorConnector):
             elif event.type in ("offline", "online"):
                 seen.add((OFFLINE, event.device_id))
         explained = seen | tracker.open_keys()
-        wanted: list[tuple[tuple, dict]] = []
+        wanted: list[tuple[tuple, dict]] = []  # (key, event_log filters)
         for device in devices.values():
             d = device.device_id
             for zone in device.zones.values():
@@ -330,17 +331,32 @@ class SensaphoneConnector(VendorConnector):
                 wanted.append(
                     ((OFFLINE, d), {"device_ids": [d], "event_types": ["offline", "online"]})
                 )
-        lookups = [filters for key, filters in wanted if key not in explained]
+        budget = int(self.option("reconcile_max"))
         found = []
-        for filters in lookups[: int(self.option("reconcile_max"))]:
+
+        def newest(filters: dict) -> VendorEvent | None:
+            nonlocal budget
+            budget -= 1
             try:
                 items = self.api.log_page("event_log", filters, 0, 1)
             except ClientError:  # the vendor does not take these filters: skip, do not fail
                 tracker.counts["reconcile_refused"] += 1
+                return None
+            return mapping.parse_event(items[0], devices) if items else None
+
+        for key, filters in wanted:
+            if key in explained or budget <= 0:
                 continue
-            event = mapping.parse_event(items[0], devices) if items else None
-            if event is not None and mapping.starts_episode(event, devices):
-                found.append(event)
+            event = newest(filters)
+            if event is None or not mapping.starts_episode(event, devices):
+                continue
+            found.append(event)
+            zone = devices[key[1]].zones.get(key[2]) if key[0] == ZONE else None
+            if zone is not None and zone.alarm_status == ACKED_STATE and budget > 0:
+                # Acknowledged before the window too: its acknowledgement joins the replay.
+                ack = newest({**filters, "event_types": ["acknowledged"]})
+                if ack is not None and ack.order >= event.order:
+                    found.append(ack)
         return found
 
     # --- drafts ---------------------------------------------------------------------------
@@ -513,9 +529,4 @@ class SensaphoneConnector(VendorConnector):
                     tags=[(k, v) for k, v in tags if v],
                 )
             )
-        stored = self.stored([d.source_incident_id for d in drafts])
-        for draft in drafts:  # keep what people set on them in the hub
-            prior = stored.get(draft.source_incident_id)
-            if prior is not None:
-                draft.details_url, draft.ticket_url = prior.details_url, prior.ticket_url
         return drafts, log.bookmark
