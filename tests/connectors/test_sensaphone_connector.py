@@ -213,6 +213,16 @@ def test_alarm_ack_clear_power_and_offline_follow_the_vendor(sensa, poll, client
     assert (event_count(connector), hub_incidents(connector).count()) == before
     assert summary["incidents"]["created"] == summary["incidents"]["updated"] == 0
     assert summary["acks"] == 0 and summary["event_log"]["new"] == 0
+    # The overlap re-read is not counted again as ignored events.
+    assert set(summary["event_log"]) == {
+        "read",
+        "new",
+        "pages",
+        "truncated",
+        "malformed",
+        "reconciled",
+        "readings",
+    }
     assert_no_duplicates(connector)
 
 

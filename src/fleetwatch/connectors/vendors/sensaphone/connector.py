@@ -85,6 +85,7 @@ class LogRead:
     truncated: bool
     malformed: int
     bookmark: dict
+    old_ids: set[int]  # re-read in the overlap: seen by an earlier poll
 
 
 class SensaphoneConnector(VendorConnector):
@@ -143,7 +144,7 @@ class SensaphoneConnector(VendorConnector):
             reconciled = len(found)
             events.extend(found)
         for event in sorted({e.event_id: e for e in events}.values(), key=lambda e: e.order):
-            tracker.apply(event, devices)
+            tracker.apply(event, devices, fresh=event.event_id not in log.old_ids)
         drafts, readings = self.drafts(tracker, devices)
         result.incidents = drafts
         result.acks = self.acks(tracker)
@@ -254,16 +255,18 @@ class SensaphoneConnector(VendorConnector):
             if reached or len(items) < size:
                 truncated = False
                 break
-        new = sum(
-            1
+        old_ids = {
+            record_id
             for record_id, (at, _) in got.items()
-            if mark_epoch is None
-            or epoch_of(at) > mark_epoch
-            or (epoch_of(at) == mark_epoch and record_id not in mark_ids)
-        )
+            if mark_epoch is not None
+            and (
+                epoch_of(at) < mark_epoch or (epoch_of(at) == mark_epoch and record_id in mark_ids)
+            )
+        }
         return LogRead(
             items=[got[i] for i in sorted(got, key=lambda i: (got[i][0], i))],
-            new=new,
+            new=len(got) - len(old_ids),
+            old_ids=old_ids,
             pages=pages,
             truncated=truncated,
             malformed=malformed,

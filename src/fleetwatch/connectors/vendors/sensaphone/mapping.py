@@ -358,10 +358,17 @@ class Tracker:
         self.acks: list[tuple[str, VendorEvent]] = []
         self.pending_acks: list[PendingAck] = []
         self.counts: Counter = Counter()
+        self.fresh = True  # is the event being applied new (not an overlap re-read)?
         for sid in hub_open_sids:
             parsed = parse_sid(sid)
             if parsed is not None:
                 self._add(Episode(parsed[0], parsed[1], in_hub=True))
+
+    def note(self, what: str) -> None:
+        """Count something ignored, once: events re-read in the overlap are not counted
+        again, so a steady poll summary shows only what is new."""
+        if self.fresh:
+            self.counts[what] += 1
 
     def _add(self, episode: Episode) -> Episode:
         self.episodes[episode.sid] = episode
@@ -393,7 +400,7 @@ class Tracker:
         for earlier in self.by_key.get(key, ()):
             if earlier.end is None and earlier.start < event.epoch:
                 earlier.end, earlier.touched, earlier.superseded = event.at, True, True
-                self.counts["superseded"] += 1
+                self.note("superseded")
         known = self.episodes.get(sid)
         if known is not None:  # re-read, or the episode the hub already has open
             first = known.start_event
@@ -409,7 +416,7 @@ class Tracker:
     def finish(self, key: Key, event: VendorEvent) -> None:
         current = self.open_at(key, event.epoch)
         if current is None:  # nothing open: never end what the hub does not have open
-            self.counts["ends_without_episode"] += 1
+            self.note("ends_without_episode")
             return
         current.end, current.touched = event.at, True
 
@@ -420,17 +427,20 @@ class Tracker:
         else:
             self.pending_acks.append(PendingAck(key, event))
 
-    def apply(self, event: VendorEvent, devices: dict[int, DeviceInfo]) -> None:
+    def apply(
+        self, event: VendorEvent, devices: dict[int, DeviceInfo], *, fresh: bool = True
+    ) -> None:
+        self.fresh = fresh
         kind, device_id = event.type, event.device_id
         if device_id is None:
-            self.counts["events_without_device"] += 1
+            self.note("events_without_device")
             return
         zone_key = (ZONE, device_id, event.zone_id) if event.zone_id is not None else None
         if kind in ("alarm", "return_to_normal", "acknowledged") and zone_key is None:
             if kind == "acknowledged":  # a device-level ack: its offline alarm
                 self.acknowledge((OFFLINE, device_id), event)
             else:
-                self.counts["zone_events_without_zone"] += 1
+                self.note("zone_events_without_zone")
             return
         if kind == "alarm":
             self.start(zone_key, event)
@@ -441,7 +451,7 @@ class Tracker:
         elif kind == "power":
             off = power_is_off(event)
             if off is None:
-                self.counts["unreadable_power_events"] += 1
+                self.note("unreadable_power_events")
             elif off:
                 self.start((POWER, device_id), event)
             else:
@@ -449,7 +459,7 @@ class Tracker:
         elif kind == "battery":
             low = battery_is_low(event, devices.get(device_id))
             if low is None:
-                self.counts["unreadable_battery_events"] += 1
+                self.note("unreadable_battery_events")
             elif low:
                 self.start((BATTERY, device_id), event)
             else:
@@ -459,9 +469,9 @@ class Tracker:
         elif kind == "online":
             self.finish((OFFLINE, device_id), event)
         elif kind in INFORMATIONAL_TYPES:
-            self.counts["informational"] += 1
+            self.note("informational")
         else:
-            self.counts[f"unknown_type:{kind or '?'}"] += 1
+            self.note(f"unknown_type:{kind or '?'}")
 
 
 def starts_episode(event: VendorEvent, devices: dict[int, DeviceInfo]) -> bool:
