@@ -4,6 +4,7 @@ Stricter than Argus: a value that cannot be understood (``open=maybe``, ``level_
 a malformed tag) is a 400 naming the parameter, never silently ignored.
 """
 
+import copy
 from collections import defaultdict
 from datetime import timedelta
 
@@ -108,6 +109,32 @@ class IncidentFilterSet(filters.FilterSet):
     class Meta:
         model = Incident
         fields: list[str] = []
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        """As ``FilterSet.__init__``, but only the filters the query names are built.
+
+        django-filter deep-copies every declared filter (and builds a form field for each) on
+        every request; a parameter that is absent filters nothing and cannot be invalid, so
+        only the named ones are copied. Per instance, nothing shared is mutated: thread-safe.
+        """
+        if data is None or prefix:
+            super().__init__(data, queryset, request=request, prefix=prefix)
+            return
+        if queryset is None:
+            queryset = self._meta.model._default_manager.all()
+        self.is_bound = True
+        self.data = data
+        self.queryset = queryset
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = {
+            name: copy.deepcopy(filter_)
+            for name, filter_ in self.base_filters.items()
+            if name in data
+        }
+        for filter_ in self.filters.values():
+            filter_.model = queryset.model
+            filter_.parent = self
 
     def filter_open(self, queryset, name, value):
         return queryset.open() if value else queryset.closed()

@@ -13,6 +13,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from fleetwatch.api.renderers import fast_parsers, fast_renderers
 from fleetwatch.api.validation import reject_unknown
 from fleetwatch.incidents import events as rules
 from fleetwatch.incidents.api.serializers import IncidentSerializer, render_ack, render_event
@@ -133,6 +134,8 @@ class UpsertView(GenericAPIView):
     """
 
     serializer_class = IncidentSerializer
+    renderer_classes = fast_renderers()
+    parser_classes = fast_parsers()
 
     def post(self, request: Request) -> Response:
         source = requesting_source(request, request.data)
@@ -159,6 +162,8 @@ class BulkIngestView(GenericAPIView):
     """
 
     serializer_class = None
+    renderer_classes = fast_renderers()
+    parser_classes = fast_parsers()
 
     @extend_schema(request=None)
     def post(self, request: Request) -> Response:

@@ -10,6 +10,7 @@ from datetime import UTC
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import serializers
@@ -24,6 +25,7 @@ from fleetwatch.incidents.models import (
     IncidentTagRelation,
     SourceSystem,
     SourceSystemType,
+    Tag,
     is_infinite,
 )
 from fleetwatch.incidents.tags import format_tag, parse_tag
@@ -78,20 +80,38 @@ def incident_rows(queryset: QuerySet) -> QuerySet:
     return queryset.with_state().values(*ROW_FIELDS, "is_acked", "is_open")
 
 
-def tags_by_incident(ids: list[int]) -> dict[int, list[dict]]:
-    tags: dict[int, list[dict]] = defaultdict(list)
-    rows = (
-        IncidentTagRelation.objects.filter(incident_id__in=ids)
-        .order_by("id")
-        .values_list("incident_id", "added_by_id", "added_time", "tag__key", "tag__value")
+def _tags_sql(connection, count: int) -> str:
+    q = connection.ops.quote_name
+    relation, tag = IncidentTagRelation._meta.db_table, Tag._meta.db_table
+    return (
+        f"SELECT r.{q('incident_id')}, r.{q('added_by_id')}, r.{q('added_time')}, "
+        f"t.{q('key')}, t.{q('value')} FROM {q(relation)} r "
+        f"INNER JOIN {q(tag)} t ON t.{q('id')} = r.{q('tag_id')} "
+        f"WHERE r.{q('incident_id')} IN ({', '.join(['%s'] * count)}) ORDER BY r.{q('id')}"
     )
+
+
+def tags_by_incident(ids: list[int]) -> dict[int, list[dict]]:
+    """The tags of each incident, oldest relation first: one plain SQL query.
+
+    Plain SQL rather than the ORM: compiling the equivalent ``values_list`` query cost more
+    than running it. SQLite returns datetimes as text; its backend's converter parses them.
+    """
+    tags: dict[int, list[dict]] = defaultdict(list)
+    if not ids:
+        return tags
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)
+    with connection.cursor() as cursor:
+        cursor.execute(_tags_sql(connection, len(ids)), ids)
+        rows = cursor.fetchall()
+    rendered: dict = {}  # relations added together share their timestamp
     for incident_id, added_by, added_time, key, value in rows:
+        added = rendered.get(added_time)
+        if added is None:
+            moment = convert(added_time, None, connection) if convert else added_time
+            added = rendered[added_time] = render_datetime(moment)
         tags[incident_id].append(
-            {
-                "added_by": added_by,
-                "added_time": render_datetime(added_time),
-                "tag": f"{key}={value}",
-            }
+            {"added_by": added_by, "added_time": added, "tag": f"{key}={value}"}
         )
     return tags
 

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fleetwatch.api.pagination import KeysetCursorPagination
+from fleetwatch.api.renderers import fast_parsers, fast_renderers
 from fleetwatch.api.validation import reject_unknown
 from fleetwatch.incidents import events as rules
 from fleetwatch.incidents.api.serializers import (
@@ -67,6 +68,7 @@ EDITABLE = {
     "v2": {"details_url", "ticket_url", "tags", "level", "metadata", "description"},
 }
 INCIDENT_FIELDS = set(IncidentSerializer().fields) | {"source"}
+LIST_PARAMS = set(IncidentFilterSet.base_filters) | PAGING_PARAMS | {"count"}
 
 
 def incidents_for_render() -> QuerySet:
@@ -123,11 +125,9 @@ class IncidentListMixin:
     allow_source_filters = True
 
     def filtered(self, request: Request, queryset: QuerySet) -> QuerySet:
-        filterset = IncidentFilterSet(request.query_params, queryset=queryset, request=request)
-        allowed = set(filterset.filters) | PAGING_PARAMS | {"count"}
-        if not self.allow_source_filters:
-            allowed -= SOURCE_FILTERS
+        allowed = LIST_PARAMS if self.allow_source_filters else LIST_PARAMS - SOURCE_FILTERS
         reject_unknown(request.query_params, allowed, UNKNOWN_PARAMETER)
+        filterset = IncidentFilterSet(request.query_params, queryset=queryset, request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         return filterset.qs
@@ -144,6 +144,8 @@ class IncidentListMixin:
 
 class IncidentListView(IncidentListMixin, GenericAPIView):
     serializer_class = IncidentSerializer
+    renderer_classes = fast_renderers()
+    parser_classes = fast_parsers()
 
     @extend_schema(responses=IncidentSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -183,6 +185,7 @@ class OpenListView(IncidentListMixin, GenericAPIView):
     """v1 ``open/`` and ``open+unacked/``: unpaginated, as v1 served them."""
 
     serializer_class = IncidentSerializer
+    renderer_classes = fast_renderers()
     unacked_only = False
 
     def get(self, request: Request) -> Response:
