@@ -11,8 +11,10 @@ import pytest
 
 from fleetwatch.codecs.sensaphone import from_sensaphone, to_sensaphone
 from fleetwatch.connectors.engine import HEALTH_ID, build
+from fleetwatch.connectors.http import ClientError, SessionExpired, VendorError
 from fleetwatch.connectors.models import ConnectorState, VendorDevice
 from fleetwatch.connectors.vendors.sensaphone import mapping
+from fleetwatch.connectors.vendors.sensaphone.client import check_envelope
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.emulators.sensaphone.history import event_item
 from fleetwatch.incidents.models import Event, Incident
@@ -300,14 +302,35 @@ def test_wrong_password_opens_a_health_incident(sensa, poll):
     assert not health.open
 
 
-def test_check_reads_the_session(sensa):
-    _, connector, _ = sensa
-    vendor = build(connector, {})
-    try:
-        seen = vendor.check()
-    finally:
-        vendor.http.close()
-    assert seen["acctid"] and seen["session_expires_in"] > 0
+def test_check_reads_the_session_under_any_api_version(sensa):
+    server, connector, _ = sensa
+    for base_url in (server.url, f"{server.url}/api/v3/"):
+        connector.base_url = base_url
+        vendor = build(connector, {})
+        try:
+            seen = vendor.check()
+        finally:
+            vendor.http.close()
+        assert seen["acctid"] == server.emulator.acctid and seen["session_expires_in"] > 0
+
+
+def test_the_envelope_decides_not_the_status():
+    check_envelope({"result": {"success": True, "code": 0, "message": "Success"}})
+    with pytest.raises(SessionExpired):
+        check_envelope({"result": {"success": False, "code": 2, "message": "expired"}})
+    with pytest.raises(ClientError, match=r"code 1\): filter 'changes' has an unknown value"):
+        check_envelope(
+            {
+                "result": {
+                    "success": False,
+                    "code": 1,
+                    "message": "filter 'changes' has an unknown value 'modify'",
+                },
+                "response": {},
+            }
+        )
+    with pytest.raises(VendorError, match="envelope"):
+        check_envelope({"device": []})
 
 
 # --- faults ------------------------------------------------------------------------------------
@@ -423,7 +446,7 @@ def test_a_short_first_window_is_reconciled_from_the_device_states(
 def test_max_pages_gap_is_reconciled(emulator, make_connector, control, poll):
     server = emulator("sensaphone", seed=SEED, devices=300, clock=frozen())
     ctl = control(server)
-    connector = make_connector(server, page_size=5, max_pages=2, **FAST)
+    connector = make_connector(server, page_size=5, max_pages=2, api_version="v2", **FAST)
     summary = poll(connector)
     assert summary["event_log"]["truncated"] is True and summary["event_log"]["pages"] == 2
     assert hub_state(connector) == truth_state(ctl)

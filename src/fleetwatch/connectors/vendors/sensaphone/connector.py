@@ -23,9 +23,11 @@ event logged in the same second as the last one seen; replays are idempotent.
 """
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Any
 from urllib.parse import urlsplit
 
 from fleetwatch.connectors.base import AckRecord, DeviceRecord, PollResult, VendorConnector
@@ -68,7 +70,8 @@ DEFAULTS = {
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """What the hub holds for an incident, kept when a draft only ends it."""
+    """What the hub holds for an incident: a draft that only ends it keeps all of it, a
+    re-read keeps its metadata (readings are taken once)."""
 
     description: str
     level: int
@@ -93,7 +96,8 @@ class SensaphoneConnector(VendorConnector):
     #: Sensaphone documents no limit [F, absence]: two requests a second is polite.
     rate_limit = (2, 1.0)
 
-    def option(self, name: str):
+    def option(self, name: str) -> Any:
+        """A connector option, else this module's default (``DEFAULTS``)."""
         return self.options.get(name, DEFAULTS[name])
 
     def prefix(self) -> str:
@@ -223,7 +227,13 @@ class SensaphoneConnector(VendorConnector):
         )
 
     # --- paged logs -----------------------------------------------------------------------
-    def read_log(self, log: str, id_field: str, mark: dict | None, when) -> LogRead:
+    def read_log(
+        self,
+        log: str,
+        id_field: str,
+        mark: dict | None,
+        when: Callable[[dict], datetime | None],
+    ) -> LogRead:
         """Page newest → oldest until a page is short or reaches the window's floor: the
         bookmark less the overlap, or on the first poll ``initial_hours`` before the newest
         record (the vendor's clock, not ours, so a skewed clock cannot empty the window)."""
@@ -363,13 +373,14 @@ class SensaphoneConnector(VendorConnector):
         return found
 
     # --- drafts ---------------------------------------------------------------------------
-    def stored(self, sids) -> dict[str, Stored]:
+    def stored(self, sids: Iterable[str]) -> dict[str, Stored]:
         """The hub's fields of these incidents (a read, like ``open_incident_ids``): a draft
         that only ends an episode, or re-reads one, keeps them instead of resetting them."""
+        sids = list(sids)
         if not sids:
             return {}
         rows = Incident.objects.filter(
-            source=self.connector.source, source_incident_id__in=list(sids)
+            source=self.connector.source, source_incident_id__in=sids
         ).values_list(
             "source_incident_id", "description", "level", "metadata", "details_url", "ticket_url"
         )

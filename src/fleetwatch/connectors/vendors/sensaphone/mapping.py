@@ -18,6 +18,7 @@ hub has already ended.
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -84,7 +85,15 @@ def as_bool(value: object) -> bool | None:
 
 
 def text(value: object) -> str:
+    """A vendor string, stripped; anything else (None, numbers, objects) is ``""``."""
     return value.strip() if isinstance(value, str) else ""
+
+
+def display(value: object) -> str:
+    """A value as shown to people: strings stripped, numbers as written, nothing else."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return text(value)
 
 
 def record_time(item: dict, tz: str | None) -> datetime | None:
@@ -249,9 +258,7 @@ def parse_event(item: dict, devices: dict[int, DeviceInfo]) -> VendorEvent | Non
         device_id=device_id,
         zone_id=as_int(item.get("zone_id")),
         text=text(item.get("event")) or text(item.get("message")),
-        value=text(item.get("value"))
-        if not isinstance(item.get("value"), int | float)
-        else str(item.get("value")),
+        value=display(item.get("value")),
         device_name=text(item.get("device_name")),
         zone_name=text(item.get("zone_name")),
     )
@@ -352,7 +359,7 @@ class Tracker:
     and acknowledgements only ever attach to an episode that began at or before them.
     """
 
-    def __init__(self, hub_open_sids) -> None:
+    def __init__(self, hub_open_sids: Iterable[str]) -> None:
         self.episodes: dict[str, Episode] = {}
         self.by_key: dict[Key, list[Episode]] = defaultdict(list)
         self.acks: list[tuple[str, VendorEvent]] = []
