@@ -3,7 +3,9 @@
 Argus uses DRF's CursorPagination (position + offset, O(offset) on ties). Here the cursor
 carries the last row's ``(ordering value, pk)``, so each page is one indexed range query.
 The cursor is opaque base64 of a query string; ``next``/``previous`` keep every other query
-parameter of the request.
+parameter of the request. The position is a row-value comparison, ``(field, pk) < (value, pk)``:
+an index range on PostgreSQL and SQLite alike. Its OR-spelled equivalent made PostgreSQL scan
+and discard every earlier row sharing the timestamp (2 ms at depth 15,000 in a burst).
 """
 
 import base64
@@ -11,7 +13,10 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlencode
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import F, QuerySet
+
+# Row-value lookups: internal to Django (composite keys, 5.2+), pinned to 6.1 by pyproject.
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -81,12 +86,12 @@ class KeysetCursorPagination:
             self.has_next, self.has_previous = len(rows) > self.page_size, False
             rows = rows[: self.page_size]
         elif not reverse:
-            after = Q(**{f"{f}__lt": value}) | Q(**{f: value, "pk__lt": pk})
+            after = TupleLessThan(Tuple(F(f), F("pk")), (value, pk))
             rows = list(queryset.filter(after).order_by(f"-{f}", "-pk")[: self.page_size + 1])
             self.has_next, self.has_previous = len(rows) > self.page_size, True
             rows = rows[: self.page_size]
         else:
-            before = Q(**{f"{f}__gt": value}) | Q(**{f: value, "pk__gt": pk})
+            before = TupleGreaterThan(Tuple(F(f), F("pk")), (value, pk))
             rows = list(queryset.filter(before).order_by(f, "pk")[: self.page_size + 1])
             self.has_previous, self.has_next = len(rows) > self.page_size, True
             rows = list(reversed(rows[: self.page_size]))
