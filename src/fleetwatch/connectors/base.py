@@ -1,6 +1,7 @@
 """What a vendor module declares, and what one poll hands back to the engine."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,6 +30,22 @@ class DeviceRecord:
     last_seen: datetime | None = None
     data: dict = field(default_factory=dict)
     deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIncident:
+    """What the hub holds for one of this connector's incidents. A draft that only ends (or
+    re-reads) an incident re-sends these, so the end is one END event, not also a change."""
+
+    start_time: datetime
+    description: str
+    level: int
+    details_url: str
+    ticket_url: str
+    metadata: dict
+
+
+STORED_FIELDS = ("start_time", "description", "level", "details_url", "ticket_url", "metadata")
 
 
 @dataclass
@@ -82,6 +99,23 @@ class VendorConnector(ABC):
             .filter(source=self.connector.source, source_incident_id__startswith=prefix)
             .values_list("source_incident_id", flat=True)
         )
+
+    def stored_incidents(
+        self, *, sids: Iterable[str] | None = None, prefix: str = "", open_only: bool = False
+    ) -> dict[str, StoredIncident]:
+        """This connector's incidents (by ``sids``, or all starting with ``prefix``; only open
+        ones if asked) and the fields an ending or re-reading draft keeps — one read."""
+        incidents = Incident.objects.open() if open_only else Incident.objects.all()
+        incidents = incidents.filter(
+            source=self.connector.source, source_incident_id__startswith=prefix
+        )
+        if sids is not None:
+            sids = list(sids)
+            if not sids:
+                return {}
+            incidents = incidents.filter(source_incident_id__in=sids)
+        rows = incidents.values_list("source_incident_id", *STORED_FIELDS)
+        return {sid: StoredIncident(*fields) for sid, *fields in rows}
 
     @staticmethod
     def credential_id(connector) -> str:

@@ -19,16 +19,11 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
 from fleetwatch.connectors.auth import OAuth2ClientCredentials
-from fleetwatch.connectors.base import DeviceRecord, PollResult, VendorConnector
+from fleetwatch.connectors.base import DeviceRecord, PollResult, StoredIncident, VendorConnector
 from fleetwatch.connectors.http import VendorError
 from fleetwatch.connectors.models import VendorDevice
 from fleetwatch.connectors.vendors.metaaccess import mapping
-from fleetwatch.connectors.vendors.metaaccess.mapping import (
-    DEVICE_PREFIX,
-    RESOLVED_STATUSES,
-    StoredIncident,
-)
-from fleetwatch.incidents.models import Incident
+from fleetwatch.connectors.vendors.metaaccess.mapping import DEVICE_PREFIX, RESOLVED_STATUSES
 
 TOKEN_PATH = "/o/oauth/token"
 ACCOUNT_PATH = "/o/api/v2/account"
@@ -322,22 +317,8 @@ class MetaAccessConnector(VendorConnector):
         return list(unique.values())
 
     def open_device_incidents(self) -> dict[str, StoredIncident]:
-        """This connector's open device incidents and the fields an end must keep (a read,
-        like ``open_incident_ids``, in one query)."""
-        rows = (
-            Incident.objects.open()
-            .filter(source=self.connector.source, source_incident_id__startswith=DEVICE_PREFIX)
-            .values_list(
-                "source_incident_id",
-                "start_time",
-                "description",
-                "level",
-                "details_url",
-                "ticket_url",
-                "metadata",
-            )
-        )
-        return {sid: StoredIncident(*fields) for sid, *fields in rows}
+        """This connector's open device incidents and the fields an end must keep."""
+        return self.stored_incidents(prefix=DEVICE_PREFIX, open_only=True)
 
     def known_device_ids(self) -> set[str]:
         return set(

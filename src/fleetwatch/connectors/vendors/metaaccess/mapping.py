@@ -5,10 +5,9 @@ Every rule here is listed, with its reason, in docs/connectors/metaaccess.md.
 
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fleetwatch.connectors.base import DeviceRecord
+from fleetwatch.connectors.base import DeviceRecord, StoredIncident
 from fleetwatch.incidents.ingest import IncidentDraft
 from fleetwatch.incidents.models import INFINITY
 
@@ -27,19 +26,6 @@ _ACTIVITY_TIME = re.compile(
     r"^\s*([A-Za-z]{3})[A-Za-z]*\.?\s+(\d{1,2}),\s*(\d{4}),?\s+"
     r"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])\s*$"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredIncident:
-    """What the hub holds for an open device incident: re-sent unchanged when it ends, so the
-    end is one END event and not also a change of description, URLs or metadata."""
-
-    start_time: datetime
-    description: str
-    level: int
-    details_url: str
-    ticket_url: str
-    metadata: dict
 
 
 # --- field helpers ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ event logged in the same second as the last one seen; replays are idempotent.
 """
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -66,18 +66,6 @@ DEFAULTS = {
     "devices_every": 3600,  # seconds between device records
     "audit_log": False,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """What the hub holds for an incident: a draft that only ends it keeps all of it, a
-    re-read keeps its metadata (readings are taken once)."""
-
-    description: str
-    level: int
-    metadata: dict
-    details_url: str
-    ticket_url: str
 
 
 @dataclass
@@ -373,24 +361,11 @@ class SensaphoneConnector(VendorConnector):
         return found
 
     # --- drafts ---------------------------------------------------------------------------
-    def stored(self, sids: Iterable[str]) -> dict[str, Stored]:
-        """The hub's fields of these incidents (a read, like ``open_incident_ids``): a draft
-        that only ends an episode, or re-reads one, keeps them instead of resetting them."""
-        sids = list(sids)
-        if not sids:
-            return {}
-        rows = Incident.objects.filter(
-            source=self.connector.source, source_incident_id__in=sids
-        ).values_list(
-            "source_incident_id", "description", "level", "metadata", "details_url", "ticket_url"
-        )
-        return {sid: Stored(*fields) for sid, *fields in rows}
-
     def drafts(
         self, tracker: Tracker, devices: dict[int, DeviceInfo]
     ) -> tuple[list[IncidentDraft], int]:
         touched = [e for e in tracker.episodes.values() if e.touched]
-        stored = self.stored([e.sid for e in touched])
+        stored = self.stored_incidents(sids=[e.sid for e in touched])
         drafts: list[IncidentDraft] = []
         need_readings: list[tuple[IncidentDraft, DeviceInfo, ZoneInfo]] = []
         for episode in touched:
