@@ -333,14 +333,23 @@ def _new_incident(source: SourceSystem, draft: IncidentDraft) -> Incident:
     )
 
 
+# Ids per lookup query. PostgreSQL uses the partial unique index (source, source_incident_id)
+# only when it can prove ``source_incident_id <> ''`` (stated explicitly below) and the list is
+# short enough to beat a table scan in its estimate: 1,000 ids against 115k incidents was a
+# 15-30 ms seq scan, two lists of 500 are 1 ms index scans each.
+EXISTING_CHUNK = 500
+
+
 def _existing(source: SourceSystem, sids: Iterable[str]) -> dict[str, Incident]:
-    sids = [s for s in set(sids) if s]
-    if not sids:
-        return {}
-    return {
-        incident.source_incident_id: incident
-        for incident in Incident.objects.filter(source=source, source_incident_id__in=sids)
-    }
+    sids = sorted(s for s in set(sids) if s)
+    found: dict[str, Incident] = {}
+    for start in range(0, len(sids), EXISTING_CHUNK):
+        chunk = sids[start : start + EXISTING_CHUNK]
+        for incident in Incident.objects.filter(
+            source=source, source_incident_id__in=chunk
+        ).exclude(source_incident_id=""):
+            found[incident.source_incident_id] = incident
+    return found
 
 
 def create_incident(source: SourceSystem, actor, draft: IncidentDraft, now=None) -> Incident:
