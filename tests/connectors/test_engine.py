@@ -13,19 +13,10 @@ import pytest
 from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
-from fleetwatch.connectors.engine import HEALTH_ID, run_poll, take_lease
+from fleetwatch.connectors.engine import run_poll, take_lease
 from fleetwatch.connectors.models import Connector, ConnectorState
 from fleetwatch.connectors.tasks import schedule_due
 from fleetwatch.incidents.models import Event, Incident
-
-
-def hub_open(connector) -> set[str]:
-    return set(
-        Incident.objects.open()
-        .filter(source=connector.source)
-        .exclude(source_incident_id__startswith=HEALTH_ID)
-        .values_list("source_incident_id", flat=True)
-    )
 
 
 def truth_open(ctl) -> set[str]:
@@ -86,11 +77,11 @@ def test_worker_killed_mid_poll_loses_and_duplicates_nothing(seven, worker_env):
             worker.kill()
     # The dead worker still holds the lease: a poll now is skipped, not doubled.
     assert run_poll(connector.pk).status == "skipped"
-    assert made["id"] not in hub_open(connector)
+    assert made["id"] not in connector.open_incident_ids()
     time.sleep(5.2)  # FLEETWATCH_CONNECTOR_LEASE_SECONDS=5 in the worker
     ctl.clear_faults()
     assert run_poll(connector.pk).status == "ok"
-    assert hub_open(connector) == truth_open(ctl)
+    assert connector.open_incident_ids() == truth_open(ctl)
     sids = list(
         Incident.objects.filter(source=connector.source).values_list(
             "source_incident_id", flat=True
@@ -166,7 +157,7 @@ def test_workers_poll_on_schedule_and_share_a_strict_limit(
     counters = ctl.counters()
     assert counters["rate_limited"] == 0, counters
     assert counters["endpoints"]["GET /eyes/agents"]["total"] >= 6  # 3 pages per poll, 2 polls
-    assert hub_open(first) == truth_open(ctl)
+    assert first.open_incident_ids() == truth_open(ctl)
 
 
 def test_repeated_failures_open_then_end_a_health_incident(seven, poll):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from fleetwatch.connectors.engine import HEALTH_ID, build, run_poll
+from fleetwatch.connectors.engine import build, run_poll
 from fleetwatch.connectors.models import ConnectorState, VendorDevice
 from fleetwatch.connectors.vendors.metaaccess import mapping
 from fleetwatch.emulators.clock import SimClock
@@ -34,16 +34,6 @@ FAULTS = [
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def hub_open(connector) -> set[str]:
-    """Open device incidents in the hub (stateless activity incidents are never open)."""
-    return set(
-        Incident.objects.open()
-        .filter(source=connector.source)
-        .exclude(source_incident_id__startswith=HEALTH_ID)
-        .values_list("source_incident_id", flat=True)
-    )
 
 
 def truth_open(ctl) -> set[str]:
@@ -166,7 +156,7 @@ def test_first_poll_is_a_full_resync_equal_to_the_truth(ma, poll):
     assert summary["full_sync"] is True and summary["pages"]["status_changed"] == 0
     truth = ctl.truth()
     assert summary["pages"]["devices"] == -(-truth["devices"] // 50)
-    assert hub_open(connector) == truth_open(ctl) != set()
+    assert connector.open_incident_ids() == truth_open(ctl) != set()
     assert_no_duplicates(connector)
     # Only non-compliant devices became incidents: nothing was created already closed.
     assert not Incident.objects.closed().filter(source=connector.source).exists()
@@ -208,7 +198,7 @@ def test_scripted_changes_reach_the_hub_and_a_quiet_poll_changes_nothing(ma, pol
     summary = poll(connector)
     assert summary["status"] == "ok" and summary["full_sync"] is False, summary
     assert summary["pages"]["devices"] == 0 and summary["ended"] == 3
-    assert hub_open(connector) == truth_open(ctl)
+    assert connector.open_incident_ids() == truth_open(ctl)
     for device_id in (to_compliant, to_exempted, to_delete):
         ended = Incident.objects.get(source_incident_id=f"device:{device_id}")
         assert not ended.open
@@ -229,7 +219,7 @@ def test_scripted_changes_reach_the_hub_and_a_quiet_poll_changes_nothing(ma, pol
     summary = poll(connector)
     assert summary["incidents"]["created"] == summary["incidents"]["updated"] == 0, summary
     assert events(connector) == before
-    assert hub_open(connector) == truth_open(ctl)
+    assert connector.open_incident_ids() == truth_open(ctl)
 
 
 def test_a_person_s_ticket_url_survives_re_reports_and_the_end(ma, poll):
@@ -262,7 +252,7 @@ def test_a_stale_bookmark_means_a_full_resync_that_misses_nothing(ma, poll):
     summary = poll(connector)
     assert summary["status"] == "ok", summary
     assert summary["full_sync"] is True and summary["pages"]["status_changed"] == 0
-    assert hub_open(connector) == truth_open(ctl)
+    assert connector.open_incident_ids() == truth_open(ctl)
     assert_no_duplicates(connector)
     for device_id in non_compliant[:2]:
         ended = Incident.objects.get(source_incident_id=f"device:{device_id}")
@@ -274,7 +264,7 @@ def test_a_stale_bookmark_means_a_full_resync_that_misses_nothing(ma, poll):
     assert marks["full_sync"] == marks["status_changed"]
     # Back to deltas from here.
     assert poll(connector)["full_sync"] is False
-    assert hub_open(connector) == truth_open(ctl)
+    assert connector.open_incident_ids() == truth_open(ctl)
 
 
 def test_status_changed_pages_and_a_413_ends_the_stream(ma, poll, control):
@@ -286,7 +276,7 @@ def test_status_changed_pages_and_a_413_ends_the_stream(ma, poll, control):
     connector.save()
     summary = poll(connector)
     assert summary["pages"]["status_changed"] >= 3
-    assert hub_open(connector) == truth_open(ctl)
+    assert connector.open_incident_ids() == truth_open(ctl)
     # Exactly full pages: the page after the last one is a 413, which is the end, not an error.
     seen = summary["devices_seen"]
     connector.options = {**connector.options, "page_size": seen}
@@ -304,7 +294,7 @@ def test_faults_lose_and_duplicate_nothing(ma, poll, fault):
     server, connector, ctl = ma
     poll(connector)
     before = bookmarks(connector)
-    open_before = hub_open(connector)
+    open_before = connector.open_incident_ids()
     ended_before = Event.objects.filter(incident__source=connector.source, type="END").count()
     fixed = ctl.truth()["non_compliant_devices"][0]["device_id"]
     ctl.act("set_compliance", device_id=fixed, status="compliant")
@@ -314,7 +304,7 @@ def test_faults_lose_and_duplicate_nothing(ma, poll, fault):
     ctl.fault(**fault)
     summary = poll(connector)
     if summary["status"] == "ok":
-        assert hub_open(connector) == truth_open(ctl)
+        assert connector.open_incident_ids() == truth_open(ctl)
         if fault["kind"] != "expire_credentials":  # the fault was met and retried through
             assert summary["retries"] + summary["rate_limited"] >= 1, summary
         if fault["kind"] == "rate_limit":  # waited out as the vendor asked, in the limiter
@@ -323,7 +313,7 @@ def test_faults_lose_and_duplicate_nothing(ma, poll, fault):
         assert fault.get("count") == 40, summary  # only the long faults may win
         state = ConnectorState.objects.get(pk=connector.pk)
         assert state.bookmarks == before and state.last_error
-        assert hub_open(connector) == open_before
+        assert connector.open_incident_ids() == open_before
         ends = Event.objects.filter(incident__source=connector.source, type="END").count()
         assert ends == ended_before
     if fault["kind"] == "expire_credentials":
@@ -333,8 +323,8 @@ def test_faults_lose_and_duplicate_nothing(ma, poll, fault):
         assert tokens["total"] - tokens_before == 2
     ctl.clear_faults()
     assert poll(connector)["status"] == "ok"
-    assert hub_open(connector) == truth_open(ctl)
-    assert f"device:{broken}" in hub_open(connector)
+    assert connector.open_incident_ids() == truth_open(ctl)
+    assert f"device:{broken}" in connector.open_incident_ids()
     assert_no_duplicates(connector)
 
 
@@ -433,4 +423,4 @@ def test_two_pollers_of_one_credential_share_the_limit(emulator, make_connector,
     assert sum(o["requests"] for o in outcomes.values()) >= 14
     assert ctl.counters()["rate_limited"] == 0
     for connector in (first, second):
-        assert hub_open(connector) == truth_open(ctl)
+        assert connector.open_incident_ids() == truth_open(ctl)

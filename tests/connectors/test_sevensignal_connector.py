@@ -2,7 +2,6 @@
 
 import pytest
 
-from fleetwatch.connectors.engine import HEALTH_ID
 from fleetwatch.connectors.models import ConnectorState, VendorDevice
 from fleetwatch.incidents.models import Event, Incident
 
@@ -17,15 +16,6 @@ FAULTS = [
     {"kind": "expire_credentials"},
     {"kind": "http_500", "count": 50},  # more than the retries: the poll fails
 ]
-
-
-def hub_open(connector) -> set[str]:
-    return set(
-        Incident.objects.open()
-        .filter(source=connector.source)
-        .exclude(source_incident_id__startswith=HEALTH_ID)
-        .values_list("source_incident_id", flat=True)
-    )
 
 
 def truth_open(ctl) -> set[str]:
@@ -53,7 +43,7 @@ def test_first_poll_matches_ground_truth(seven, poll):
     _, connector, ctl = seven
     summary = poll(connector)
     assert summary["status"] == "ok", summary
-    assert hub_open(connector) == truth_open(ctl) != set()
+    assert connector.open_incident_ids() == truth_open(ctl) != set()
     assert VendorDevice.objects.filter(connector=connector).count() == ctl.truth()["agents"]
     incident = Incident.objects.filter(source=connector.source).first()
     tags = {r.tag.key for r in incident.tag_relations.select_related("tag")}
@@ -72,15 +62,15 @@ def test_incidents_open_and_end_as_the_vendor_says(seven, poll):
         "create_incident", network="CorpWiFi", band=5.0, countImpacted=9, populationCount=10
     )
     poll(connector)
-    assert made["id"] in hub_open(connector)
+    assert made["id"] in connector.open_incident_ids()
     new = Incident.objects.get(source=connector.source, source_incident_id=made["id"])
     assert new.level == 2  # 90 % impacted
     ctl.act("end_incident", id=made["id"])
     ctl.advance(3600)  # asOfTimestamp moves past the end
     poll(connector)
-    assert made["id"] not in hub_open(connector)
+    assert made["id"] not in connector.open_incident_ids()
     assert Event.objects.filter(incident=new, type="END").count() == 1
-    assert hub_open(connector) == truth_open(ctl)
+    assert connector.open_incident_ids() == truth_open(ctl)
     before = Event.objects.filter(incident__source=connector.source).count()
     poll(connector)  # nothing new: nothing changes
     assert Event.objects.filter(incident__source=connector.source).count() == before
@@ -99,10 +89,10 @@ def test_faults_lose_and_duplicate_nothing(seven, poll, fault):
     if summary["status"] != "ok":
         assert state.bookmarks == bookmarks  # a failed poll advances nothing
         assert state.consecutive_failures == 1 and state.last_error
-        assert made["id"] not in hub_open(connector)
+        assert made["id"] not in connector.open_incident_ids()
     ctl.clear_faults()
     assert poll(connector)["status"] == "ok"
-    assert hub_open(connector) == truth_open(ctl)
+    assert connector.open_incident_ids() == truth_open(ctl)
     assert_no_duplicates(connector)
 
 

@@ -94,11 +94,7 @@ class VendorConnector(ABC):
         Lets a vendor module end only incidents the hub has open, and skip records that
         would only create an incident already closed.
         """
-        return set(
-            Incident.objects.open()
-            .filter(source=self.connector.source, source_incident_id__startswith=prefix)
-            .values_list("source_incident_id", flat=True)
-        )
+        return self.connector.open_incident_ids(prefix)
 
     def stored_incidents(
         self, *, sids: Iterable[str] | None = None, prefix: str = "", open_only: bool = False

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from fleetwatch.connectors.base import PollResult, VendorConnector
 from fleetwatch.connectors.http import AuthError, RetryPolicy, VendorError, VendorHTTP
-from fleetwatch.connectors.models import Connector, ConnectorState, VendorDevice
+from fleetwatch.connectors.models import HEALTH_ID, Connector, ConnectorState, VendorDevice
 from fleetwatch.connectors.ratelimit import SharedRateLimiter
 from fleetwatch.connectors.registry import connector_class
 from fleetwatch.incidents.events import acknowledge
@@ -33,7 +33,6 @@ from fleetwatch.incidents.ingest import IncidentDraft, upsert_incidents
 from fleetwatch.incidents.models import INFINITY, Event, Incident, SourceSystem
 
 log = logging.getLogger("fleetwatch.connectors")
-HEALTH_ID = "fleetwatch:connector-health"
 
 
 class LeaseLost(Exception):

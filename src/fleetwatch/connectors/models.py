@@ -5,7 +5,10 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from fleetwatch.connectors import secrets
-from fleetwatch.incidents.models import SourceSystem
+from fleetwatch.incidents.models import Incident, SourceSystem
+
+# The source_incident_id prefix of the incidents that say a connector is failing.
+HEALTH_ID = "fleetwatch:connector-health"
 
 
 class Vendor(models.TextChoices):
@@ -42,6 +45,16 @@ class Connector(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.vendor})"
+
+    def open_incident_ids(self, prefix: str = "") -> set[str]:
+        """``source_incident_id`` of the vendor's incidents open in the hub for this connector
+        (its own health incident excluded)."""
+        return set(
+            Incident.objects.open()
+            .filter(source=self.source_id, source_incident_id__startswith=prefix)
+            .exclude(source_incident_id__startswith=HEALTH_ID)
+            .values_list("source_incident_id", flat=True)
+        )
 
     @property
     def credentials(self) -> dict:
