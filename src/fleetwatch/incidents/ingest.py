@@ -5,13 +5,13 @@ endpoints, and the vendor connectors. Validation is plain Python (no serializer 
 that a bulk request of thousands of incidents costs a handful of batched queries.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -274,19 +274,71 @@ def _tag_ids(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
     return found
 
 
-def add_tags(incidents_tags: list[tuple[Incident, list[tuple[str, str]]]], actor, now=None) -> None:
+RELATION_COLUMNS = ("tag_id", "incident_id", "added_by_id", "added_time")
+EVENT_COLUMNS = ("incident_id", "actor_id", "timestamp", "received", "type", "description")
+
+
+def _copy_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """PostgreSQL ``COPY ... FROM STDIN`` of plain tuples: no model instances, no ORM compile.
+
+    About 4x cheaper in Python than ``bulk_create`` (whose UNNEST arrays psycopg dumps value by
+    value). Only for rows that cannot conflict: COPY has no ``ON CONFLICT``.
+    """
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(model._meta.db_table)} ({', '.join(map(quote, columns))}) FROM STDIN"
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def add_tags(
+    incidents_tags: list[tuple[Incident, list[tuple[str, str]]]],
+    actor,
+    now=None,
+    *,
+    fresh: Container[int] = (),
+) -> None:
+    """Relate tags to incidents (existing relations are kept as they are).
+
+    ``fresh``: pks of incidents created in this transaction, which have no relation yet; on
+    PostgreSQL theirs are COPYed.
+    """
     tag_ids = _tag_ids(tag for _, tags in incidents_tags for tag in tags)
     now = now or timezone.now()
-    IncidentTagRelation.objects.bulk_create(
-        [
-            IncidentTagRelation(
-                incident=incident, tag_id=tag_ids[tag], added_by=actor, added_time=now
-            )
-            for incident, tags in incidents_tags
-            for tag in tags
-        ],
-        ignore_conflicts=True,
+    pairs = dict.fromkeys(
+        (tag_ids[tag], incident.pk) for incident, tags in incidents_tags for tag in tags
     )
+    if fresh and connection.vendor == "postgresql":
+        new = [(tag, incident, actor.pk, now) for tag, incident in pairs if incident in fresh]
+        if new:
+            _copy_rows(IncidentTagRelation, RELATION_COLUMNS, new)
+        pairs = [pair for pair in pairs if pair[1] not in fresh]
+    if pairs:
+        IncidentTagRelation.objects.bulk_create(
+            [
+                IncidentTagRelation(
+                    incident_id=incident, tag_id=tag, added_by=actor, added_time=now
+                )
+                for tag, incident in pairs
+            ],
+            ignore_conflicts=True,
+        )
+
+
+def _store_events(events: list[Event]) -> None:
+    """Insert new events (their pks are not needed): COPY on PostgreSQL, else ``bulk_create``."""
+    if not events:
+        return
+    if connection.vendor == "postgresql":
+        rows = [
+            # str(): a TextChoices member would be dumped by psycopg as its enum *name*.
+            (e.incident_id, e.actor_id, e.timestamp, e.received, str(e.type), e.description)
+            for e in events
+        ]
+        _copy_rows(Event, EVENT_COLUMNS, rows)
+    else:
+        Event.objects.bulk_create(events, batch_size=2000)
 
 
 def _initial_events(incident: Incident, actor) -> list[Event]:
@@ -362,8 +414,8 @@ def create_incident(source: SourceSystem, actor, draft: IncidentDraft, now=None)
         with transaction.atomic():
             incident = _new_incident(source, draft)
             incident.save()
-            Event.objects.bulk_create(_initial_events(incident, actor))
-            add_tags([(incident, draft.tags)], actor, now)
+            _store_events(_initial_events(incident, actor))
+            add_tags([(incident, draft.tags)], actor, now, fresh={incident.pk})
     except IntegrityError:
         existing = _existing(source, [draft.source_incident_id])
         if draft.source_incident_id in existing:
@@ -497,8 +549,8 @@ def _upsert_batch(source, actor, drafts, now) -> list[UpsertResult]:
         Incident.objects.bulk_update(
             list(updated.values()), [*UPDATABLE, "end_time"], batch_size=1000
         )
-    Event.objects.bulk_create(events, batch_size=2000)
-    add_tags(tag_work, actor)
+    _store_events(events)
+    add_tags(tag_work, actor, fresh={incident.pk for _, incident in creates})
     return results  # type: ignore[return-value]
 
 
