@@ -46,6 +46,10 @@ def demo_password() -> str:
     return password
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the demo: the hub on SQLite with an admin login (see README, 'Demo')."
 
@@ -70,6 +74,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, host, port, emulator_port, speed, devices, interval, **options):
+        # A SIGTERM (a supervisor, `timeout`, `kill`) must clean up like Ctrl-C does: the
+        # children run in their own sessions and would otherwise outlive the demo.
+        signal.signal(signal.SIGTERM, _interrupt)
         call_command("migrate", interactive=False, verbosity=0)
         password = demo_password()
         users = get_user_model().objects
@@ -78,13 +85,44 @@ class Command(BaseCommand):
         admin.is_staff = admin.is_superuser = True
         admin.save()
         url = f"http://{host}:{port}"
+        processes: list[subprocess.Popen] = []
+        try:
+            vendors = self.start_emulators(processes, emulator_port, speed, devices)
+            for vendor, info in vendors.items():
+                self.configure_connector(vendor, info, interval)
+            # Two workers: a MetaAccess poll spends most of its time waiting out the vendor's
+            # 10 requests/minute, and the other connectors should not wait behind it.
+            for n in (1, 2):
+                processes.append(self.start(f"worker {n}", ["worker", "--no-startup-delay"]))
+            processes.append(self.start("hub", ["serve", "--host", host, "--port", str(port)]))
+            self.wait_for(url + "/.still-alive/", processes)
+            self.stdout.write(
+                self.style.SUCCESS(f"\nFleetwatch is running at {url}/\n")
+                + f"  login:    admin / {password}\n"
+                + f"  admin:    {url}/admin/\n"
+                + f"  API:      {url}/api/v2/incidents/\n"
+                + f"  API docs: {url}/api/v2/schema/swagger-ui/\n"
+                + "".join(
+                    f"  {v:<10}  {i['url']}  (emulated; control API at /_emulator/)\n"
+                    for v, i in vendors.items()
+                )
+                + f"Connectors poll every {interval} s; open incidents appear within a minute.\n"
+                + "Ctrl-C stops everything.\n"
+            )
+            self.supervise(processes)
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping...")
+        finally:
+            self.stop(processes)
+
+    def start_emulators(self, processes, port: int, speed: float, devices: int) -> dict:
         emulators = self.start(
             "emulators",
             [
                 "emulate",
                 "all",
                 "--port",
-                str(emulator_port),
+                str(port),
                 "--speed",
                 str(speed),
                 "--devices",
@@ -93,36 +131,14 @@ class Command(BaseCommand):
             ],
             stdout=subprocess.PIPE,
         )
-        processes = [emulators]
+        processes.append(emulators)
         try:
             vendors = json.loads(emulators.stdout.readline() or "{}")
         except ValueError:
             vendors = {}
         if not vendors:
-            self.stop(processes)
             raise CommandError("the emulators did not start (is a port in use?)")
-        for vendor, info in vendors.items():
-            self.configure_connector(vendor, info, interval)
-        # Two workers: a MetaAccess poll spends most of its time waiting out the vendor's
-        # 10 requests/minute, and the other connectors should not wait behind it.
-        for n in (1, 2):
-            processes.append(self.start(f"worker {n}", ["worker", "--no-startup-delay"]))
-        processes.append(self.start("hub", ["serve", "--host", host, "--port", str(port)]))
-        self.wait_for(url + "/.still-alive/", processes)
-        self.stdout.write(
-            self.style.SUCCESS(f"\nFleetwatch is running at {url}/\n")
-            + f"  login:    admin / {password}\n"
-            + f"  admin:    {url}/admin/\n"
-            + f"  API:      {url}/api/v2/incidents/\n"
-            + f"  API docs: {url}/api/v2/schema/swagger-ui/\n"
-            + "".join(
-                f"  {v:<10}  {i['url']}  (emulated; control API at /_emulator/)\n"
-                for v, i in vendors.items()
-            )
-            + f"Connectors poll every {interval} s; open incidents appear within a minute.\n"
-            + "Ctrl-C stops everything.\n"
-        )
-        self.supervise(processes)
+        return vendors
 
     def configure_connector(self, vendor: str, info: dict, interval: int) -> None:
         """One connector per emulator, created once and re-pointed on later runs."""
@@ -159,7 +175,6 @@ class Command(BaseCommand):
         while time.monotonic() < deadline:
             for process in processes:
                 if process.poll() is not None:
-                    self.stop(processes)
                     raise CommandError(f"{process.name} exited with {process.returncode}")
             try:
                 if httpx.get(url, timeout=1).status_code == 204:
@@ -167,20 +182,14 @@ class Command(BaseCommand):
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        self.stop(processes)
         raise CommandError(f"the hub did not answer at {url} within 30 s")
 
     def supervise(self, processes: list[subprocess.Popen]) -> None:
-        try:
-            while True:
-                for process in processes:
-                    if process.poll() is not None:
-                        raise CommandError(f"{process.name} exited with {process.returncode}")
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            self.stdout.write("Stopping...")
-        finally:
-            self.stop(processes)
+        while True:
+            for process in processes:
+                if process.poll() is not None:
+                    raise CommandError(f"{process.name} exited with {process.returncode}")
+            time.sleep(0.5)
 
     @staticmethod
     def stop(processes: list[subprocess.Popen]) -> None:
