@@ -31,7 +31,7 @@ test-sqlite: venv
 test-postgres: venv
 	@if scripts/postgres-check; then \
 	  echo "== tests on PostgreSQL"; \
-	  DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -m "not emulator" $(PYTEST_ARGS); \
+	  DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -m "not emulator and not standalone" $(PYTEST_ARGS); \
 	elif [ "$${CI:-}" = "true" ]; then \
 	  echo "PostgreSQL is unreachable at 127.0.0.1:5432: failing, as CI requires it" >&2; exit 1; \
 	else \
