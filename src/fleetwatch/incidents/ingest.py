@@ -14,6 +14,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from psycopg.types.json import Jsonb
 
 from fleetwatch.incidents.models import (
     INFINITY,
@@ -326,6 +327,58 @@ def add_tags(
         )
 
 
+INCIDENT_COLUMNS = (
+    "id",
+    "start_time",
+    "end_time",
+    "source_id",
+    "source_incident_id",
+    "details_url",
+    "description",
+    "level",
+    "ticket_url",
+    "metadata",
+)
+
+
+def _store_new_incidents(incidents: list[Incident]) -> None:
+    """Insert new incidents and set their pks, as ``bulk_create`` does.
+
+    On PostgreSQL: pks drawn from the id sequence in one query (increasing, in list order, as
+    ``bulk_create`` assigns them), then one COPY; a taken ``source_incident_id`` fails it with
+    the same IntegrityError. Else ``bulk_create``.
+    """
+    if connection.vendor != "postgresql":
+        Incident.objects.bulk_create(incidents, batch_size=1000)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [Incident._meta.db_table, Incident._meta.pk.column, len(incidents)],
+        )
+        pks = sorted(row[0] for row in cursor.fetchall())
+    rows = []
+    for incident, pk in zip(incidents, pks, strict=True):
+        incident.pk = pk
+        incident._state.adding = False
+        incident._state.db = connection.alias
+        rows.append(
+            (
+                pk,
+                incident.start_time,
+                incident.end_time,
+                incident.source_id,
+                incident.source_incident_id,
+                incident.details_url,
+                incident.description,
+                incident.level,
+                incident.ticket_url,
+                Jsonb(incident.metadata),
+            )
+        )
+    _copy_rows(Incident, INCIDENT_COLUMNS, rows)
+
+
 def _store_events(events: list[Event]) -> None:
     """Insert new events (their pks are not needed): COPY on PostgreSQL, else ``bulk_create``."""
     if not events:
@@ -542,7 +595,7 @@ def _upsert_batch(source, actor, drafts, now) -> list[UpsertResult]:
             results[index] = UpsertResult(incident, "updated" if new_events else "unchanged")
         tag_work.append((incident, draft.tags))
     if creates:
-        Incident.objects.bulk_create([incident for _, incident in creates], batch_size=1000)
+        _store_new_incidents([incident for _, incident in creates])
         for _, incident in creates:
             events.extend(_initial_events(incident, actor))
     if updated:
