@@ -25,6 +25,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from fleetwatch.api.sql import read_cursor
+
 INVALID_CURSOR = "Invalid cursor."
 
 
@@ -179,7 +181,7 @@ class CompiledPage:
         params = list(self.constants)
         if value is not None:
             params += [self.prep(value, connection), pk]
-        with connection.cursor() as cursor:
+        with read_cursor(connection) as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
         names, converters = self.names, self.converters
