@@ -25,6 +25,7 @@ from fleetwatch.incidents.models import (
     Tag,
     is_infinite,
 )
+from fleetwatch.incidents.pg_create import create_in_one_statement
 from fleetwatch.incidents.tags import parse_tag
 
 DATETIME_MESSAGE = (
@@ -488,6 +489,13 @@ def create_incident(source: SourceSystem, actor, draft: IncidentDraft, now=None)
     The unique constraint is the check (no SELECT first): a duplicate fails the INSERT, the
     transaction rolls back and the existing incident is looked up for the error message.
     """
+    if connection.vendor == "postgresql":
+        now = now or timezone.now()
+        incident = _new_incident(source, draft)
+        if create_in_one_statement(
+            incident, _initial_events(incident, actor), draft.tags, actor, now
+        ):
+            return incident
     try:
         with transaction.atomic():
             incident = _new_incident(source, draft)
