@@ -1,6 +1,8 @@
 """POST /incidents/: shapes, defaults, errors and idempotent ingest."""
 
-from fleetwatch.incidents.models import Event, Incident
+from django.db import connection
+
+from fleetwatch.incidents.models import Event, Incident, IncidentTagRelation, Tag
 
 V1 = "/api/v1/incidents/"
 V2 = "/api/v2/incidents/"
@@ -189,3 +191,40 @@ def test_unauthenticated(client):
     response = client.get(V2)
     assert response.status_code == 401
     assert response.json() == {"detail": "Authentication credentials were not provided."}
+
+
+def test_duplicate_stores_nothing_of_the_rejected_incident(post_incident, source_api):
+    post_incident(source_incident_id="X-1", tags=[{"tag": "host=r1"}])
+    response = source_api.post(
+        V2,
+        {
+            "start_time": "2026-11-20T10:00:00Z",
+            "tags": [{"tag": "host=r1"}, {"tag": "brand_new=tag"}],
+            "source_incident_id": "X-1",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert Event.objects.count() == 1
+    assert not Tag.objects.filter(key="brand_new").exists()
+    assert IncidentTagRelation.objects.count() == 1
+
+
+def test_create_is_a_constant_number_of_queries(source_api, django_assert_max_num_queries):
+    """On PostgreSQL the incident, its event, tags and relations are one statement (token
+    lookup, savepoint, statement, release here); elsewhere a handful of batched queries."""
+    tags = [{"tag": f"k{n}=v{n}"} for n in range(6)]
+    limit = 4 if connection.vendor == "postgresql" else 9
+    with django_assert_max_num_queries(limit):
+        response = source_api.post(
+            V2,
+            {"start_time": "2026-11-20T10:00:00Z", "tags": tags, "source_incident_id": "Q"},
+            format="json",
+        )
+    assert response.status_code == 201
+    incident = Incident.objects.get(pk=response.json()["pk"])
+    stored = IncidentTagRelation.objects.filter(incident=incident)
+    assert sorted(f"{k}={v}" for k, v in stored.values_list("tag__key", "tag__value")) == sorted(
+        t["tag"] for t in tags
+    )
+    assert list(incident.events.values_list("type", flat=True)) == ["STA"]
