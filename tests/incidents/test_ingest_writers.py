@@ -2,7 +2,7 @@
 
 from fleetwatch.incidents import ingest
 from fleetwatch.incidents.ingest import parse_incident, upsert_incidents
-from fleetwatch.incidents.models import Event, Incident, IncidentTagRelation
+from fleetwatch.incidents.models import INCIDENT_COLUMNS, Event, Incident, IncidentTagRelation
 
 
 def _columns(model) -> set[str]:
@@ -10,7 +10,8 @@ def _columns(model) -> set[str]:
 
 
 def test_column_lists_cover_every_column():
-    assert set(ingest.INCIDENT_COLUMNS) == _columns(Incident)
+    assert set(ingest.ROW_COLUMNS) == _columns(Incident)
+    assert set(INCIDENT_COLUMNS) == _columns(Incident) - {"id"}
     assert set(ingest.EVENT_COLUMNS) == _columns(Event) - {"id"}
     assert set(ingest.RELATION_COLUMNS) == _columns(IncidentTagRelation) - {"id"}
 

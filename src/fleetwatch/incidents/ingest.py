@@ -14,9 +14,10 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from psycopg.types.json import Jsonb
 
+from fleetwatch.incidents import pg_create
 from fleetwatch.incidents.models import (
+    INCIDENT_COLUMNS,
     INFINITY,
     Event,
     Incident,
@@ -25,7 +26,6 @@ from fleetwatch.incidents.models import (
     Tag,
     is_infinite,
 )
-from fleetwatch.incidents.pg_create import create_in_one_statement
 from fleetwatch.incidents.tags import parse_tag
 
 DATETIME_MESSAGE = (
@@ -353,18 +353,7 @@ def add_tags(
         )
 
 
-INCIDENT_COLUMNS = (
-    "id",
-    "start_time",
-    "end_time",
-    "source_id",
-    "source_incident_id",
-    "details_url",
-    "description",
-    "level",
-    "ticket_url",
-    "metadata",
-)
+ROW_COLUMNS = ("id", *INCIDENT_COLUMNS)
 
 
 def _store_new_incidents(incidents: list[Incident]) -> None:
@@ -388,21 +377,8 @@ def _store_new_incidents(incidents: list[Incident]) -> None:
         incident.pk = pk
         incident._state.adding = False
         incident._state.db = connection.alias
-        rows.append(
-            (
-                pk,
-                incident.start_time,
-                incident.end_time,
-                incident.source_id,
-                incident.source_incident_id,
-                incident.details_url,
-                incident.description,
-                incident.level,
-                incident.ticket_url,
-                Jsonb(incident.metadata),
-            )
-        )
-    _copy_rows(Incident, INCIDENT_COLUMNS, rows)
+        rows.append((pk, *pg_create.incident_values(incident)))
+    _copy_rows(Incident, ROW_COLUMNS, rows)
 
 
 def _store_events(events: list[Event]) -> None:
@@ -492,7 +468,7 @@ def create_incident(source: SourceSystem, actor, draft: IncidentDraft, now=None)
     if connection.vendor == "postgresql":
         now = now or timezone.now()
         incident = _new_incident(source, draft)
-        if create_in_one_statement(
+        if pg_create.create_in_one_statement(
             incident, _initial_events(incident, actor), draft.tags, actor, now
         ):
             return incident

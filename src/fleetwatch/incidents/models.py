@@ -110,6 +110,20 @@ class IncidentQuerySet(models.QuerySet):
         )
 
 
+# The incident's own columns but its pk, in the order the fast writers and the list use them.
+INCIDENT_COLUMNS = (
+    "start_time",
+    "end_time",
+    "source_id",
+    "source_incident_id",
+    "details_url",
+    "description",
+    "level",
+    "ticket_url",
+    "metadata",
+)
+
+
 class Incident(models.Model):
     start_time = models.DateTimeField(help_text="When the incident began at the source.")
     end_time = models.DateTimeField(

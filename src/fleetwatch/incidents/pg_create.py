@@ -18,21 +18,31 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from psycopg.types.json import Jsonb
 
-from fleetwatch.incidents.models import Event, Incident, IncidentTagRelation, Tag
+from fleetwatch.incidents.models import (
+    INCIDENT_COLUMNS,
+    Event,
+    Incident,
+    IncidentTagRelation,
+    Tag,
+)
 
 _sql_cache: dict[tuple[int, int], str] = {}
 
-INCIDENT_FIELDS = (
-    "start_time",
-    "end_time",
-    "source",
-    "source_incident_id",
-    "details_url",
-    "description",
-    "level",
-    "ticket_url",
-    "metadata",
-)
+
+def incident_values(incident: Incident) -> tuple:
+    """The ``INCIDENT_COLUMNS`` of an unsaved incident, as psycopg parameters."""
+    return (
+        incident.start_time,
+        incident.end_time,
+        incident.source_id,
+        incident.source_incident_id,
+        incident.details_url,
+        incident.description,
+        incident.level,
+        incident.ticket_url,
+        Jsonb(incident.metadata),
+    )
+
 
 EVENT_FIELDS = ("incident", "actor", "timestamp", "received", "type", "description")
 
@@ -52,8 +62,8 @@ def _statement(events: int, tags: int) -> str:
 
     event_types = ("bigint", "timestamptz", "timestamptz", "text", "text")
     parts = [
-        f"inc AS (INSERT INTO {table(Incident)} ({columns(Incident, INCIDENT_FIELDS)}) "
-        f"VALUES {values(len(INCIDENT_FIELDS), 1)} RETURNING {q('id')})",
+        f"inc AS (INSERT INTO {table(Incident)} ({', '.join(map(q, INCIDENT_COLUMNS))}) "
+        f"VALUES {values(len(INCIDENT_COLUMNS), 1)} RETURNING {q('id')})",
         f"ev AS (INSERT INTO {table(Event)} "
         f"({columns(Event, EVENT_FIELDS)}) "
         f"SELECT inc.{q('id')}, e.* FROM inc, "
@@ -83,17 +93,7 @@ def create_in_one_statement(incident: Incident, events: list[Event], tags, actor
     sql = _sql_cache.get(key)
     if sql is None:
         sql = _sql_cache[key] = _statement(*key)
-    params: list = [
-        incident.start_time,
-        incident.end_time,
-        incident.source_id,
-        incident.source_incident_id,
-        incident.details_url,
-        incident.description,
-        incident.level,
-        incident.ticket_url,
-        Jsonb(incident.metadata),
-    ]
+    params = list(incident_values(incident))
     for event in events:
         # str(): a TextChoices member would be dumped by psycopg as its enum *name*.
         params += [

@@ -20,6 +20,7 @@ from rest_framework.fields import DateTimeField
 from fleetwatch.api.serializers import StrictFieldsMixin
 from fleetwatch.api.sql import read_cursor
 from fleetwatch.incidents.models import (
+    INCIDENT_COLUMNS,
     Acknowledgement,
     Event,
     Incident,
@@ -35,15 +36,7 @@ _dt = DateTimeField()
 UTC_ZONE = ZoneInfo("UTC")
 ROW_FIELDS = (
     "id",
-    "start_time",
-    "end_time",
-    "source_id",
-    "source_incident_id",
-    "details_url",
-    "description",
-    "level",
-    "ticket_url",
-    "metadata",
+    *INCIDENT_COLUMNS,
     "source__name",
     "source__type_id",
     "source__user_id",
