@@ -122,7 +122,8 @@ if DATABASE_URL:
             conn_health_checks=True,
         )
     }
-    if env_bool("FLEETWATCH_PG_PREPARED_STATEMENTS", True):
+    is_postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if is_postgresql and env_bool("FLEETWATCH_PG_PREPARED_STATEMENTS", True):
         # Server-side binding lets psycopg prepare a statement once it has run
         # ``prepare_threshold`` times on a connection: PostgreSQL then skips parsing and
         # planning it. Off behind a pooler in transaction mode that cannot carry them.
