@@ -29,13 +29,13 @@ test-sqlite: venv
 
 # The emulator tests touch no database; the PostgreSQL pass runs everything else.
 test-postgres: venv
-	@if scripts/postgres-check; then \
+	@if TEST_DATABASE_URL=$(TEST_DATABASE_URL) scripts/postgres-check; then \
 	  echo "== tests on PostgreSQL"; \
 	  DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -m "not emulator and not standalone" $(PYTEST_ARGS); \
 	elif [ "$${CI:-}" = "true" ]; then \
-	  echo "PostgreSQL is unreachable at 127.0.0.1:5432: failing, as CI requires it" >&2; exit 1; \
+	  echo "PostgreSQL is unreachable at $(TEST_DATABASE_URL): failing, as CI requires it" >&2; exit 1; \
 	else \
-	  echo "!! PostgreSQL unreachable at 127.0.0.1:5432: PostgreSQL tests NOT run" >&2; \
+	  echo "!! PostgreSQL unreachable at $(TEST_DATABASE_URL): PostgreSQL tests NOT run" >&2; \
 	fi
 
 format: venv

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
-from django.views.defaults import page_not_found
+from django.views.defaults import page_not_found, server_error
 
 
 def still_alive(request):
@@ -17,7 +17,15 @@ def not_found(request, exception=None):
     return page_not_found(request, exception)
 
 
+def internal_error(request):
+    """JSON 500s under /api/: a client gets an object it can parse, never an HTML page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Internal server error; see the server log."}, status=500)
+    return server_error(request)
+
+
 handler404 = not_found
+handler500 = internal_error
 
 
 urlpatterns = [

@@ -300,3 +300,44 @@ def test_compiled_page_rejects_bad_values_as_the_filterset(api):
         "open": ["Must be one of true, false, 1 or 0."],
         "acked": ["Must be one of true, false, 1 or 0."],
     }
+
+
+def test_time_bounds_on_both_ends(api, seed):
+    def at(hours):
+        return (timezone.now() - timedelta(hours=hours)).isoformat().replace("+", "%2B")
+
+    assert pks(api.get(f"{V2}?start_time__lte={at(4.5)}")) == {seed["open1"], seed["closed"]}
+    # Open incidents end at "infinity", which is after every bound.
+    assert pks(api.get(f"{V2}?end_time__gte={at(0)}")) == {
+        seed["open1"],
+        seed["open2"],
+        seed["open3"],
+    }
+    assert pks(api.get(f"{V2}?end_time__lte={at(0)}")) == {seed["closed"]}
+    assert pks(api.get(f"{V2}?end_time__isnull=false")) == set(seed.values()) - {seed["stateless"]}
+
+
+def test_token_expiry_filter(api, seed, source):
+    draft = parse_incident(
+        {"start_time": timezone.now().isoformat(), "tags": [{"tag": "problem_type=token_expiry"}]}
+    )
+    (result,) = upsert_incidents(source, source.user, [draft])
+    assert pks(api.get(f"{V2}?token_expiry=true")) == {result.incident.pk}
+    assert pks(api.get(f"{V2}?token_expiry=false")) == set(seed.values())
+
+
+def test_search_finds_event_descriptions(api, seed):
+    response = api.post(
+        f"{V2}{seed['open3']}/events/",
+        {"type": "OTH", "timestamp": timezone.now().isoformat(), "description": "Pigeon nest"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert pks(api.get(f"{V2}?search=pigeon")) == {seed["open3"]}
+
+
+@pytest.mark.parametrize("name", ["filter_pk", "notificationprofile_pk"])
+def test_reserved_filters_name_the_missing_object(api, seed, name):
+    response = api.get(f"{V2}?{name}=7")
+    assert response.status_code == 400
+    assert response.json() == {name: ["No object with id 7 exists."]}

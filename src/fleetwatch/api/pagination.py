@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from fleetwatch.api.sql import read_cursor
+from fleetwatch.api.validation import MAX_ID, storable_datetime
 
 INVALID_CURSOR = "Invalid cursor."
 
@@ -70,10 +71,11 @@ class KeysetCursorPagination:
             value = parse_datetime(params["p"][0])
             pk = int(params["i"][0])
             reverse = params.get("r", ["0"])[0] == "1"
+            if value is None or value.tzinfo is None or not 0 <= pk <= MAX_ID:
+                raise ValueError(INVALID_CURSOR)
+            storable_datetime(value)
         except (ValueError, KeyError, IndexError, UnicodeDecodeError):
             raise ValidationError({self.cursor_param: [INVALID_CURSOR]}) from None
-        if value is None:
-            raise ValidationError({self.cursor_param: [INVALID_CURSOR]})
         return value, pk, reverse
 
     def _start(self, request: Request) -> tuple[datetime | None, int | None, bool]:

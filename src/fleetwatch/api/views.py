@@ -6,9 +6,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetwatch import __version__
+from fleetwatch.api.validation import StrictQueryParams
 
 
-class MetadataView(APIView):
+class MetadataView(StrictQueryParams, APIView):
     """``GET /api/``: what this server is and speaks (no authentication, as Argus)."""
 
     authentication_classes: list = []

@@ -13,10 +13,14 @@ from django import forms
 from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 
+from fleetwatch.api.validation import MAX_ID, storable_datetime
 from fleetwatch.incidents.models import Acknowledgement, Event, Incident, IncidentTagRelation
 from fleetwatch.incidents.tags import parse_tag
 
+#: ``duration__gte`` is in minutes; a century is more than any incident lasts.
+MAX_DURATION_MINUTES = 100 * 366 * 24 * 60
 TRUE_VALUES = {"true", "True", "1"}
 FALSE_VALUES = {"false", "False", "0"}
 
@@ -55,8 +59,53 @@ class TagListFilter(filters.Filter):
     field_class = TagListField
 
 
-class NumberInFilter(filters.BaseInFilter, filters.NumberFilter):
-    pass
+class IdListField(forms.Field):
+    """``1,2,3``: ids that fit the database's integer column, else a 400 naming the value."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        ids = []
+        for text in value.split(","):
+            try:
+                pk = int(text.strip())
+            except ValueError:
+                raise forms.ValidationError(f'"{text}" is not a valid id.') from None
+            if not 0 <= pk <= MAX_ID:
+                raise forms.ValidationError(f"Ids are between 0 and {MAX_ID}.")
+            ids.append(pk)
+        return ids
+
+
+class IdListFilter(filters.Filter):
+    field_class = IdListField
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("lookup_expr", "in")
+        super().__init__(*args, **kwargs)
+
+
+class IntegerFilter(filters.NumberFilter):
+    """A whole number (``level__lte=1.5`` is an error, not a silent ``1.5``)."""
+
+    field_class = forms.IntegerField
+
+
+class StorableDateTimeField(IsoDateTimeField):
+    """ISO 8601, and within what the database can store once converted to UTC."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is not None:
+            try:
+                storable_datetime(value)
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return value
+
+
+class DateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = StorableDateTimeField
 
 
 class CharInFilter(filters.BaseInFilter, filters.CharFilter):
@@ -89,22 +138,24 @@ class IncidentFilterSet(filters.FilterSet):
     end_time__isnull = StrictBooleanFilter(field_name="end_time", lookup_expr="isnull")
     token_expiry = StrictBooleanFilter(method="filter_token_expiry")
     tags = TagListFilter(method="filter_tags")
-    level__lte = filters.NumberFilter(
-        field_name="level", lookup_expr="lte", min_value=1, max_value=5
-    )
-    source__id__in = NumberInFilter(field_name="source_id", lookup_expr="in")
+    level__lte = IntegerFilter(field_name="level", lookup_expr="lte", min_value=1, max_value=5)
+    source__id__in = IdListFilter(field_name="source_id")
     source__name__in = CharInFilter(field_name="source__name", lookup_expr="in")
     source__type__in = CharInFilter(field_name="source__type__name", lookup_expr="in")
     source_incident_id = filters.CharFilter()
-    id__in = NumberInFilter(field_name="id", lookup_expr="in")
-    start_time__gte = filters.IsoDateTimeFilter(field_name="start_time", lookup_expr="gte")
-    start_time__lte = filters.IsoDateTimeFilter(field_name="start_time", lookup_expr="lte")
-    end_time__gte = filters.IsoDateTimeFilter(field_name="end_time", lookup_expr="gte")
-    end_time__lte = filters.IsoDateTimeFilter(field_name="end_time", lookup_expr="lte")
-    duration__gte = filters.NumberFilter(method="filter_duration", min_value=0)
+    id__in = IdListFilter(field_name="id")
+    start_time__gte = DateTimeFilter(field_name="start_time", lookup_expr="gte")
+    start_time__lte = DateTimeFilter(field_name="start_time", lookup_expr="lte")
+    end_time__gte = DateTimeFilter(field_name="end_time", lookup_expr="gte")
+    end_time__lte = DateTimeFilter(field_name="end_time", lookup_expr="lte")
+    duration__gte = filters.NumberFilter(
+        method="filter_duration", min_value=0, max_value=MAX_DURATION_MINUTES
+    )
     search = filters.CharFilter(method="filter_search")
-    filter_pk = filters.NumberFilter(method="filter_stored_filter", min_value=1)
-    notificationprofile_pk = filters.NumberFilter(method="filter_stored_filter", min_value=1)
+    filter_pk = IntegerFilter(method="filter_stored_filter", min_value=1, max_value=MAX_ID)
+    notificationprofile_pk = IntegerFilter(
+        method="filter_stored_filter", min_value=1, max_value=MAX_ID
+    )
 
     class Meta:
         model = Incident

@@ -15,6 +15,12 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from fleetwatch.api.validation import (
+    DATETIME_RANGE_MESSAGE,
+    NUL_MESSAGE,
+    json_problem,
+    storable_datetime,
+)
 from fleetwatch.incidents import pg_create
 from fleetwatch.incidents.models import (
     INCIDENT_COLUMNS,
@@ -93,8 +99,11 @@ def parse_datetime_value(value: object, *, allow_infinity: bool = False) -> date
     else:
         raise ValueError(DATETIME_MESSAGE)
     if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
-    return parsed
+        try:
+            parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
+        except OverflowError:
+            raise ValueError(DATETIME_RANGE_MESSAGE) from None
+    return storable_datetime(parsed)
 
 
 def _text(data: Mapping, name: str, errors: dict, *, url: bool = False) -> str:
@@ -103,6 +112,9 @@ def _text(data: Mapping, name: str, errors: dict, *, url: bool = False) -> str:
         return ""
     if not isinstance(value, str):
         errors[name] = ["Not a valid string."]
+        return ""
+    if "\x00" in value:
+        errors[name] = [NUL_MESSAGE]
         return ""
     value = value.strip()
     if url and value and "://" in value:
@@ -121,6 +133,9 @@ def parse_tags(value: object) -> tuple[list[tuple[str, str]], object]:
         return [], ['Expected a list of {"tag": "key=value"} objects.']
     tags, errors = [], {}
     for index, item in enumerate(value):
+        if isinstance(item, dict) and item.keys() - {"tag"}:
+            errors[str(index)] = {name: ["Unknown field."] for name in item.keys() - {"tag"}}
+            continue
         text = item.get("tag") if isinstance(item, dict) else item
         try:
             tag = parse_tag(text)
@@ -196,10 +211,12 @@ def parse_incident(
 
     metadata: dict = {}
     if allow_metadata and data.get("metadata") is not None:
-        if isinstance(data["metadata"], dict):
-            metadata = data["metadata"]
-        else:
+        if not isinstance(data["metadata"], dict):
             errors["metadata"] = ["Expected a JSON object."]
+        elif problem := json_problem(data["metadata"]):
+            errors["metadata"] = [problem]
+        else:
+            metadata = data["metadata"]
 
     tags: list[tuple[str, str]] = []
     if "tags" in data:
@@ -216,6 +233,9 @@ def parse_incident(
         sid = str(sid)
     if not isinstance(sid, str):
         errors["source_incident_id"] = ["Not a valid string."]
+        sid = ""
+    elif "\x00" in sid:
+        errors["source_incident_id"] = [NUL_MESSAGE]
         sid = ""
     draft_text = {
         name: _text(data, name, errors, url=name.endswith("_url"))

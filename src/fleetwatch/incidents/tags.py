@@ -15,6 +15,8 @@ def parse_tag(text: object) -> tuple[str, str]:
     """``"host=a=b"`` → ``("host", "a=b")`` (split on the first ``=``); ValueError otherwise."""
     if not isinstance(text, str) or "=" not in text:
         raise ValueError(TAG_FORMAT_MESSAGE)
+    if "\x00" in text:
+        raise ValueError("Null characters are not allowed.")
     key, _, value = text.partition("=")
     key, value = key.strip(), value.strip()
     if not KEY_RE.match(key):

@@ -4,6 +4,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +21,7 @@ from fleetwatch.accounts.api.serializers import (
     TokenSerializer,
 )
 from fleetwatch.accounts.models import LoginToken, PhoneNumber, User, replace_drf_token
+from fleetwatch.api.validation import StrictQueryParams
 
 hide_password = method_decorator(sensitive_post_parameters("password"), name="dispatch")
 
@@ -29,7 +31,7 @@ def require_empty_body(request: Request) -> None:
     EmptySerializer(data=request.data).is_valid(raise_exception=True)
 
 
-class CurrentUserView(generics.GenericAPIView):
+class CurrentUserView(StrictQueryParams, generics.GenericAPIView):
     """``GET auth/user/``: the requesting user (v1 adds ``phone_numbers``)."""
 
     def get_serializer_class(self) -> type[CurrentUserSerializer]:
@@ -41,7 +43,7 @@ class CurrentUserView(generics.GenericAPIView):
         return Response(self.get_serializer(request.user).data)
 
 
-class UserDetailView(generics.RetrieveAPIView):
+class UserDetailView(StrictQueryParams, generics.RetrieveAPIView):
     """``GET auth/users/<pk>/``: any user's public fields, e.g. to name an event's actor."""
 
     queryset = User.objects.all()
@@ -49,7 +51,7 @@ class UserDetailView(generics.RetrieveAPIView):
 
 
 @hide_password
-class ObtainTokenView(APIView):
+class ObtainTokenView(StrictQueryParams, APIView):
     """``POST token-auth/``: exchange a username and password for a new DRF token.
 
     Like Argus, this deletes the user's previous DRF token: there is one per user. Unlike
@@ -68,7 +70,7 @@ class ObtainTokenView(APIView):
         return Response({"token": token.key})
 
 
-class RefreshTokenView(APIView):
+class RefreshTokenView(StrictQueryParams, APIView):
     """``POST auth/refresh-token/``: replace the requesting user's DRF token.
 
     The old token stops working at once. Unlike Argus, a user without a DRF token (logged in
@@ -83,7 +85,7 @@ class RefreshTokenView(APIView):
 
 
 @hide_password
-class LoginView(APIView):
+class LoginView(StrictQueryParams, APIView):
     """``POST auth/token/login/``: a new login token (64 hex characters, expiring after
     ``LOGIN_TOKEN_TTL_HOURS``), for the posted ``{"username", "password"}`` or, with an empty
     body, for the user the request is authenticated as.
@@ -97,6 +99,8 @@ class LoginView(APIView):
 
     @extend_schema(request=CredentialsSerializer, responses=LoginTokenSerializer)
     def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
         if not request.data and request.user is not None:
             user = request.user
         else:
@@ -107,7 +111,7 @@ class LoginView(APIView):
         return Response(LoginTokenSerializer({"expiry": token.expiry, "token": key}).data)
 
 
-class LogoutView(APIView):
+class LogoutView(StrictQueryParams, APIView):
     """``POST auth/token/logout/``: delete the login token this request was made with."""
 
     @extend_schema(
@@ -126,7 +130,7 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LogoutAllView(APIView):
+class LogoutAllView(StrictQueryParams, APIView):
     """``POST auth/token/logoutall``: delete all the user's login tokens (DRF token kept)."""
 
     @extend_schema(request=None, responses={204: None})
@@ -136,7 +140,7 @@ class LogoutAllView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class OwnPhoneNumbers:
+class OwnPhoneNumbers(StrictQueryParams):
     """Only the requesting user's numbers exist for these views; others' are 404."""
 
     serializer_class = PhoneNumberSerializer

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fleetwatch.api.renderers import fast_parsers, fast_renderers
-from fleetwatch.api.validation import reject_unknown
+from fleetwatch.api.validation import MAX_ID, StrictQueryParams, reject_unknown
 from fleetwatch.incidents import events as rules
 from fleetwatch.incidents.api.serializers import IncidentSerializer, render_ack, render_event
 from fleetwatch.incidents.api.views import (
@@ -35,6 +35,8 @@ def parse_ids(data) -> list[int]:
         raise ValidationError({"ids": ["A non-empty list of incident ids is required."]})
     if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise ValidationError({"ids": ["Every id must be an integer."]})
+    if not all(1 <= i <= MAX_ID for i in ids):
+        raise ValidationError({"ids": [f"Every id must be between 1 and {MAX_ID}."]})
     if len(ids) > settings.BULK_INGEST_MAX:
         raise ValidationError({"ids": [f"At most {settings.BULK_INGEST_MAX} ids per request."]})
     return list(dict.fromkeys(ids))
@@ -55,7 +57,7 @@ def missing(key: str, pk: int) -> dict:
     }
 
 
-class BulkAckView(GenericAPIView):
+class BulkAckView(StrictQueryParams, GenericAPIView):
     serializer_class = None
 
     @extend_schema(request=None)
@@ -74,7 +76,7 @@ class BulkAckView(GenericAPIView):
         return bulk_response("ack", results)
 
 
-class BulkEventView(GenericAPIView):
+class BulkEventView(StrictQueryParams, GenericAPIView):
     serializer_class = None
 
     @extend_schema(request=None)
@@ -103,7 +105,7 @@ class BulkEventView(GenericAPIView):
         return bulk_response("event", results)
 
 
-class BulkTicketUrlView(GenericAPIView):
+class BulkTicketUrlView(StrictQueryParams, GenericAPIView):
     serializer_class = None
 
     @extend_schema(request=None)
@@ -126,7 +128,7 @@ class BulkTicketUrlView(GenericAPIView):
         return bulk_response("ticket_url", results)
 
 
-class UpsertView(GenericAPIView):
+class UpsertView(StrictQueryParams, GenericAPIView):
     """``POST incidents/upsert/``: create, or update the source's incident with that id.
 
     For glue that re-sends what its system reports: 201 when created, 200 when it existed
@@ -153,7 +155,7 @@ class UpsertView(GenericAPIView):
         return Response(body, status=code, headers={"X-Upsert-Status": result.status})
 
 
-class BulkIngestView(GenericAPIView):
+class BulkIngestView(StrictQueryParams, GenericAPIView):
     """``POST incidents/bulk/`` ``{"incidents": [...]}``: batched upserts, per-item results.
 
     Valid items are stored even when others are not; each result says ``created``,

@@ -13,14 +13,19 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import (
+    MethodNotAllowed,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fleetwatch.api.pagination import KeysetCursorPagination
 from fleetwatch.api.renderers import fast_parsers, fast_renderers
-from fleetwatch.api.validation import reject_unknown
+from fleetwatch.api.validation import UNKNOWN_PARAMETER, StrictQueryParams, reject_unknown
 from fleetwatch.incidents import events as rules
 from fleetwatch.incidents.api.serializers import (
     AckExpirationSerializer,
@@ -61,7 +66,7 @@ from fleetwatch.incidents.sources import create_source
 from fleetwatch.incidents.tags import format_tag, parse_tag
 
 PAGING_PARAMS = {"cursor", "page_size", "format"}
-UNKNOWN_PARAMETER = "Unknown query parameter."
+COUNT_VALUES = {"", "true", "True", "1"}
 NOT_CHANGEABLE = "The field is not allowed to be changed."
 SOURCE_FILTERS = {"source__id__in", "source__name__in", "source__type__in"}
 EDITABLE = {
@@ -113,8 +118,10 @@ def django_errors(exc: DjangoValidationError) -> ValidationError:
     return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
 
-def requesting_source(request: Request, data: dict) -> SourceSystem:
+def requesting_source(request: Request, data: object) -> SourceSystem:
     """The source an incident is created for: the caller's own, or (superuser) ``source``."""
+    if not isinstance(data, dict):
+        raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
     requested = data.get("source")
     user = request.user
     if requested not in (None, ""):
@@ -136,10 +143,14 @@ def requesting_source(request: Request, data: dict) -> SourceSystem:
     return user.source_system
 
 
-class IncidentListMixin:
+class IncidentListMixin(StrictQueryParams):
     """Filtering, counting and paging shared by the incident lists."""
 
     allow_source_filters = True
+
+    def allowed_query_params(self, request: Request):
+        # A GET is checked against the filters in ``filtered``; other methods read none.
+        return None if request.method == "GET" else self.query_params
 
     def filtered(self, request: Request, queryset: QuerySet) -> QuerySet:
         allowed = LIST_PARAMS if self.allow_source_filters else LIST_PARAMS - SOURCE_FILTERS
@@ -162,6 +173,8 @@ class IncidentListMixin:
             return paginator.response(render_incidents(rows, request.version))
         queryset = self.filtered(request, queryset)
         if "count" in request.query_params:
+            if request.query_params["count"] not in COUNT_VALUES:
+                raise ValidationError({"count": ["Takes no value (or true)."]})
             params = {k: v for k, v in request.query_params.items() if k not in {"count", "format"}}
             return Response({"count": queryset.count(), "params": params})
         paginator = KeysetCursorPagination("start_time")
@@ -223,7 +236,7 @@ class OpenListView(IncidentListMixin, GenericAPIView):
         return Response(render_incidents(list(incident_rows(queryset)), request.version))
 
 
-class IncidentDetailView(GenericAPIView):
+class IncidentDetailView(StrictQueryParams, GenericAPIView):
     serializer_class = IncidentSerializer
 
     def get(self, request: Request, pk: int) -> Response:
@@ -234,7 +247,7 @@ class IncidentDetailView(GenericAPIView):
 
     def put(self, request: Request, pk: int) -> Response:
         if request.version == "v1":
-            raise PermissionDenied("PUT is not part of API v1; use PATCH.")
+            raise MethodNotAllowed("PUT", "PUT is not part of API v1; use PATCH.")
         return self.update(request, pk)
 
     def delete(self, request: Request, pk: int) -> Response:
@@ -331,7 +344,7 @@ class IncidentDetailView(GenericAPIView):
         add_tags([(incident, [parse_tag(t) for t in sorted(new - old)])], user)
 
 
-class TicketUrlView(GenericAPIView):
+class TicketUrlView(StrictQueryParams, GenericAPIView):
     serializer_class = TicketUrlSerializer
 
     def put(self, request: Request, pk: int) -> Response:
@@ -374,7 +387,7 @@ def parse_event_body(request: Request, data) -> dict:
     return values
 
 
-class IncidentEventsView(GenericAPIView):
+class IncidentEventsView(StrictQueryParams, GenericAPIView):
     serializer_class = EventSerializer
 
     def get(self, request: Request, pk: int) -> Response:
@@ -400,7 +413,7 @@ class IncidentEventsView(GenericAPIView):
         return Response(render_event(event), status=status.HTTP_201_CREATED)
 
 
-class IncidentEventDetailView(GenericAPIView):
+class IncidentEventDetailView(StrictQueryParams, GenericAPIView):
     serializer_class = EventSerializer
 
     def get(self, request: Request, pk: int, event_pk: int) -> Response:
@@ -410,13 +423,13 @@ class IncidentEventDetailView(GenericAPIView):
         return Response(render_event(event))
 
 
-class AllEventsView(GenericAPIView):
+class AllEventsView(StrictQueryParams, GenericAPIView):
     """v2 ``incidents/events/``: every event, newest first, cursor-paged."""
 
     serializer_class = EventSerializer
+    query_params = frozenset(PAGING_PARAMS)
 
     def get(self, request: Request) -> Response:
-        reject_unknown(request.query_params, PAGING_PARAMS, UNKNOWN_PARAMETER)
         paginator = KeysetCursorPagination("timestamp")
         rows = paginator.paginate(Event.objects.select_related("actor"), request)
         return paginator.response([render_event(e) for e in rows])
@@ -449,7 +462,7 @@ def ack_incident(incident: Incident, actor, values: dict) -> Acknowledgement:
         raise ValidationError({"non_field_errors": [str(exc)]}) from None
 
 
-class IncidentAcksView(GenericAPIView):
+class IncidentAcksView(StrictQueryParams, GenericAPIView):
     serializer_class = AckSerializer
 
     def get(self, request: Request, pk: int) -> Response:
@@ -467,7 +480,7 @@ class IncidentAcksView(GenericAPIView):
         return Response(render_ack(ack), status=status.HTTP_201_CREATED)
 
 
-class IncidentAckDetailView(GenericAPIView):
+class IncidentAckDetailView(StrictQueryParams, GenericAPIView):
     serializer_class = AckExpirationSerializer
 
     def get_ack(self, pk: int, ack_pk: int) -> Acknowledgement:
@@ -485,7 +498,9 @@ class IncidentAckDetailView(GenericAPIView):
 
     def patch(self, request: Request, pk: int, ack_pk: int) -> Response:
         if request.version == "v1":
-            raise PermissionDenied("Acknowledgements cannot be changed through API v1.")
+            raise MethodNotAllowed(
+                request.method, "Acknowledgements cannot be changed through API v1."
+            )
         ack = self.get_ack(pk, ack_pk)
         reject_unknown(request.data, {"expiration"}, NOT_CHANGEABLE)
         serializer = AckExpirationSerializer(data=request.data)
@@ -511,7 +526,7 @@ class IncidentAckDetailView(GenericAPIView):
 # --- tags (v2) --------------------------------------------------------------------------------
 
 
-class IncidentTagsView(GenericAPIView):
+class IncidentTagsView(StrictQueryParams, GenericAPIView):
     serializer_class = TagSerializer
 
     def get(self, request: Request, pk: int) -> Response:
@@ -529,7 +544,7 @@ class IncidentTagsView(GenericAPIView):
         return Response({"tag": format_tag(*tag)}, status=status.HTTP_201_CREATED)
 
 
-class IncidentTagDetailView(GenericAPIView):
+class IncidentTagDetailView(StrictQueryParams, GenericAPIView):
     serializer_class = TagSerializer
 
     def get_relation(self, pk: int, tag: str) -> IncidentTagRelation:
@@ -566,7 +581,7 @@ class IncidentTagDetailView(GenericAPIView):
 # --- sources ----------------------------------------------------------------------------------
 
 
-class SourceListView(GenericAPIView):
+class SourceListView(StrictQueryParams, GenericAPIView):
     serializer_class = SourceSystemSerializer
 
     def get(self, request: Request) -> Response:
@@ -575,7 +590,7 @@ class SourceListView(GenericAPIView):
     @extend_schema(request=SourceCreateSerializer, responses={201: SourceSystemSerializer})
     def post(self, request: Request) -> Response:
         if request.version == "v1":
-            raise PermissionDenied("Sources cannot be created through API v1.")
+            raise MethodNotAllowed("POST", "Sources cannot be created through API v1; use v2.")
         if not request.user.is_superuser:
             raise PermissionDenied("Only a superuser may create sources.")
         serializer = SourceCreateSerializer(data=request.data)
@@ -590,7 +605,7 @@ class SourceListView(GenericAPIView):
         return Response(render_source(source), status=status.HTTP_201_CREATED)
 
 
-class SourceDetailView(GenericAPIView):
+class SourceDetailView(StrictQueryParams, GenericAPIView):
     serializer_class = SourceSystemSerializer
 
     def get(self, request: Request, pk: int) -> Response:
@@ -610,7 +625,7 @@ class SourceDetailView(GenericAPIView):
         return Response(render_source(source))
 
 
-class HeartbeatView(GenericAPIView):
+class HeartbeatView(StrictQueryParams, GenericAPIView):
     serializer_class = None
 
     @extend_schema(request=None, responses={204: None})
@@ -622,7 +637,7 @@ class HeartbeatView(GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SourceTypeListView(GenericAPIView):
+class SourceTypeListView(StrictQueryParams, GenericAPIView):
     serializer_class = SourceSystemTypeSerializer
 
     def get(self, request: Request) -> Response:
@@ -635,14 +650,14 @@ class SourceTypeListView(GenericAPIView):
         return Response(serializer.data, status=status.HTTP_201_CREATED)
 
 
-class SourceTypeDetailView(GenericAPIView):
+class SourceTypeDetailView(StrictQueryParams, GenericAPIView):
     serializer_class = SourceSystemTypeSerializer
 
     def get(self, request: Request, name: str) -> Response:
         return Response({"name": get_object_or_404(SourceSystemType, name=name).name})
 
 
-class MetadataV1View(GenericAPIView):
+class MetadataV1View(StrictQueryParams, GenericAPIView):
     serializer_class = SourceSystemSerializer
 
     def get(self, request: Request) -> Response:
