@@ -5,6 +5,7 @@ endpoints, and the vendor connectors. Validation is plain Python (no serializer 
 that a bulk request of thousands of incidents costs a handful of batched queries.
 """
 
+import time
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -374,6 +375,35 @@ def add_tags(
 
 
 ROW_COLUMNS = ("id", *INCIDENT_COLUMNS)
+# A batch this large may have grown the table past what the planner last saw.
+STATS_CHECK_BATCH = 500
+_last_analyze = 0.0
+
+
+def _refresh_planner_statistics(highest_pk: int) -> None:
+    """ANALYZE the incident table when a bulk load has outgrown the planner's statistics.
+
+    A fresh database filled by a backfill has no statistics until autovacuum's next round (a
+    minute away): the planner then guesses that ``source_incident_id IN (500 ids)`` matches
+    the whole table and scans it, and a batch of 1,000 costs 250 ms instead of 100 ms. The
+    highest pk just drawn bounds the table's size; when the planner believes in fewer than
+    half as many rows, refresh it (at most every 5 s per process; the advisory lock keeps
+    workers from queueing behind each other's ANALYZE).
+    """
+    global _last_analyze
+    if time.monotonic() - _last_analyze < 5:
+        return
+    table = Incident._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples * 2 < %s AND pg_try_advisory_xact_lock(hashtext(%s))"
+            " FROM pg_class WHERE oid = %s::regclass",
+            [highest_pk, f"fleetwatch.analyze.{table}", table],
+        )
+        row = cursor.fetchone()
+        if row and row[0]:
+            _last_analyze = time.monotonic()
+            cursor.execute(f'ANALYZE "{table}"')
 
 
 def _store_new_incidents(incidents: list[Incident]) -> None:
@@ -392,6 +422,8 @@ def _store_new_incidents(incidents: list[Incident]) -> None:
             [Incident._meta.db_table, Incident._meta.pk.column, len(incidents)],
         )
         pks = sorted(row[0] for row in cursor.fetchall())
+    if len(incidents) >= STATS_CHECK_BATCH:
+        transaction.on_commit(lambda: _refresh_planner_statistics(pks[-1]))
     rows = []
     for incident, pk in zip(incidents, pks, strict=True):
         incident.pk = pk
