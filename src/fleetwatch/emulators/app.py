@@ -13,11 +13,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fleetwatch.emulators.base import ControlError, VendorEmulator
+from fleetwatch.emulators.base import ControlError, VendorEmulator, loads_json
 from fleetwatch.emulators.faults import KINDS, FaultError, FaultInjector
 
 log = logging.getLogger("fleetwatch.emulators")
 CONTROL_PREFIX = "/_emulator"
+# One clock jump replays every scenario tick it covers while holding the vendor's lock, so a
+# jump is bounded (a year of a 10,000-device MetaAccess fleet takes about a minute).
+MAX_ADVANCE_SECONDS = 366 * 86_400
 
 
 class RequestCounters:
@@ -65,11 +68,15 @@ async def _json_body(request: Request) -> dict:
     if not raw:
         return {}
     try:
-        data = json.loads(raw)
+        data = loads_json(raw)
     except ValueError:
         raise ControlError("body", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ControlError("body", "the body must be a JSON object")
+    try:  # a lone surrogate ("\\ud800") would be stored, then fail every answer that shows it
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ControlError("body", "the body holds text that is not valid Unicode") from None
     return data
 
 
@@ -108,8 +115,14 @@ def control_routes(
     async def advance(request: Request) -> Response:
         body = await _json_body(request)
         seconds = body.get("seconds")
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-            raise ControlError("seconds", "seconds must be a non-negative number")
+        if (
+            not isinstance(seconds, int | float)
+            or isinstance(seconds, bool)
+            or not 0 <= seconds <= MAX_ADVANCE_SECONDS  # also refuses NaN and infinity
+        ):
+            raise ControlError(
+                "seconds", f"seconds must be a number from 0 to {MAX_ADVANCE_SECONDS} (366 days)"
+            )
         vendor.clock.advance(seconds)
         vendor.sync()
         return JSONResponse(vendor.clock.as_dict())
@@ -195,7 +208,7 @@ class EmulatorMiddleware:
             return
         path = scope["path"]
         if path.startswith(CONTROL_PREFIX):
-            await self.app(scope, receive, send)
+            await self._run(scope, receive, send)
             return
         endpoint = self._endpoint(scope)
         status_seen = {"status": 0}
@@ -208,12 +221,45 @@ class EmulatorMiddleware:
         try:
             fault = self.faults.take(path)
             if fault is None:
-                self.vendor.sync()
-                await self.app(scope, receive, counting_send)
+                await self._run(scope, receive, counting_send)
             else:
                 await self._apply_fault(fault, scope, receive, counting_send)
         finally:
             self.counters.record(endpoint, status_seen["status"] or 499)
+
+    async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Advance the scenario and run the app; an unexpected exception still ends in the
+        vendor's own 500 (the control API's error shape on its own paths).
+
+        Starlette's ServerErrorMiddleware sends the ``server_error`` answer (the vendor's error
+        shape, logged there) and then re-raises for the server's benefit; uvicorn would log it
+        a second time and close the keep-alive connection. Once that answer is complete the
+        exception is dropped here, so the client can go on using its connection.
+        """
+        progress = {"started": False, "complete": False}
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                progress["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                progress["complete"] = True
+            await send(message)
+
+        try:
+            if not scope["path"].startswith(CONTROL_PREFIX):
+                self.vendor.sync()
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if progress["complete"]:
+                return
+            if progress["started"]:
+                raise  # a half-sent answer: only closing the connection can end it
+            log.exception("emulator %s failed on %s", self.vendor.name, scope["path"])
+            if scope["path"].startswith(CONTROL_PREFIX):
+                response = _control_error("internal", "internal error", 500)
+            else:
+                response = self.vendor.error_response(Request(scope), 500, "internal error")
+            await response(scope, receive, send)
 
     async def _apply_fault(self, fault, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -226,8 +272,7 @@ class EmulatorMiddleware:
             await self.vendor.rate_limited_response(request, 5.0)(scope, receive, send)
         elif kind == "slow":
             await asyncio.sleep(fault.delay)
-            self.vendor.sync()
-            await self.app(scope, receive, send)
+            await self._run(scope, receive, send)
         elif kind == "timeout":
             await asyncio.sleep(fault.delay)
             await self._drop(send, status=504)
@@ -258,8 +303,7 @@ class EmulatorMiddleware:
             if message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
-        self.vendor.sync()
-        await self.app(scope, receive, capture)
+        await self._run(scope, receive, capture)
         return b"".join(chunks) or b'{"truncated": true}'
 
     @staticmethod
@@ -292,6 +336,8 @@ def build_app(vendor: VendorEmulator) -> Starlette:
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("emulator %s failed on %s", vendor.name, request.url.path)
+        if request.url.path.startswith(CONTROL_PREFIX):
+            return _control_error("internal", "internal error", 500)
         return vendor.error_response(request, 500, "internal error")
 
     app = Starlette(

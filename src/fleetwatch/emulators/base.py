@@ -1,5 +1,6 @@
 """What every vendor emulator declares; the shared app (``app.py``) does the rest."""
 
+import json
 import random
 import threading
 from abc import ABC, abstractmethod
@@ -11,6 +12,15 @@ from starlette.routing import BaseRoute
 
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.emulators.fleet import Fleet
+
+
+def loads_json(raw: bytes | str) -> object:
+    """``json.loads``, except that a document nested too deeply for the parser (``[[[[…``)
+    is a ValueError like any other invalid JSON; ``json`` raises RecursionError for it."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("the JSON document is nested too deeply") from None
 
 
 class ControlError(ValueError):

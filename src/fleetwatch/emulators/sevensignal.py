@@ -109,8 +109,12 @@ def to_ms(when: datetime) -> int:
 def iso_ms(ms: int) -> str:
     """``2026-08-17T14:12:00.000Z``: how the vendor writes incident timestamps (cached: an
     incident list renders four per incident, and strftime dominated the request)."""
-    when = _EPOCH0 + timedelta(milliseconds=ms)
-    return when.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+    w = _EPOCH0 + timedelta(milliseconds=ms)
+    # not strftime: its %Y drops the leading zeros of years before 1000 on glibc
+    return (
+        f"{w.year:04d}-{w.month:02d}-{w.day:02d}T{w.hour:02d}:{w.minute:02d}:{w.second:02d}"
+        f".{ms % 1000:03d}Z"
+    )
 
 
 def zoned_ms(ms: int) -> str:
@@ -184,19 +188,44 @@ def _as_list(request: Request, name: str) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+JAVA_INT = (-(2**31), 2**31 - 1)
+JAVA_LONG = (-(2**63), 2**63 - 1)
+# The instants an incident window may name: what the ISO renderings (years 0001..9999) can show.
+MIN_EPOCH_MS = to_ms(datetime(1, 1, 1, tzinfo=UTC))
+MAX_EPOCH_MS = to_ms(datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC))
+
+
+def _conversion_error(name: str, java_type: str, raw: str) -> ApiError:
+    """Spring's MethodArgumentTypeMismatchException message, which names the parameter."""
+    return ApiError(
+        400,
+        f"Method parameter '{name}': Failed to convert value of type 'java.lang.String' to "
+        f"required type '{java_type}'; For input string: \"{raw}\"",
+    )
+
+
+def _java_number(name: str, raw: str, java_type: str, bounds: tuple[int, int]) -> int:
+    """Parse like Spring's number editor: surrounding whitespace trimmed, an optional sign,
+    decimal digits only (no ``1e3``, ``1.5`` or ``1_000``), within the Java type's range;
+    anything else is the conversion 400 (never a Python error)."""
+    text = raw.strip()
+    if "_" in text:
+        raise _conversion_error(name, java_type, raw)
+    try:
+        value = int(text)
+    except ValueError:  # not an integer, or too many digits for int()
+        raise _conversion_error(name, java_type, raw) from None
+    if not bounds[0] <= value <= bounds[1]:
+        raise _conversion_error(name, java_type, raw)
+    return value
+
+
 def _int_param(request: Request, names: tuple[str, ...], default: int) -> int:
     for name in names:
         raw = request.query_params.get(name)
         if raw is None:
             continue
-        try:
-            return int(raw)
-        except ValueError:
-            raise ApiError(
-                400,
-                f"Failed to convert value of type 'java.lang.String' to required type 'int'; "
-                f'For input string: "{raw}"',
-            ) from None
+        return _java_number(name, raw, "int", JAVA_INT)
     return default
 
 
@@ -204,14 +233,19 @@ def _long_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    try:
-        return int(raw)
-    except ValueError:
+    return _java_number(name, raw, "long", JAVA_LONG)
+
+
+def _check_instant(name: str, ms: int) -> None:
+    """An epoch-ms instant the answer can render (``range.fromAsDateString``), else a 400
+    naming the parameter."""
+    if not MIN_EPOCH_MS <= ms <= MAX_EPOCH_MS:
         raise ApiError(
             400,
-            f"Failed to convert value of type 'java.lang.String' to required type 'long'; "
-            f'For input string: "{raw}"',
-        ) from None
+            f"Invalid value {ms} for '{name}': epoch milliseconds must be between "
+            f"{MIN_EPOCH_MS} (0001-01-01T00:00:00.000Z) and {MAX_EPOCH_MS} "
+            "(9999-12-31T23:59:59.999Z)",
+        )
 
 
 class SevenSignalEmulator(VendorEmulator):
@@ -661,8 +695,9 @@ class SevenSignalEmulator(VendorEmulator):
         if eyes_type not in (None, "AGENTS", "SENSORS"):
             raise ApiError(
                 400,
-                f"Failed to convert value of type 'java.lang.String' to required type "
-                f"'EyesType'; No enum constant EyesType.{eyes_type}",
+                "Method parameter 'eyesType': Failed to convert value of type "
+                "'java.lang.String' to required type 'EyesType'; "
+                f"No enum constant EyesType.{eyes_type}",
             )
         body = {}
         if eyes_type in (None, "AGENTS"):
@@ -807,9 +842,19 @@ class SevenSignalEmulator(VendorEmulator):
     def _incident_list(self, request: Request, now_ms: int) -> dict:
         from_ms = _long_param(request, "from")
         to_ms_ = _long_param(request, "to")
+        if from_ms is not None:
+            _check_instant("from", from_ms)
         if to_ms_ is None:
             to_ms_ = now_ms
+        else:
+            _check_instant("to", to_ms_)
         if from_ms is None:
+            if to_ms_ - DAY_MS < MIN_EPOCH_MS:
+                raise ApiError(
+                    400,
+                    f"Invalid value {to_ms_} for 'to': without 'from' (which defaults to "
+                    f"to - 24 h) it must be at least {MIN_EPOCH_MS + DAY_MS}",
+                )
             from_ms = to_ms_ - DAY_MS
         if from_ms > to_ms_:
             raise ApiError(400, "'from' must be before 'to'")

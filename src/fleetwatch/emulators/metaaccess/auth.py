@@ -36,7 +36,10 @@ class TokenStore:
 
     def client_ok(self, client_id: str, client_secret: str) -> bool:
         expected = self.clients.get(client_id)
-        return expected is not None and secrets.compare_digest(expected, client_secret)
+        # bytes: compare_digest refuses str with non-ASCII characters (a TypeError, i.e. a 500)
+        return expected is not None and secrets.compare_digest(
+            expected.encode(), client_secret.encode("utf-8", "surrogatepass")
+        )
 
     def issue(self, client_id: str, refresh_token: str | None = None) -> dict:
         """A new access token (and a new refresh token unless one is being used)."""

@@ -6,11 +6,10 @@ vendor documentation is silent.
 
 import base64
 import binascii
-import json
 import random
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -18,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from fleetwatch.emulators import ratelimit
-from fleetwatch.emulators.base import ControlError, VendorEmulator
+from fleetwatch.emulators.base import ControlError, VendorEmulator, loads_json
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.emulators.fleet import Fleet
 from fleetwatch.emulators.metaaccess import render
@@ -74,7 +73,10 @@ def _query_int(request: Request, key: str, default: int) -> int:
         return default
     if not _QUERY_INT.match(raw.strip()):
         raise ApiError(400, f"{key} must be an integer")
-    return int(raw)
+    try:
+        return int(raw)
+    except ValueError:  # more digits than int() converts
+        raise ApiError(400, f"{key} must be an integer") from None
 
 
 async def _json_object(request: Request) -> dict:
@@ -83,7 +85,7 @@ async def _json_object(request: Request) -> dict:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
+        data = loads_json(raw)
     except ValueError:
         raise ApiError(400, "the request body is not valid JSON") from None
     if not isinstance(data, dict):
@@ -204,7 +206,7 @@ class MetaAccessEmulator(VendorEmulator):
             if raw.strip():
                 if "json" in content_type or raw.lstrip().startswith(b"{"):
                     try:
-                        data = json.loads(raw)
+                        data = loads_json(raw)
                     except ValueError:
                         return None
                     if not isinstance(data, dict):
@@ -305,6 +307,8 @@ class MetaAccessEmulator(VendorEmulator):
             start, end = _date(start_date, "start_date"), _date(end_date, "end_date")
             if end <= start:
                 raise ApiError(400, "end_date must be greater than start_date")
+            if end.date() == date.max:  # its end (the next midnight) is not a datetime
+                raise ApiError(400, "end_date is not a valid date (the last one is 12/30/9999)")
             first = self.world.rel(start)
             last = min(self.world.rel(end + timedelta(days=1)) - 1e-6, now)
         else:
@@ -372,7 +376,13 @@ class MetaAccessEmulator(VendorEmulator):
         except (binascii.Error, UnicodeDecodeError, ValueError):
             text = ""
         prefix, _, number = text.partition(_CURSOR_PREFIX)
-        if prefix or not number.isdigit() or not 0 < int(number) <= len(self.world.order):
+        # isascii: str.isdigit() accepts "²", which int() refuses
+        if (
+            prefix
+            or not (number.isascii() and number.isdigit())
+            or len(number) > 20
+            or not 0 < int(number) <= len(self.world.order)
+        ):
             raise ApiError(400, "token is invalid")
         return int(number)
 

@@ -8,7 +8,6 @@ transport-level problems use other statuses. See docs/emulators/sensaphone.md.
 """
 
 import hashlib
-import json
 import math
 import random
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from fleetwatch.emulators.base import ControlError, VendorEmulator
+from fleetwatch.emulators.base import ControlError, VendorEmulator, loads_json
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.emulators.fleet import Fleet, SensorDevice, Zone
 from fleetwatch.emulators.ratelimit import SlidingWindow, retry_after_header
@@ -144,7 +143,9 @@ def ok(response: dict) -> JSONResponse:
 def _int(name: str, value: object, code: int = CODE_INVALID) -> int:
     if isinstance(value, str):
         value = history.strip_braces(value)
-        if value.isdigit():
+        # ASCII digits only ("²".isdigit() is true but int() refuses it), and few enough of
+        # them for int(): anything else is an invalid request, never a Python error
+        if value.isascii() and value.isdigit() and len(value) <= history.MAX_DIGITS:
             return int(value)
     elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
@@ -268,7 +269,7 @@ class SensaphoneEmulator(VendorEmulator):
         if not raw.strip():
             raise ApiError(CODE_INVALID, "JSON mode needs a JSON object in the request body")
         try:
-            data = json.loads(raw.decode("utf-8-sig"))
+            data = loads_json(raw.decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError):
             raise ApiError(CODE_INVALID, "the request body is not valid JSON") from None
         if not isinstance(data, dict):

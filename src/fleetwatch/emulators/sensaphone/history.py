@@ -56,7 +56,8 @@ FILTERS: dict[str, dict[str, tuple]] = {
     },
 }
 LOGS = tuple(FILTERS)
-_DIGITS = re.compile(r"^\s*\d+\s*$")
+_DIGITS = re.compile(r"^\s*[0-9]+\s*$")
+MAX_DIGITS = 100  # longer digit strings are refused, not handed to int() (which caps at 4300)
 
 
 class FilterError(ValueError):
@@ -84,7 +85,7 @@ def uri_pairs(segments: list[str]) -> dict[str, str]:
 def _to_int(name: str, value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    if isinstance(value, str) and _DIGITS.match(value):
+    if isinstance(value, str) and _DIGITS.match(value) and len(value.strip()) <= MAX_DIGITS:
         return int(value)
     raise FilterError(f"filter '{name}' must hold non-negative integers, not {value!r}")
 
