@@ -13,15 +13,16 @@ FAST_RETRY = {"base_delay": 0.01, "max_delay": 0.05, "default_rate_limit_wait": 
 
 @pytest.fixture
 def make_connector(db):
-    """A connector pointed at an emulator, with the emulator's demo credentials."""
+    """A connector pointed at an emulator (or at ``url``, e.g. a VendorProxy in front of it),
+    with the emulator's demo credentials."""
 
-    def make(server: EmulatorServer, name: str | None = None, **options):
+    def make(server: EmulatorServer, name: str | None = None, *, url: str = "", **options):
         vendor = server.emulator.name
         settings = {"retry": FAST_RETRY, **options}
         return create_connector(
             name=name or f"{vendor}-test",
             vendor=vendor,
-            base_url=server.url,
+            base_url=url or server.url,
             credentials=server.emulator.credentials(),
             poll_interval=60,
             options=settings,
@@ -120,3 +121,77 @@ def worker_env(tmp_path):
     if "FLEETWATCH_ENCRYPTION_KEY" not in env and key_file.exists():
         env["FLEETWATCH_ENCRYPTION_KEY"] = key_file.read_text().strip()
     return env
+
+
+class VendorProxy:
+    """A vendor that answers exactly like the emulator behind it, except where ``rewrite``
+    says otherwise: for answers no emulator fault produces (valid JSON of the wrong shape).
+    ``rewrite(method, path, status, body) -> (status, body) | None`` (None: pass through)."""
+
+    def __init__(self, target: str) -> None:
+        import http.server
+        import threading
+
+        self.target = target
+        self.rewrite = None
+        self.rewritten = 0
+        proxy = self
+        upstream = httpx.Client(base_url=target, timeout=30)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def relay(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("host", "content-length", "connection")
+                }
+                answer = upstream.request(self.command, self.path, headers=headers, content=body)
+                status, content = answer.status_code, answer.content
+                change = proxy.rewrite and proxy.rewrite(
+                    self.command, self.path.split("?")[0], status, content
+                )
+                if change:
+                    proxy.rewritten += 1
+                    status, content = change
+                self.send_response(status)
+                for key, value in answer.headers.items():
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = relay
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.upstream = upstream
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.upstream.close()
+
+
+@pytest.fixture
+def vendor_proxy():
+    started: list[VendorProxy] = []
+
+    def make(server: EmulatorServer) -> VendorProxy:
+        proxy = VendorProxy(server.url)
+        started.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in started:
+        proxy.stop()

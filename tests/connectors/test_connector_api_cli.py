@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from fleetwatch.connectors.engine import run_poll
 from fleetwatch.connectors.models import Connector, ConnectorState
 
 URL = "/api/v2/connectors/"
@@ -128,3 +129,104 @@ def test_cli_lifecycle(db, emulator, tmp_path):
         run("sync", "nope")
     with pytest.raises(CommandError, match="credentials need"):
         run("add", "x", "--vendor", "7signal", "--url", server.url, "--credential", "client_id=a")
+
+
+# --- options ----------------------------------------------------------------------------------
+
+BAD_OPTIONS = [
+    ({"rate_limit": [0, 1]}, "rate_limit"),
+    ({"rate_limit": [5]}, "rate_limit"),
+    ({"rate_limit": [5, 0]}, "rate_limit"),
+    ({"rate_limit": "5/s"}, "rate_limit"),
+    ({"retry": {"tries": 3}}, "retry"),
+    ({"retry": {"attempts": 0}}, "retry"),
+    ({"retry": {"base_delay": "fast"}}, "retry"),
+    ({"retry": [1]}, "retry"),
+    ({"timeout": -1}, "timeout"),
+    ({"timeout": True}, "timeout"),
+    ({"rate_limit_margin": 2}, "rate_limit_margin"),
+    ({"failure_threshold": 0.5}, "failure_threshold"),
+    ({"agents_per_page": 1000}, "agents_per_page"),
+    ({"overlap_minutes": -5}, "overlap_minutes"),
+    ({"page_size": 20}, "page_size"),  # a MetaAccess option, not a 7SIGNAL one
+]
+
+
+@pytest.mark.parametrize(("options", "name"), BAD_OPTIONS, ids=lambda v: str(v)[:40])
+def test_bad_options_are_a_400_naming_the_option(admin_api, options, name):
+    body = {
+        "name": "wifi",
+        "vendor": "7signal",
+        "base_url": "http://127.0.0.1:9/",
+        "credentials": CREDS,
+        "options": options,
+    }
+    response = admin_api.post(URL, body, format="json")
+    assert response.status_code == 400, response.content
+    errors = response.json()["options"]
+    assert list(errors) == [name] and errors[name], errors
+    assert not Connector.objects.exists()
+
+
+def test_bad_options_on_update_are_a_400_and_change_nothing(admin_api, make_connector, emulator):
+    connector = make_connector(emulator("7signal", seed=1, devices=20), "wifi")
+    before = connector.options
+    response = admin_api.patch(
+        f"{URL}{connector.pk}/",
+        {"options": {"rate_limit": [0, 1], "retry": {"tries": 3}, "agents_every": 60}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()["options"]) == {"rate_limit", "retry"}
+    connector.refresh_from_db()
+    assert connector.options == before
+    good = admin_api.patch(
+        f"{URL}{connector.pk}/",
+        {"options": {"rate_limit": [4, 1.0], "retry": {"attempts": 2}}},
+        format="json",
+    )
+    assert good.status_code == 200 and good.json()["options"]["rate_limit"] == [4, 1.0]
+
+
+def test_test_never_answers_500(admin_api, make_connector, emulator, vendor_proxy):
+    server = emulator("7signal", seed=1, devices=20)
+    proxy = vendor_proxy(server)
+    connector = make_connector(server, "wifi", url=proxy.url)
+    # Options stored before they were checked (an older version, a database edit): a 400
+    # naming them, not the TypeError deep inside build().
+    Connector.objects.filter(pk=connector.pk).update(
+        options={"rate_limit": [0, 1], "retry": {"tries": 3}}
+    )
+    tested = admin_api.post(f"{URL}{connector.pk}/test/")
+    assert tested.status_code == 400, tested.content
+    assert set(tested.json()["options"]) == {"rate_limit", "retry"}
+    # ... and a poll with them fails as a recorded failure, naming them.
+    summary = run_poll(connector.pk).as_dict()
+    assert summary["status"] == "failed" and "rate_limit" in summary["error"]
+    # A vendor answer the module does not expect (valid JSON, wrong shape): a 502.
+    Connector.objects.filter(pk=connector.pk).update(options={})
+    proxy.rewrite = lambda method, path, status, body: (
+        (200, b'{"agents": "none"}') if path == "/eyes" else None
+    )
+    tested = admin_api.post(f"{URL}{connector.pk}/test/")
+    assert tested.status_code == 502, tested.content
+    assert tested.json()["ok"] is False
+    proxy.rewrite = None
+    assert admin_api.post(f"{URL}{connector.pk}/test/").status_code == 200
+
+
+def test_cli_names_bad_options(db, emulator):
+    server = emulator("7signal", seed=2, devices=20)
+    args = ["add", "wifi", "--vendor", "7signal", "--url", server.url]
+    creds = ["--credential", "client_id=fleetwatch-demo", "--credential", "client_secret=x"]
+    with pytest.raises(CommandError, match=r"options: rate_limit: Expected \[requests, seconds\]"):
+        run(*args, *creds, "--option", "rate_limit=[0, 1]")
+    with pytest.raises(CommandError, match="retry: 'tries' is not a retry setting"):
+        run(*args, *creds, "--option", 'retry={"tries": 3}')
+    with pytest.raises(CommandError, match="colour: Unknown option"):
+        run(*args, *creds, "--option", "colour=red")
+    assert not Connector.objects.exists()
+    run(*args, *creds, "--option", "rate_limit=[4, 1]")
+    Connector.objects.filter(name="wifi").update(options={"timeout": "slow"})
+    with pytest.raises(CommandError, match=r"wifi: options: timeout: Expected a number\."):
+        run("test", "wifi")

@@ -11,11 +11,13 @@ import time
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from fleetwatch.connectors.engine import run_poll, take_lease
-from fleetwatch.connectors.models import Connector, ConnectorState
+from fleetwatch.connectors.models import Connector, ConnectorState, RateLimitSlot
 from fleetwatch.connectors.tasks import schedule_due
+from fleetwatch.emulators.clock import SimClock
 from fleetwatch.incidents.models import Event, Incident
 
 
@@ -88,6 +90,112 @@ def test_worker_killed_mid_poll_loses_and_duplicates_nothing(seven, worker_env):
         )
     )
     assert len(sids) == len(set(sids))
+
+
+def stop(process) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_poll_is_taken_over_by_another_after_its_lease(seven, worker_env):
+    """A ``fleetwatch worker`` is SIGKILLed while its poll waits on the vendor. Nothing is
+    stored; the connector stays blocked until the dead worker's lease (5 s here) runs out;
+    then another worker's scheduler polls it again, and the hub matches the vendor — the new
+    incident opened, the ended one ended, once each."""
+    _, connector, ctl = seven
+    assert run_poll(connector.pk).status == "ok"
+    Connector.objects.filter(pk=connector.pk).update(poll_interval=1)
+    ConnectorState.objects.filter(pk=connector.pk).update(next_run_at=None)  # due now
+    made = ctl.act("create_incident")
+    ending = sorted(connector.open_incident_ids() & truth_open(ctl))[0]
+    ctl.act("end_incident", id=ending)
+    ctl.fault("slow", delay=30, path="/incidents/agents", count=1)
+    worker_args = ("worker", "--no-startup-delay", "--interval", "0.2")
+    first = fleetwatch(*worker_args, env=worker_env)
+    try:
+        leased = wait_for(
+            lambda: ConnectorState.objects.filter(pk=connector.pk).exclude(lease_owner="").exists(),
+            timeout=40,
+        )
+        assert leased, "the first worker never started its poll"
+        time.sleep(0.5)  # its request to the vendor is now held by the slow fault
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    dead = ConnectorState.objects.get(pk=connector.pk)
+    assert dead.lease_owner and dead.lease_expires_at > timezone.now()
+    assert made["id"] not in connector.open_incident_ids()  # the dead poll stored nothing
+    assert ending in connector.open_incident_ids()
+    second = fleetwatch(*worker_args, env=worker_env)
+    try:
+        recovered = wait_for(
+            lambda: ConnectorState.objects.filter(
+                pk=connector.pk, last_success_at__gt=dead.lease_expires_at
+            ).exists(),
+            timeout=60,
+        )
+        assert recovered, second.poll()
+    finally:
+        stop(second)
+    state = ConnectorState.objects.get(pk=connector.pk)
+    assert state.last_attempt_at >= dead.lease_expires_at  # not before the lease ran out
+    assert state.lease_owner == "" and state.consecutive_failures == 0
+    assert connector.open_incident_ids() == truth_open(ctl)
+    assert made["id"] in connector.open_incident_ids()
+    ended = Incident.objects.get(source=connector.source, source_incident_id=ending)
+    assert not ended.open and ended.events.filter(type="END").count() == 1
+    sids = list(
+        Incident.objects.filter(source=connector.source).values_list(
+            "source_incident_id", flat=True
+        )
+    )
+    assert len(sids) == len(set(sids))
+    assert Event.objects.filter(incident__source=connector.source, type="STA").count() == len(sids)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lease_is_held_through_a_long_wait(emulator, make_connector, control, settings):
+    """A vendor's Retry-After (5 s) longer than the whole lease (2 s here): the poller renews
+    the lease while it waits, so no other poller can take the connector over meanwhile."""
+    settings.CONNECTOR_LEASE_SECONDS = 2
+    server = emulator("metaaccess", seed=2, devices=60, clock=SimClock(speed=1e-9))
+    ctl = control(server)
+    ctl.ratelimit(limit=50, window=1)
+    connector = make_connector(server, rate_limit=[40, 1], timeout=1.0)
+    ctl.fault("rate_limit", count=1, path="/o/api/v3.6/devices")  # 429, Retry-After: 5
+    outcome: dict = {}
+
+    def poller() -> None:
+        try:
+            outcome.update(run_poll(connector.pk, owner="poller").as_dict())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=poller)
+    thread.start()
+    try:
+        blocked = wait_for(
+            lambda: RateLimitSlot.objects.filter(blocked_until__gt=timezone.now()).exists(),
+            timeout=15,
+        )
+        assert blocked, "the 429 never arrived"
+        time.sleep(3)  # well past the 2 s lease: only renewals during the wait hold it
+        state = ConnectorState.objects.get(pk=connector.pk)
+        assert state.lease_owner == "poller" and state.lease_expires_at > timezone.now()
+        assert run_poll(connector.pk, owner="intruder").status == "skipped"
+    finally:
+        thread.join(30)
+    assert outcome["status"] == "ok", outcome
+    assert outcome["rate_limited"] == 1 and outcome["waited_seconds"] >= 4, outcome
+    assert ConnectorState.objects.get(pk=connector.pk).lease_owner == ""
 
 
 def test_scheduler_enqueues_each_due_connector_once(seven):

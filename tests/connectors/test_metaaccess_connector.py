@@ -6,11 +6,14 @@ that poll saw. Most tests run the emulator and the connector at a fast rate limi
 40/s); the rate-limit tests use strict-but-short windows.
 """
 
+import json
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from fleetwatch.connectors.engine import build, run_poll
@@ -424,3 +427,145 @@ def test_two_pollers_of_one_credential_share_the_limit(emulator, make_connector,
     assert ctl.counters()["rate_limited"] == 0
     for connector in (first, second):
         assert connector.open_incident_ids() == truth_open(ctl)
+
+
+# --- answers of the wrong shape -----------------------------------------------------------------
+
+DEVICES = "/o/api/v3.6/devices"
+STATUS_CHANGED = "/o/api/v3/devices/status_changed"
+
+
+@pytest.fixture
+def ma_proxied(emulator, make_connector, control, vendor_proxy):
+    """As ``ma``, but the connector talks to the emulator through a VendorProxy, which can
+    answer 200 with valid JSON of the wrong shape (no emulator fault does that)."""
+    server = emulator("metaaccess", seed=2, devices=300, clock=SimClock(speed=1e-9))
+    ctl = control(server)
+    ctl.ratelimit(limit=50, window=1)
+    proxy = vendor_proxy(server)
+    connector = make_connector(server, url=proxy.url, rate_limit=[40, 1], timeout=1.0)
+    return proxy, connector, ctl
+
+
+def answer(path: str, body: object):
+    """A rewrite that answers every request to ``path`` with 200 and ``body``."""
+    content = json.dumps(body).encode()
+    return lambda method, at, status, raw: (200, content) if at == path else None
+
+
+def ends(connector) -> int:
+    return Event.objects.filter(incident__source=connector.source, type="END").count()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"error": {"code": 500, "message": "Internal error"}},
+        {"devices": None, "next_token": None},
+        {"devices": {"device_id": "X"}, "next_token": None},
+        {"devices": []},  # a list, but not whether more follow: not a complete list
+    ],
+    ids=["empty", "error", "null", "object", "no-next-token"],
+)
+def test_a_full_resync_page_without_its_device_list_ends_nothing(ma_proxied, poll, body):
+    proxy, connector, ctl = ma_proxied
+    assert poll(connector)["status"] == "ok"
+    open_before = connector.open_incident_ids()
+    assert open_before
+    shift_bookmarks(connector, 25)  # the hub was down a day: the next poll is a full resync
+    marks = bookmarks(connector)
+    ended = ends(connector)
+    proxy.rewrite = answer(DEVICES, body)
+    summary = poll(connector)
+    assert proxy.rewritten >= 1
+    assert summary["status"] == "failed", summary
+    assert "devices list" in summary["error"] or "next_token" in summary["error"], summary
+    # Read as "the account has no devices", this would have ended every open incident and
+    # marked every device deleted.
+    assert connector.open_incident_ids() == open_before
+    assert ends(connector) == ended
+    assert not VendorDevice.objects.filter(connector=connector, deleted=True).exists()
+    assert bookmarks(connector) == marks
+    proxy.rewrite = None
+    summary = poll(connector)
+    assert summary["status"] == "ok" and summary["full_sync"] is True, summary
+    assert connector.open_incident_ids() == truth_open(ctl)
+    assert_no_duplicates(connector)
+
+
+@pytest.mark.parametrize("body", [{}, {"error": "Service unavailable"}], ids=["empty", "error"])
+def test_a_delta_without_its_lists_is_not_a_quiet_delta(ma_proxied, poll, body):
+    proxy, connector, ctl = ma_proxied
+    assert poll(connector)["status"] == "ok"
+    fixed = ctl.truth()["non_compliant_devices"][0]["device_id"]
+    ctl.act("set_compliance", device_id=fixed, status="compliant")
+    marks = bookmarks(connector)
+    proxy.rewrite = answer(STATUS_CHANGED, body)
+    summary = poll(connector)
+    assert summary["status"] == "failed" and "status_changed" in summary["error"], summary
+    # Taken as "nothing changed", the bookmark would have moved past the change.
+    assert bookmarks(connector) == marks
+    proxy.rewrite = None
+    assert poll(connector)["status"] == "ok"
+    assert f"device:{fixed}" not in connector.open_incident_ids()
+    assert connector.open_incident_ids() == truth_open(ctl)
+
+
+def test_a_bookmark_in_our_future_means_a_full_resync(ma, poll):
+    """The hub's clock was set back: how long ago the last poll was is unknown."""
+    _, connector, ctl = ma
+    poll(connector)
+    fixed = ctl.truth()["non_compliant_devices"][0]["device_id"]
+    ctl.act("delete_device", device_id=fixed)
+    shift_bookmarks(connector, -2)  # the last poll "happened" two hours from now
+    summary = poll(connector)
+    assert summary["status"] == "ok" and summary["full_sync"] is True, summary
+    assert connector.open_incident_ids() == truth_open(ctl)
+    assert poll(connector)["full_sync"] is False  # and back to deltas
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+
+def test_secrets_never_reach_logs_or_output(ma, poll, caplog, capsys, client_for, superuser):
+    """The MetaAccess token travels in the query string, where httpx logs it. With every logger
+    at DEBUG (httpx and httpcore included) through a login, polls and a refresh grant, no
+    secret or token shows in the logs — nor in anything the API or the CLI prints."""
+    _, connector, ctl = ma
+    for name in [None, *logging.root.manager.loggerDict]:
+        caplog.set_level(logging.DEBUG, logger=name)
+    assert poll(connector)["status"] == "ok"
+    first_token = ConnectorState.objects.get(pk=connector.pk).auth_cache["access_token"]
+    ctl.advance(3700)  # the access token expires: a 401, then the refresh grant
+    assert poll(connector)["status"] == "ok"
+    cache = ConnectorState.objects.get(pk=connector.pk).auth_cache
+    secrets = {
+        connector.credentials["client_secret"],
+        first_token,
+        cache["access_token"],
+        cache["refresh_token"],
+    }
+    assert len(secrets) == 4
+    # The emulator is the vendor: its own server (uvicorn) runs in this process only because
+    # the test serves it from a thread, and its access log is the vendor's, not the hub's.
+    logged = "\n".join(
+        caplog.handler.format(r) for r in caplog.records if not r.name.startswith("uvicorn")
+    )
+    assert "HTTP Request: POST" in logged and "access_token=[redacted]" in logged
+    api = client_for(superuser)
+    outputs = [
+        api.get("/api/v2/connectors/").content.decode(),
+        api.get(f"/api/v2/connectors/{connector.pk}/").content.decode(),
+        api.post(f"/api/v2/connectors/{connector.pk}/test/").content.decode(),
+        api.post(f"/api/v2/connectors/{connector.pk}/sync/").content.decode(),
+    ]
+    for args in (["list"], ["show", connector.name], ["test", connector.name]):
+        call_command("connector", *args)
+    call_command("connector", "sync", connector.name)
+    captured = capsys.readouterr()
+    outputs += [captured.out, captured.err]
+    assert connector.name in captured.out and '"status": "ok"' in captured.out
+    for text in [logged, *outputs]:
+        for secret in secrets:
+            assert secret not in text

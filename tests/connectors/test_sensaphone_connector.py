@@ -14,10 +14,10 @@ from fleetwatch.connectors.engine import HEALTH_ID, build
 from fleetwatch.connectors.http import ClientError, SessionExpired, VendorError
 from fleetwatch.connectors.models import ConnectorState, VendorDevice
 from fleetwatch.connectors.vendors.sensaphone import mapping
-from fleetwatch.connectors.vendors.sensaphone.client import check_envelope
+from fleetwatch.connectors.vendors.sensaphone.client import SensaphoneAPI, check_envelope
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.emulators.sensaphone.history import event_item
-from fleetwatch.incidents.models import Event, Incident
+from fleetwatch.incidents.models import INFINITY, Event, Incident
 
 EPOCH = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SEED = 7  # at EPOCH: two open alarms (one acknowledged), one device offline
@@ -221,6 +221,9 @@ def test_alarm_ack_clear_power_and_offline_follow_the_vendor(sensa, poll, client
         "new",
         "pages",
         "truncated",
+        "behind",
+        "stalled",
+        "probes",
         "malformed",
         "reconciled",
         "readings",
@@ -344,6 +347,7 @@ FAULTS = [
     {"kind": "expire_credentials"},
     {"kind": "http_500", "count": 50},  # more than the retries: the poll fails
     {"kind": "truncated_json", "count": 3, "path": "/api/v1/history/data_log"},
+    {"kind": "rate_limit", "count": 2, "path": "/api/v1/history/event_log"},  # a 429 storm
 ]
 
 
@@ -366,7 +370,8 @@ def test_faults_lose_and_duplicate_nothing(sensa, poll, fault):
     if fault["kind"] == "expire_credentials":
         assert login_count(ctl) == 2
     else:
-        assert summary["status"] == "failed" or summary["retries"] >= 1  # the fault was met
+        met = summary.get("retries", 0) + summary.get("rate_limited", 0)
+        assert summary["status"] == "failed" or met >= 1  # the fault was met
     ctl.clear_faults()
     assert poll(connector)["status"] == "ok"
     assert hub_state(connector) == truth_state(ctl)
@@ -443,7 +448,7 @@ def test_a_short_first_window_is_reconciled_from_the_device_states(
     assert_no_duplicates(connector)
 
 
-def test_max_pages_gap_is_reconciled(emulator, make_connector, control, poll):
+def test_a_first_window_cut_by_max_pages_is_reconciled(emulator, make_connector, control, poll):
     server = emulator("sensaphone", seed=SEED, devices=300, clock=frozen())
     ctl = control(server)
     connector = make_connector(server, page_size=5, max_pages=2, api_version="v2", **FAST)
@@ -501,6 +506,273 @@ def test_paging_misses_nothing_at_equal_seconds_or_when_pages_shift(sensa):
         assert read.new == 3 and read.bookmark == {"epoch": 130, "ids": [13]}
     finally:
         vendor.http.close()
+
+
+def test_behind_reads_go_on_from_the_bookmark_and_skip_nothing_while_the_log_grows(sensa):
+    """Far more since the bookmark than one read may hold: each read is the oldest chunk after
+    the bookmark, contiguous with it, however records arrive meanwhile; reads go on until
+    they reach the newest record, and together they have every record exactly once as new."""
+    _, connector, _ = sensa
+    vendor = build(connector, {})
+    vendor.options = {**vendor.options, "overlap_seconds": 0, "page_size": 4, "max_pages": 2}
+    try:
+        epochs = [10 * n for n in range(1, 61)]  # 60 records, one every 10 s
+        arrivals = [[700 + 10 * n] * (n % 4 == 0) for n in range(300)]  # one every 4 requests
+        log = GrowingLog(epochs, arrivals)
+        mark = {"epoch": 100, "ids": [10]}  # records 1–10 were read by an earlier poll
+        seen: Counter = Counter()
+        reads = []
+        for _ in range(60):
+            read = read_with(vendor, log, mark)
+            reads.append(read)
+            ids = {item["event_id"] for _, item in read.items}
+            everything = {item["event_id"]: item["epoch"] for item in log.items}
+            top = read.bookmark["epoch"]
+            # Contiguous with the bookmark: every record between it and the new one.
+            assert {i for i, e in everything.items() if mark["epoch"] < e < top} <= ids
+            assert read.new <= 2 * 2 * 4  # bounded: max_pages pages, a page, arrivals
+            assert top >= mark["epoch"]
+            seen.update(i for i in ids if i not in read.old_ids)
+            mark = read.bookmark
+            if not read.behind:
+                break
+        assert reads[0].behind and reads[0].probes > 0 and len(reads) > 5
+        assert not reads[-1].behind and not any(r.stalled for r in reads)
+        # Every record up to the last bookmark (what arrived after that is the next poll's).
+        assert set(seen) == {i for i, e in everything.items() if 100 < e <= mark["epoch"]}
+        assert all(n == 1 for n in seen.values())  # each record new exactly once
+    finally:
+        vendor.http.close()
+
+
+def test_a_read_that_cannot_reach_the_bookmark_stores_nothing(sensa):
+    _, connector, _ = sensa
+    vendor = build(connector, {})
+    vendor.options = {**vendor.options, "overlap_seconds": 0, "page_size": 2, "max_pages": 1}
+    try:
+        # A page's worth of records arrives before every page: paging never gets there.
+        log = GrowingLog(list(range(10, 201, 10)), arrivals=[[300, 300, 300]] * 50)
+        mark = {"epoch": 50, "ids": [5]}
+        read = read_with(vendor, log, mark)
+        assert read.stalled and read.items == [] and read.new == 0
+        assert read.bookmark == mark
+    finally:
+        vendor.http.close()
+
+
+# --- a gap past the page cap, over HTTP ----------------------------------------------------------
+def quiet_zones(server) -> list[tuple[int, int]]:
+    timeline = server.emulator.timeline
+    return [
+        (d.device_id, z.zone_id)
+        for d in timeline.devices
+        if d.device_id not in timeline.offline and d.device_id not in timeline.power_failures
+        for z in d.zones
+        if z.kind in ("temperature", "water", "humidity")
+    ]
+
+
+def churn(server, ctl, zones: list[tuple[int, int]], cycles: int) -> None:
+    """A busy account: ``cycles`` alarms raised and cleared (3 events each), 20 s apart."""
+    alarms = server.emulator.timeline.alarms
+    for n in range(cycles):
+        device_id, zone_id = next(q for q in zones[n % len(zones) :] + zones if q not in alarms)
+        ctl.act("raise_alarm", device_id=device_id, zone_id=zone_id)
+        ctl.advance(20)
+        if (device_id, zone_id) in alarms:
+            ctl.act("clear_alarm", device_id=device_id, zone_id=zone_id)
+        ctl.advance(20)
+
+
+def set_options(connector, **options) -> None:
+    connector.options = {**connector.options, **options}
+    connector.save()
+
+
+def catch_up(connector, poll, limit: int = 60) -> list[dict]:
+    """Poll until a poll is no longer behind; every poll succeeds, bookmarks only advance."""
+    summaries, last = [], 0
+    for _ in range(limit):
+        summary = poll(connector)
+        assert summary["status"] == "ok", summary
+        summaries.append(summary)
+        epoch = ConnectorState.objects.get(pk=connector.pk).bookmarks["event_log"]["epoch"]
+        assert epoch >= last
+        last = epoch
+        if not summary["event_log"]["behind"]:
+            return summaries
+    raise AssertionError(f"still behind after {limit} polls")
+
+
+def vendor_episodes(server) -> set[tuple[str, int | None]]:
+    """Every zone alarm and power failure the vendor logged: (sid, end epoch or None)."""
+    timeline = server.emulator.timeline
+    out = {
+        (f"zone:{d}:{z}:{span.start}", span.end)
+        for (d, z), spans in timeline.alarm_spans.items()
+        for span in spans
+    }
+    out |= {
+        (f"power:{d}:{span.start}", span.end)
+        for d, spans in timeline.power_spans.items()
+        for span in spans
+    }
+    return out
+
+
+def hub_episodes(connector) -> set[tuple[str, int | None]]:
+    rows = (
+        hub_incidents(connector)
+        .filter(source_incident_id__regex=r"^(zone|power):")
+        .values_list("source_incident_id", "end_time")
+    )
+    return {(sid, None if end == INFINITY else int(end.timestamp())) for sid, end in rows}
+
+
+def test_an_end_past_the_page_cap_ends_its_incident_at_the_vendor_time(sensa, poll):
+    server, connector, ctl = sensa
+    assert poll(connector)["status"] == "ok"
+    device_id, zone_id = a_zone(server)
+    ctl.act("raise_alarm", device_id=device_id, zone_id=zone_id)
+    assert poll(connector)["status"] == "ok"
+    sid = zone_sid(connector, device_id, zone_id)
+    # The hub is away while the account logs many times what one poll may read (2 × 5).
+    set_options(connector, page_size=5, max_pages=2)
+    others = [q for q in quiet_zones(server) if q != (device_id, zone_id)]
+    churn(server, ctl, others, 6)
+    ctl.act("ack_alarm", device_id=device_id, zone_id=zone_id)
+    ctl.advance(30)
+    cleared = ctl.act("clear_alarm", device_id=device_id, zone_id=zone_id)
+    churn(server, ctl, others, 6)
+    power = others[-1][0]
+    ctl.act("power_fail", device_id=power)  # a whole episode inside the gap
+    ctl.advance(60)
+    ctl.act("power_restore", device_id=power)
+    churn(server, ctl, others, 4)
+    ctl.act("raise_alarm", device_id=device_id, zone_id=zone_id)  # open at the end
+    summaries = catch_up(connector, poll)
+    notes = [s["event_log"] for s in summaries]
+    assert notes[0]["behind"] and notes[0]["probes"] > 0 and len(notes) >= 4
+    assert all(n["new"] <= 2 * 5 + 5 and not n["stalled"] for n in notes)  # bounded
+    incident = Incident.objects.get(source=connector.source, source_incident_id=sid)
+    assert not incident.open and incident.acked
+    assert incident.end_time == datetime.fromisoformat(cleared["at"])  # not "superseded"
+    assert Event.objects.filter(incident=incident, type="END").count() == 1
+    assert not any(n.get("superseded") for n in notes)
+    assert hub_state(connector) == truth_state(ctl)
+    assert hub_episodes(connector) == vendor_episodes(server)  # nothing lost
+    assert_no_duplicates(connector)
+    quiet = poll(connector)  # caught up: a poll with nothing new changes nothing
+    assert quiet["event_log"]["new"] == 0 and not quiet["event_log"]["behind"]
+    assert quiet["incidents"]["created"] == quiet["incidents"]["updated"] == quiet["acks"] == 0
+
+
+def test_a_429_storm_and_arrivals_mid_catch_up_lose_and_duplicate_nothing(sensa, poll, monkeypatch):
+    server, connector, ctl = sensa
+    assert poll(connector)["status"] == "ok"
+    device_id, zone_id = a_zone(server)
+    ctl.act("raise_alarm", device_id=device_id, zone_id=zone_id)
+    assert poll(connector)["status"] == "ok"
+    sid = zone_sid(connector, device_id, zone_id)
+    set_options(connector, page_size=5, max_pages=2)
+    others = [q for q in quiet_zones(server) if q != (device_id, zone_id)]
+    churn(server, ctl, others, 5)
+    ctl.advance(30)
+    cleared = ctl.act("clear_alarm", device_id=device_id, zone_id=zone_id)
+    churn(server, ctl, others, 5)
+
+    # While the connector pages: events arrive (offsets shift), then a 429 storm hits an
+    # event_log page, and in a later poll 5xx outlast the retries (that poll fails).
+    log_page = SensaphoneAPI.log_page
+    calls = Counter()
+
+    def meddling(api, log, filters, begin, size):
+        calls["pages"] += 1
+        n = calls["pages"]
+        if n in (3, 9, 14):
+            ctl.advance(7)
+            churn(server, ctl, others[n % 2 :], 1)
+        if n == 4:
+            ctl.fault("rate_limit", count=2, path="/api/v1/history/event_log")
+        if n == 12:
+            ctl.fault("http_500", count=5, path="/api/v1/history/event_log")
+        return log_page(api, log, filters, begin, size)
+
+    monkeypatch.setattr(SensaphoneAPI, "log_page", meddling)
+    results = []
+    for _ in range(60):
+        mark = ConnectorState.objects.get(pk=connector.pk).bookmarks
+        summary = poll(connector)
+        results.append(summary)
+        if summary["status"] != "ok":
+            assert ConnectorState.objects.get(pk=connector.pk).bookmarks == mark
+        elif not summary["event_log"]["behind"] and calls["pages"] > 14:
+            break
+    assert any(r.get("rate_limited", 0) >= 2 and r["status"] == "ok" for r in results)
+    assert any(r["status"] == "failed" for r in results)
+    assert results[-1]["status"] == "ok" and not results[-1]["event_log"]["behind"]
+    incident = Incident.objects.get(source=connector.source, source_incident_id=sid)
+    assert incident.end_time == datetime.fromisoformat(cleared["at"])
+    assert hub_state(connector) == truth_state(ctl)
+    assert hub_episodes(connector) == vendor_episodes(server)
+    assert_no_duplicates(connector)
+
+
+def test_setting_the_bookmark_back_past_the_cap_changes_nothing(sensa, poll):
+    """Caught up again from the log's start, chunk by chunk: an episode whose end lies in a
+    later chunk is not reopened meanwhile, and nothing is created, changed or acknowledged."""
+    server, connector, ctl = sensa
+    assert poll(connector)["status"] == "ok"
+    others = quiet_zones(server)
+    churn(server, ctl, others, 8)
+    device_id, zone_id = next(q for q in others if q not in server.emulator.timeline.alarms)
+    ctl.act("raise_alarm", device_id=device_id, zone_id=zone_id)
+    ctl.act("ack_alarm", device_id=device_id, zone_id=zone_id)
+    assert poll(connector)["status"] == "ok"
+    before = (
+        event_count(connector),
+        sorted(hub_incidents(connector).values_list("source_incident_id", "end_time")),
+    )
+    set_options(connector, page_size=10, max_pages=2)
+    ConnectorState.objects.filter(pk=connector.pk).update(
+        bookmarks={"event_log": {"epoch": 0, "ids": []}}
+    )
+    summaries = catch_up(connector, poll)
+    assert len(summaries) >= 4
+    for summary in summaries:
+        assert summary["incidents"]["created"] == summary["incidents"]["updated"] == 0
+        assert summary["acks"] == 0
+        after = (
+            event_count(connector),
+            sorted(hub_incidents(connector).values_list("source_incident_id", "end_time")),
+        )
+        assert after == before
+    assert sum(s["event_log"].get("ended_past_horizon", 0) for s in summaries) > 0
+    assert hub_state(connector) == truth_state(ctl)
+    assert_no_duplicates(connector)
+
+
+def test_a_reset_bookmark_ends_an_open_incident_whose_end_is_older_than_the_window(sensa, poll):
+    server, connector, ctl = sensa
+    assert poll(connector)["status"] == "ok"
+    device_id, zone_id = a_zone(server)
+    ctl.act("raise_alarm", device_id=device_id, zone_id=zone_id)
+    assert poll(connector)["status"] == "ok"
+    sid = zone_sid(connector, device_id, zone_id)
+    ctl.advance(60)
+    cleared = ctl.act("clear_alarm", device_id=device_id, zone_id=zone_id)
+    ctl.advance(3600)
+    other = next(q for q in quiet_zones(server) if q != (device_id, zone_id))
+    churn(server, ctl, [other], 1)  # the newest events: the first window is the last 15 min
+    set_options(connector, initial_hours=0.25)
+    ConnectorState.objects.filter(pk=connector.pk).update(bookmarks={})
+    summary = poll(connector)
+    assert summary["status"] == "ok" and summary["event_log"]["reconciled"] >= 1
+    incident = Incident.objects.get(source=connector.source, source_incident_id=sid)
+    assert not incident.open
+    assert incident.end_time == datetime.fromisoformat(cleared["at"])
+    assert hub_state(connector) == truth_state(ctl)
+    assert_no_duplicates(connector)
 
 
 # --- options -----------------------------------------------------------------------------------

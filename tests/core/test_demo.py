@@ -1,11 +1,14 @@
-"""``fleetwatch demo`` end to end: open incidents from all three vendors within 60 s, and
-nothing left running after it is stopped."""
+"""``fleetwatch demo`` end to end: it prints a URL and a login that work, the hub has open
+incidents from all three vendors within 60 s, they change as the emulated fleets change, and
+nothing is left running after it is stopped."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -43,6 +46,36 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+class Output:
+    """The demo's output, read as it comes (a full pipe would block the demo and its workers)."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self.read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def search(self, pattern: str) -> re.Match | None:
+        return re.search(pattern, self.text, re.MULTILINE)
+
+
+def wait_until(predicate, timeout: float, demo, step: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        assert demo.poll() is None, "the demo exited"
+        time.sleep(step)
+    return predicate()
+
+
 def test_demo_feeds_the_hub_from_all_three_vendors(tmp_path: Path):
     hub_port, *emulator_ports = free_ports(4)
     env = {**os.environ, "FLEETWATCH_DATA_DIR": str(tmp_path)}
@@ -52,39 +85,85 @@ def test_demo_feeds_the_hub_from_all_three_vendors(tmp_path: Path):
          "--emulator-port", str(emulator_ports[0]), "--interval", "5"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    output = Output(demo.stdout)
     base = f"http://127.0.0.1:{hub_port}"
     try:
-        deadline = time.monotonic() + 90
-        token = None
-        while token is None and time.monotonic() < deadline:
-            password_file = tmp_path / "demo-admin-password"
-            try:
-                if password_file.exists():
-                    answer = httpx.post(
-                        f"{base}/api/v2/token-auth/",
-                        json={"username": "admin", "password": password_file.read_text()},
-                    )
-                    token = answer.json().get("token") if answer.status_code == 200 else None
-            except httpx.HTTPError:
-                pass
-            assert demo.poll() is None, demo.stdout.read()
-            time.sleep(0.5)
-        assert token, "the hub never came up"
+        # It prints the URL and the login, and that login works.
+        banner = wait_until(
+            lambda: output.search(r"^Fleetwatch is running at (\S+)/$"), 90, demo, 0.3
+        )
+        assert banner, output.text
+        assert banner.group(1) == base
+        login = output.search(r"^  login: +admin / (\S+)$")
+        assert login, output.text
+        password = login.group(1)
+        assert password == (tmp_path / "demo-admin-password").read_text().strip()
+        answer = httpx.post(
+            f"{base}/api/v2/token-auth/", json={"username": "admin", "password": password}
+        )
+        assert answer.status_code == 200, answer.text
+        auth = {"Authorization": f"Token {answer.json()['token']}"}
+        emulators = {
+            m.group(1): m.group(2)
+            for m in re.finditer(r"^  (\S+) +(http://\S+)  \(emulated", output.text, re.M)
+        }
+        assert set(emulators) == {"7signal", "metaaccess", "sensaphone"}, output.text
+
+        def open_ids(vendor: str) -> set[str]:
+            params = {"open": "true", "source__type__in": vendor, "page_size": 1000}
+            page = httpx.get(f"{base}/api/v2/incidents/", params=params, headers=auth).json()
+            return {i["source_incident_id"] for i in page["results"]}
+
+        # Within 60 s, open incidents from all three vendors.
         started = time.monotonic()
-        counts: dict[str, int] = {}
-        while time.monotonic() - started < 60:
-            counts = {
-                vendor: httpx.get(
-                    f"{base}/api/v2/incidents/",
-                    params={"open": "true", "source__type__in": vendor, "count": ""},
-                    headers={"Authorization": f"Token {token}"},
-                ).json()["count"]
-                for vendor in ("7signal", "metaaccess", "sensaphone")
+        seen = wait_until(
+            lambda: (ids := {v: open_ids(v) for v in emulators}) and all(ids.values()) and ids,
+            60,
+            demo,
+            2,
+        )
+        assert seen and all(seen.values()), seen
+        assert time.monotonic() - started < 60
+
+        # They change as the emulated fleets change: one change per vendor, made through each
+        # emulator's control API, reaches the hub within a few polls.
+        def act(vendor: str, action: str, **params) -> dict:
+            answer = httpx.post(
+                f"{emulators[vendor]}/_emulator/scenario", json={"action": action, **params}
+            )
+            return answer.raise_for_status().json()
+
+        def truth(vendor: str) -> dict:
+            return httpx.get(f"{emulators[vendor]}/_emulator/truth").raise_for_status().json()
+
+        made = act("7signal", "create_incident")["id"]
+        ending = sorted(seen["7signal"] & {i["id"] for i in truth("7signal")["open_incidents"]})
+        act("7signal", "end_incident", id=ending[0])
+        device = sorted(
+            sid.removeprefix("device:") for sid in seen["metaaccess"] if sid.startswith("device:")
+        )[0]
+        act("metaaccess", "set_compliance", device_id=device, status="compliant")
+        alarm = next(
+            a
+            for a in truth("sensaphone")["open_alarms"]
+            if any(
+                s.startswith(f"zone:{a['device_id']}:{a['zone_id']}:") for s in seen["sensaphone"]
+            )
+        )
+        act("sensaphone", "clear_alarm", device_id=alarm["device_id"], zone_id=alarm["zone_id"])
+        zone = f"zone:{alarm['device_id']}:{alarm['zone_id']}:"
+
+        def changed() -> dict:
+            now = {v: open_ids(v) for v in emulators}
+            done = {
+                "7signal opened": made in now["7signal"],
+                "7signal ended": ending[0] not in now["7signal"],
+                "metaaccess ended": f"device:{device}" not in now["metaaccess"],
+                "sensaphone ended": not any(s.startswith(zone) for s in now["sensaphone"]),
             }
-            if all(counts.values()):
-                break
-            time.sleep(2)
-        assert all(counts.values()), counts
+            return done if all(done.values()) else None
+
+        assert wait_until(changed, 45, demo, 2), changed() or {v: open_ids(v) for v in emulators}
     finally:
         demo.send_signal(signal.SIGTERM)
         demo.wait(30)

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin
 
 from fleetwatch.connectors.models import Connector, ConnectorState, VendorDevice
+from fleetwatch.connectors.options import OptionsError, clean_options
 from fleetwatch.connectors.services import connector_health, validate_credentials
 
 
@@ -23,14 +24,27 @@ class ConnectorForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        # On the change form the vendor is read-only, so it is not among the form's fields.
+        vendor = data.get("vendor") if "vendor" in self.fields else self.instance.vendor
+        if "options" in data:
+            try:
+                data["options"] = clean_options(vendor, data["options"])
+            except OptionsError as exc:
+                self.add_error("options", exc.messages)
         raw = data.get("new_credentials")
         if raw:
             try:
-                data["credentials"] = validate_credentials(data.get("vendor"), json.loads(raw))
+                credentials = json.loads(raw)
             except ValueError:
                 self.add_error("new_credentials", "Not valid JSON.")
-            except forms.ValidationError as exc:
-                self.add_error("new_credentials", exc)
+            else:
+                if vendor:  # no vendor: its own field already says what is wrong
+                    try:
+                        data["credentials"] = validate_credentials(vendor, credentials)
+                    except forms.ValidationError as exc:
+                        self.add_error(
+                            "new_credentials", [m for ms in exc.message_dict.values() for m in ms]
+                        )
         elif self.instance.pk is None:
             self.add_error("new_credentials", "New connectors need credentials.")
         return data

@@ -24,6 +24,12 @@ class Authenticator(ABC):
         """The vendor refused what we sent: forget it so ``apply`` logs in again."""
         self.cache.clear()
 
+    def secret_values(self) -> frozenset[str]:
+        """Every credential and cached token or session (long enough to be one): the HTTP
+        layer keeps them out of the logs."""
+        values = [*self.credentials.values(), *self.cache.values()]
+        return frozenset(v for v in values if isinstance(v, str) and len(v) >= 6)
+
     def _require(self, *names: str) -> list[str]:
         missing = [n for n in names if not self.credentials.get(n)]
         if missing:

@@ -4,6 +4,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 from fleetwatch.connectors.auth import Authenticator
 from fleetwatch.connectors.http import VendorHTTP
@@ -71,6 +72,9 @@ class VendorConnector(ABC):
     vendor: str = ""
     #: (requests, seconds) the vendor allows per credential; ``options["rate_limit"]`` overrides.
     rate_limit: tuple[int, float] = (5, 1.0)
+    #: The vendor's own options: ``{name: options.Spec}`` (the shared ones are added). None:
+    #: derived from the module's ``DEFAULTS`` if it has one, else the keys are not checked.
+    option_specs: ClassVar[dict | None] = None
 
     def __init__(self, connector, http: VendorHTTP, auth_cache: dict) -> None:
         self.connector = connector

@@ -26,6 +26,7 @@ from django.utils import timezone
 from fleetwatch.connectors.base import PollResult, VendorConnector
 from fleetwatch.connectors.http import AuthError, RetryPolicy, VendorError, VendorHTTP
 from fleetwatch.connectors.models import HEALTH_ID, Connector, ConnectorState, VendorDevice
+from fleetwatch.connectors.options import OptionsError, clean_options
 from fleetwatch.connectors.ratelimit import SharedRateLimiter
 from fleetwatch.connectors.registry import connector_class
 from fleetwatch.incidents.events import acknowledge
@@ -73,15 +74,21 @@ def take_lease(connector_id: int, owner: str) -> bool:
 
 
 class LeaseKeeper:
-    """Renews the lease while a long poll runs (called on every request; acts every sixth of
-    the lease, so a few slow requests never let it lapse)."""
+    """Keeps the lease while a long poll runs: renewed on every request and during every wait
+    (rate-limit pacing, a vendor's ``Retry-After``, retry backoff), at most every sixth of the
+    lease, so neither slow requests nor long waits let it lapse."""
 
-    def __init__(self, connector_id: int, owner: str) -> None:
+    def __init__(self, connector_id: int, owner: str, *, pause=time.sleep) -> None:
         self.connector_id, self.owner = connector_id, owner
+        self.pause = pause
         self.last = time.monotonic()
 
+    @staticmethod
+    def step() -> float:
+        return settings.CONNECTOR_LEASE_SECONDS / 6
+
     def __call__(self) -> None:
-        if time.monotonic() - self.last < settings.CONNECTOR_LEASE_SECONDS / 6:
+        if time.monotonic() - self.last < self.step():
             return
         self.last = time.monotonic()
         expires = timezone.now() + timedelta(seconds=settings.CONNECTOR_LEASE_SECONDS)
@@ -91,15 +98,31 @@ class LeaseKeeper:
         if not renewed:
             raise LeaseLost(f"lease on connector {self.connector_id} was taken over")
 
+    def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds`` in slices of a sixth of the lease, renewing it between them."""
+        deadline = time.monotonic() + max(0.0, seconds)
+        while (left := deadline - time.monotonic()) > 0:
+            self.pause(min(left, self.step()))
+            self()
+
+
+def limiter_key(connector: Connector) -> str:
+    """The shared rate limiter's key: one budget per vendor host and credential."""
+    cls = connector_class(connector.vendor)
+    return f"{connector.vendor}:{connector.base_url}:{cls.credential_id(connector)}"
+
 
 def build(connector: Connector, auth_cache: dict, *, on_request=None, sleep=time.sleep):
-    """The vendor module wired to the shared HTTP layer and rate limiter."""
+    """The vendor module wired to the shared HTTP layer and rate limiter.
+
+    Raises OptionsError (a ValueError naming each option) when the stored options are bad.
+    """
     cls = connector_class(connector.vendor)
-    options = connector.options or {}
+    options = clean_options(connector.vendor, connector.options)
     limit, window = options.get("rate_limit") or cls.rate_limit
     retry = RetryPolicy(**options.get("retry", {}))
     limiter = SharedRateLimiter(
-        f"{connector.vendor}:{connector.base_url}:{cls.credential_id(connector)}",
+        limiter_key(connector),
         int(limit),
         float(window),
         margin=float(options.get("rate_limit_margin", 0.02)),
@@ -137,12 +160,12 @@ def run_poll(
             if progress is not None:
                 progress()
 
-        vendor = build(connector, auth_cache, on_request=on_request)
+        vendor = build(connector, auth_cache, on_request=on_request, sleep=keeper.sleep)
         result = vendor.poll(dict(state.bookmarks), timezone.now())
         summary = store(connector, owner, result, vendor, auth_cache, started)
         log.info("connector %s polled: %s", connector.name, summary)
         return PollOutcome("ok", summary)
-    except (VendorError, LeaseLost) as exc:
+    except (VendorError, LeaseLost, OptionsError) as exc:
         return record_failure(connector, owner, exc, vendor, auth_cache, started)
     except Exception as exc:  # a bug or an unexpected answer: keep the worker alive
         log.exception("connector %s: unexpected error", connector.name)
@@ -228,7 +251,7 @@ def record_failure(connector, owner, exc, vendor, auth_cache, started) -> PollOu
         state.last_poll_seconds = summary["seconds"]
         state.last_poll_summary = summary
         state.save()
-        threshold = int((connector.options or {}).get("failure_threshold", 3))
+        threshold = failure_threshold(connector)
         if isinstance(exc, AuthError) or state.consecutive_failures >= threshold:
             set_health_incident(connector, message)
     log.warning(
@@ -238,6 +261,14 @@ def record_failure(connector, owner, exc, vendor, auth_cache, started) -> PollOu
         message,
     )
     return PollOutcome("failed", summary)
+
+
+def failure_threshold(connector: Connector) -> int:
+    """Failures in a row before the health incident opens (3 unless the options say)."""
+    try:
+        return int(clean_options(connector.vendor, connector.options).get("failure_threshold", 3))
+    except OptionsError:
+        return 3
 
 
 def set_health_incident(connector: Connector, error: str | None) -> None:

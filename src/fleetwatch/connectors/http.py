@@ -8,11 +8,14 @@ connections, 5xx, 429 and bodies that are not the JSON they claim to be.
 
 import email.utils
 import logging
+import math
 import random
+import re
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import httpx
@@ -22,6 +25,65 @@ from fleetwatch import __version__
 from fleetwatch.connectors.ratelimit import SharedRateLimiter
 
 log = logging.getLogger("fleetwatch.connectors")
+
+# --- secrets never reach a log ----------------------------------------------------------------
+# httpx logs every request's URL at INFO ("HTTP Request: POST https://…?access_token=…"), and
+# MetaAccess wants its token in the query string. Whatever log level an operator picks, the
+# loggers below redact secret-looking query parameters and every credential or cached token of
+# the request being sent.
+
+_SECRETS: ContextVar[frozenset[str]] = ContextVar("fleetwatch_secrets", default=frozenset())
+_SECRET_PARAM = re.compile(
+    r"(?i)\b((?:access_|refresh_|id_)?token|client_secret|secret|password|passwd|pass|"
+    r"session(?:_?id)?|api_?key|sig(?:nature)?)=([^&\s\"'<>]+)"
+)
+REDACTED = "[redacted]"
+REDACTED_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+    "fleetwatch.connectors",
+)
+
+
+def redact(text: str, secrets: frozenset[str] = frozenset()) -> str:
+    text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a record's message (and traceback) with the secrets taken out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = _SECRETS.get()
+        message = record.getMessage()
+        cleaned = redact(message, secrets)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, secrets)
+        return True
+
+
+_REDACTOR = RedactSecrets()
+
+
+def install_log_redaction() -> None:
+    """Put the redacting filter on every logger that may see a request (idempotent)."""
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if _REDACTOR not in logger.filters:
+            logger.addFilter(_REDACTOR)
+
+
+install_log_redaction()
 
 
 class VendorError(Exception):
@@ -74,29 +136,88 @@ class Request:
     data: dict | None = None
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """``Retry-After`` (seconds or HTTP date), else 7SIGNAL-style ``X-RateLimit-*`` headers."""
-    value = response.headers.get("Retry-After")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value)
-            if parsed is not None:
-                return max(0.0, (parsed - timezone.now()).total_seconds())
-    headers = response.headers
-    replenish = headers.get("X-RateLimit-Replenish-Rate") or headers.get("ratelimit-replenish-rate")
-    requested = (
-        headers.get("X-RateLimit-Requested-Tokens")
-        or headers.get("ratelimit-requested-tokens")
-        or "1"
-    )
+#: The longest wait any rate-limit header can impose (a vendor asking for more is asked again
+#: after this long; the 429s count against ``rate_limited_attempts``).
+MAX_RATE_LIMIT_WAIT = 3600.0
+
+# A reset time given as a Unix time (GitHub style) rather than seconds from now.
+_EPOCH_THRESHOLD = 1_000_000_000
+
+
+def _seconds(value: object) -> float | None:
+    """A finite, non-negative number of seconds, or None for anything else."""
     try:
-        if replenish and float(replenish) > 0:
-            return max(1.0, float(requested) / float(replenish))
-    except ValueError:
-        pass
+        seconds = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+def _http_date_seconds(value: str) -> float | None:
+    """Seconds until an HTTP date; None when it is not one. HTTP dates are always GMT, so a
+    date without a usable zone (``-0000``) is read as UTC."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return max(0.0, (parsed - timezone.now()).total_seconds())
+
+
+def _header(headers: httpx.Headers, *names: str) -> str | None:
+    for name in names:
+        if value := headers.get(name):
+            return value
     return None
+
+
+def rate_limit_reset_seconds(headers: httpx.Headers) -> float | None:
+    """When the ``X-RateLimit-*`` / ``RateLimit-*`` headers say the budget is refilled:
+    ``*-Reset`` (seconds, or a Unix time), else 7SIGNAL's ``requested tokens / replenish
+    rate``; None when they do not say."""
+    reset = _seconds(_header(headers, "X-RateLimit-Reset", "RateLimit-Reset"))
+    if reset is not None:
+        if reset >= _EPOCH_THRESHOLD:
+            reset = max(0.0, reset - time.time())
+        return min(reset, MAX_RATE_LIMIT_WAIT)
+    replenish = _seconds(_header(headers, "X-RateLimit-Replenish-Rate", "RateLimit-Replenish-Rate"))
+    requested = _seconds(
+        _header(headers, "X-RateLimit-Requested-Tokens", "RateLimit-Requested-Tokens") or "1"
+    )
+    if replenish and requested is not None:
+        return min(requested / replenish, MAX_RATE_LIMIT_WAIT)
+    return None
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """How long a 429 asks us to wait: ``Retry-After`` (seconds or an HTTP date), else the
+    rate-limit headers (at least a second); None when nothing usable is given (the caller
+    backs off). Never raises on a malformed header."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if value:
+        seconds = _seconds(value)
+        if seconds is None:
+            seconds = _http_date_seconds(value)
+        if seconds is not None:
+            return min(seconds, MAX_RATE_LIMIT_WAIT)
+    reset = rate_limit_reset_seconds(response.headers)
+    return None if reset is None else max(1.0, reset)
+
+
+def exhausted_wait(response: httpx.Response, default: float) -> float | None:
+    """A successful answer that spends the last of the budget (``X-RateLimit-Remaining: 0``):
+    the seconds until the budget is refilled (``default`` when the headers do not say), so the
+    next request does not earn a 429."""
+    remaining = _seconds(_header(response.headers, "X-RateLimit-Remaining", "RateLimit-Remaining"))
+    if remaining is None or remaining >= 1:
+        return None
+    reset = rate_limit_reset_seconds(response.headers)
+    return default if reset is None else reset
 
 
 class VendorHTTP:
@@ -120,6 +241,7 @@ class VendorHTTP:
         self.requests = 0
         self.retries = 0
         self.rate_limited = 0
+        self.secrets: frozenset[str] = frozenset()  # redacted from every log line we cause
         self.client = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -136,14 +258,18 @@ class VendorHTTP:
         self.requests += 1
         if self.on_request:
             self.on_request()
-        return self.client.request(
-            req.method,
-            req.path,
-            params=req.params or None,
-            headers=req.headers or None,
-            json=req.json,
-            data=req.data,
-        )
+        secrets = _SECRETS.set(self.secrets)
+        try:
+            return self.client.request(
+                req.method,
+                req.path,
+                params=req.params or None,
+                headers=req.headers or None,
+                json=req.json,
+                data=req.data,
+            )
+        finally:
+            _SECRETS.reset(secrets)
 
     def request(
         self,
@@ -168,6 +294,7 @@ class VendorHTTP:
             req = Request(method, path, dict(params or {}), {}, json, dict(data) if data else None)
             if auth is not None:
                 auth.apply(req, self)
+                self.secrets |= auth.secret_values()
             try:
                 response = self.send_once(req)
             except httpx.TransportError as exc:
@@ -175,6 +302,14 @@ class VendorHTTP:
                 self._give_up_or_wait(failures, f"{type(exc).__name__} on {method} {path}")
                 continue
             status = response.status_code
+            if (
+                status != 429
+                and (spent := exhausted_wait(response, self.retry.default_rate_limit_wait))
+                is not None
+            ):
+                # The answer spent the last of the budget: no request (from any worker) before
+                # the vendor refills it, rather than learning that from a 429.
+                self.limiter.block_until(timezone.now() + timedelta(seconds=spent))
             if status == 429:
                 rate_limits += 1
                 self.rate_limited += 1

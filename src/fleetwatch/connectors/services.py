@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from fleetwatch.connectors.models import Connector, ConnectorState, Vendor
+from fleetwatch.connectors.options import OptionsError, clean_options
 from fleetwatch.incidents.sources import create_source
 
 REQUIRED_CREDENTIALS = {
@@ -13,7 +14,11 @@ REQUIRED_CREDENTIALS = {
 }
 
 
-def validate_credentials(vendor: str, credentials: object) -> dict:
+def validate_credentials(vendor: str | None, credentials: object) -> dict:
+    """The credentials a vendor needs, exactly; ValidationError on ``credentials`` otherwise
+    (or on ``vendor`` when there is no valid vendor to check them against)."""
+    if vendor not in REQUIRED_CREDENTIALS:
+        raise ValidationError({"vendor": [f"Choose one of {', '.join(REQUIRED_CREDENTIALS)}."]})
     if not isinstance(credentials, dict):
         raise ValidationError({"credentials": ["Expected a JSON object."]})
     needed = REQUIRED_CREDENTIALS[vendor]
@@ -36,6 +41,15 @@ def validate_credentials(vendor: str, credentials: object) -> dict:
     return {name: credentials[name] for name in needed}
 
 
+def validate_options(vendor: str | None, options: object) -> dict:
+    """``options`` checked for the vendor; ValidationError on ``options`` with one
+    "key: message" line per bad option."""
+    try:
+        return clean_options(vendor, options)
+    except OptionsError as exc:
+        raise ValidationError({"options": exc.messages}) from None
+
+
 def create_connector(
     *,
     name: str,
@@ -55,7 +69,7 @@ def create_connector(
         base_url=base_url,
         poll_interval=poll_interval,
         enabled=enabled,
-        options=options or {},
+        options=validate_options(vendor, options),
     )
     connector.credentials = validate_credentials(vendor, credentials)
     connector.full_clean(exclude=["source", "credentials_encrypted"])

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from fleetwatch.api.serializers import StrictFieldsMixin
 from fleetwatch.connectors.models import Connector
+from fleetwatch.connectors.options import OptionsError, clean_options
 from fleetwatch.connectors.services import (
     connector_health,
     create_connector,
@@ -48,6 +49,12 @@ class ConnectorSerializer(StrictFieldsMixin, serializers.ModelSerializer):
                         {name: ["Cannot be changed; add a new connector."]}
                     )
         vendor = attrs.get("vendor") or getattr(self.instance, "vendor", None)
+        if "options" in attrs:
+            try:
+                attrs["options"] = clean_options(vendor, attrs["options"])
+            except OptionsError as exc:
+                # {"options": {"rate_limit": ["..."], "retry": ["..."]}}: each option named.
+                raise serializers.ValidationError({"options": exc.errors}) from None
         if "credentials" in attrs:
             try:
                 attrs["credentials"] = validate_credentials(vendor, attrs["credentials"])

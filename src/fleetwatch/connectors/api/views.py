@@ -1,5 +1,7 @@
 """``/api/v2/connectors/``: manage connectors and read their health (staff only)."""
 
+import logging
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -10,7 +12,11 @@ from fleetwatch.connectors.api.serializers import ConnectorSerializer
 from fleetwatch.connectors.engine import build
 from fleetwatch.connectors.http import VendorError
 from fleetwatch.connectors.models import Connector
+from fleetwatch.connectors.options import OptionsError
+from fleetwatch.connectors.secrets import SecretError
 from fleetwatch.connectors.tasks import run_now
+
+log = logging.getLogger("fleetwatch.connectors")
 
 
 class ConnectorViewSet(viewsets.ModelViewSet):
@@ -39,12 +45,25 @@ class ConnectorViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
-        """Log in and make one cheap call; 502 with the vendor's answer if that fails."""
-        vendor = build(self.get_object(), {})
+        """Log in and make one cheap call: 200 with what it saw; 400 naming the options when
+        the stored ones are bad; 502 with the error when the vendor call fails. Never 500."""
+        connector = self.get_object()
+        try:
+            vendor = build(connector, {})
+        except OptionsError as exc:
+            return Response({"ok": False, "options": exc.errors}, status=400)
+        except SecretError as exc:  # the credentials were encrypted with a key we lack
+            return Response({"ok": False, "error": str(exc)}, status=status.HTTP_409_CONFLICT)
         try:
             seen = vendor.check()
         except VendorError as exc:
             return Response({"ok": False, "error": str(exc)}, status=status.HTTP_502_BAD_GATEWAY)
+        except Exception as exc:  # an answer the vendor module did not expect
+            log.exception("connector %s: test failed unexpectedly", connector.name)
+            return Response(
+                {"ok": False, "error": f"unexpected answer ({type(exc).__name__})"},
+                status=status.HTTP_502_BAD_GATEWAY,
+            )
         finally:
             vendor.http.close()
         return Response({"ok": True, "requests": vendor.http.requests, "seen": seen})

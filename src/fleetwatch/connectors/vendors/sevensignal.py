@@ -11,13 +11,17 @@ The bookmark is the vendor's own ``range.to``, so the vendor's clock — not our
 what "since the last poll" means.
 """
 
+import logging
 from datetime import UTC, datetime
 
 from fleetwatch.connectors.auth import OAuth2ClientCredentials
 from fleetwatch.connectors.base import DeviceRecord, PollResult, VendorConnector
 from fleetwatch.connectors.http import ClientError, VendorError
+from fleetwatch.connectors.options import Number
 from fleetwatch.incidents.ingest import IncidentDraft
 from fleetwatch.incidents.models import INFINITY
+
+log = logging.getLogger("fleetwatch.connectors")
 
 DAY_MS = 86_400_000
 MAX_WINDOW_MS = 29 * DAY_MS  # the vendor refuses more than 30 days; keep a day spare
@@ -63,13 +67,20 @@ def is_open(record: dict) -> bool:
 class SevenSignalConnector(VendorConnector):
     vendor = "7signal"
     rate_limit = (5, 1.0)  # the vendor's illustration: replenish 5/s (burst 15)
+    option_specs = {
+        "overlap_minutes": Number(minimum=0, maximum=MAX_WINDOW_MS / 60_000),
+        "agents_every": Number(minimum=0),
+        "agents_per_page": Number(minimum=1, maximum=250, integer=True),
+    }
 
     def authenticator(self, credentials: dict, cache: dict) -> OAuth2ClientCredentials:
         return OAuth2ClientCredentials(credentials, cache, token_path="/oauth2/token")
 
     def check(self) -> dict:
         _, body = self.http.request("GET", "/eyes", auth=self.auth)
-        agents = (body or {}).get("agents", {})
+        agents = body.get("agents") if isinstance(body, dict) else None
+        if not isinstance(agents, dict):
+            raise VendorError("7SIGNAL answered /eyes without its agents summary")
         return {
             "organization": agents.get("organizationName"),
             "devices": agents.get("deviceCount"),
@@ -81,34 +92,66 @@ class SevenSignalConnector(VendorConnector):
         result.incidents = [self.draft(record) for record in incidents]
         result.bookmarks["incidents"] = window_to
         result.notes["vendor_incidents"] = len(incidents)
-        last_agents = bookmarks.get("agents")
-        every = float(self.options.get("agents_every", 3600))
-        if (
-            last_agents is None
-            or (now - datetime.fromisoformat(last_agents)).total_seconds() >= every
-        ):
+        if self.agents_due(bookmarks.get("agents"), now):
             result.devices = self.read_agents()
             result.bookmarks["agents"] = now.isoformat()
         return result
 
+    def agents_due(self, last: object, now: datetime) -> bool:
+        """The agent list is read every ``agents_every`` seconds — and whenever its bookmark
+        is missing, unreadable or in our future (the clock was set back)."""
+        try:
+            elapsed = (now - datetime.fromisoformat(str(last))).total_seconds()
+        except (TypeError, ValueError):
+            return True
+        return elapsed < 0 or elapsed >= float(self.options.get("agents_every", 3600))
+
     def read_incidents(self, bookmark: int | None) -> tuple[list[dict], int]:
         """Every incident overlapping (bookmark - overlap, vendor now]; the first poll takes
-        the vendor's default window (its last 24 h)."""
+        the vendor's default window (its last 24 h).
+
+        The vendor refuses (400) a window that starts in its future or more than 30 days
+        back. Then its own now is read (the default window) and the start clamped: a bookmark
+        in the vendor's future (its clock was set back, or it is a new vendor instance) takes
+        that default window, its last 24 h; one older than 30 days takes the last 29.
+        """
         if bookmark is None:
             body = self.fetch_incidents({})
-        else:
-            overlap_ms = int(float(self.options.get("overlap_minutes", 60)) * 60_000)
-            start = int(bookmark) - overlap_ms
-            try:
-                body = self.fetch_incidents({"from": start})
-            except ClientError as exc:
-                if exc.status != 400:
-                    raise
-                # Down for longer than the vendor keeps a window (30 days): take what it can
-                # still give, from 29 days before its own now.
-                vendor_now = int(self.fetch_incidents({})["range"]["to"])
-                body = self.fetch_incidents({"from": max(start, vendor_now - MAX_WINDOW_MS)})
-        return body["results"], int(body["range"]["to"])
+            return body["results"], self.window_end(body)
+        overlap_ms = int(float(self.options.get("overlap_minutes", 60)) * 60_000)
+        start = int(bookmark) - overlap_ms
+        try:
+            body = self.fetch_incidents({"from": start})
+        except ClientError as exc:
+            if exc.status != 400:
+                raise
+            body = None
+        if body is not None and self.window_end(body) >= start:
+            return body["results"], self.window_end(body)
+        # Refused, or answered with a window that ends before it starts (the vendor's now is
+        # behind our bookmark): take the vendor's now from its default window, and clamp.
+        latest = self.fetch_incidents({})
+        vendor_now = self.window_end(latest)
+        clamped = max(start, vendor_now - MAX_WINDOW_MS)
+        if clamped >= vendor_now - DAY_MS:  # the default window already covers it
+            if start > vendor_now:
+                log.warning(
+                    "7SIGNAL connector %s: bookmark %d is ahead of the vendor's clock (%d); "
+                    "re-reading the vendor's last 24 h",
+                    self.connector.name,
+                    bookmark,
+                    vendor_now,
+                )
+            return latest["results"], vendor_now
+        body = self.fetch_incidents({"from": clamped})
+        return body["results"], self.window_end(body)
+
+    @staticmethod
+    def window_end(body: dict) -> int:
+        try:
+            return int(body["range"]["to"])
+        except (TypeError, ValueError) as exc:
+            raise VendorError("7SIGNAL answered /incidents/agents with a malformed range") from exc
 
     def fetch_incidents(self, params: dict) -> dict:
         _, body = self.http.request(
@@ -118,6 +161,8 @@ class SevenSignalConnector(VendorConnector):
             raise VendorError("7SIGNAL answered /incidents/agents without a results list")
         if not isinstance(body.get("range"), dict) or "to" not in body["range"]:
             raise VendorError("7SIGNAL answered /incidents/agents without its range")
+        if not all(isinstance(r, dict) and r.get("id") for r in body["results"]):
+            raise VendorError("7SIGNAL answered /incidents/agents with an incident without id")
         return body
 
     def draft(self, record: dict) -> IncidentDraft:
@@ -160,7 +205,14 @@ class SevenSignalConnector(VendorConnector):
             _, body = self.http.request(
                 "GET", "/eyes/agents", params={"page": page, "perPage": per_page}, auth=self.auth
             )
-            for agent in body.get("results", []):
+            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+                raise VendorError("7SIGNAL answered /eyes/agents without a results list")
+            pagination = body.get("pagination")
+            if not isinstance(pagination, dict) or "pages" not in pagination:
+                raise VendorError("7SIGNAL answered /eyes/agents without its pagination")
+            for agent in body["results"]:
+                if not isinstance(agent, dict) or not agent.get("id"):
+                    continue
                 devices.append(
                     DeviceRecord(
                         vendor_id=agent["id"],
@@ -181,7 +233,10 @@ class SevenSignalConnector(VendorConnector):
                         },
                     )
                 )
-            pages = int(body.get("pagination", {}).get("pages") or 0)
+            try:
+                pages = int(pagination["pages"] or 0)
+            except (TypeError, ValueError):
+                raise VendorError("7SIGNAL answered /eyes/agents with bad pagination") from None
             if page >= pages:
                 return devices
             page += 1

@@ -11,6 +11,8 @@ from tqdm import tqdm
 from fleetwatch.connectors.engine import build, run_poll
 from fleetwatch.connectors.http import VendorError
 from fleetwatch.connectors.models import Connector, Vendor
+from fleetwatch.connectors.options import OptionsError
+from fleetwatch.connectors.secrets import SecretError
 from fleetwatch.connectors.services import connector_health as health
 from fleetwatch.connectors.services import create_connector
 from fleetwatch.connectors.tasks import run_now
@@ -135,11 +137,18 @@ class Command(BaseCommand):
 
     def do_test(self, name, **_):
         connector = self.get(name)
-        vendor = build(connector, {})
+        try:
+            vendor = build(connector, {})
+        except (OptionsError, SecretError) as exc:
+            raise CommandError(f"{connector.name}: {exc}") from None
         try:
             seen = vendor.check()
         except VendorError as exc:
             raise CommandError(f"{connector.name}: {exc}") from None
+        except Exception as exc:  # an answer the vendor module did not expect
+            raise CommandError(
+                f"{connector.name}: unexpected answer ({type(exc).__name__})"
+            ) from None
         finally:
             vendor.http.close()
         self.stdout.write(

@@ -22,6 +22,7 @@ from fleetwatch.connectors.auth import OAuth2ClientCredentials
 from fleetwatch.connectors.base import DeviceRecord, PollResult, StoredIncident, VendorConnector
 from fleetwatch.connectors.http import VendorError
 from fleetwatch.connectors.models import VendorDevice
+from fleetwatch.connectors.options import Number
 from fleetwatch.connectors.vendors.metaaccess import mapping
 from fleetwatch.connectors.vendors.metaaccess.mapping import DEVICE_PREFIX, RESOLVED_STATUSES
 
@@ -54,6 +55,11 @@ class MetaAccessConnector(VendorConnector):
 
     vendor = "metaaccess"
     rate_limit = (10, 60.0)  # "Rate limited: YES, 10/min" on every endpoint page
+    option_specs = {
+        "overlap": Number(minimum=0, maximum=MAX_AGE),
+        "activities_first_hours": Number(minimum=1, maximum=MAX_ACTIVITY_HOURS, integer=True),
+        "page_size": Number(minimum=1, maximum=MAX_PAGE_SIZE, integer=True),
+    }
 
     # --- configuration ------------------------------------------------------------------------
     @property
@@ -72,7 +78,8 @@ class MetaAccessConnector(VendorConnector):
     def check(self) -> dict:
         """``GET /o/api/v2/account``: one request that proves the token works."""
         _, body = self.http.request("GET", ACCOUNT_PATH, auth=self.auth)
-        body = body if isinstance(body, dict) else {}
+        if not isinstance(body, dict):
+            raise VendorError("the account endpoint answered without an object")
         return {
             "account": body.get("name"),
             "devices_used": body.get("devices_used"),
@@ -82,6 +89,10 @@ class MetaAccessConnector(VendorConnector):
     # --- the poll -----------------------------------------------------------------------------
     def poll(self, bookmarks: dict, now: datetime) -> PollResult:
         last_poll = parse_bookmark(bookmarks.get("status_changed"))
+        if last_poll is not None and (last_poll - now).total_seconds() > self.overlap:
+            # The last poll lies in our future: the clock was set back, so how long ago it
+            # really was is unknown. Only a full resync cannot miss anything.
+            last_poll = None
         since = max(0.0, (now - last_poll).total_seconds()) if last_poll else None
         full = since is None or since + self.overlap > MAX_AGE
         pages = {"status_changed": 0, "devices": 0, "activities": 0}
@@ -194,8 +205,12 @@ class MetaAccessConnector(VendorConnector):
             pages["status_changed"] += 1
             if not isinstance(body, dict):
                 raise VendorError("status_changed answered without an object")
-            got_monitored = self.records(body, "monitored_devices")
-            got_deleted = self.records(body, "deleted_devices")
+            # An answer with neither list (`{}`, `{"error": …}`) is not "nothing changed":
+            # taking it so would move the bookmark past changes never read.
+            if "monitored_devices" not in body and "deleted_devices" not in body:
+                raise VendorError("status_changed answered without monitored_devices")
+            got_monitored = self.records(body, "monitored_devices", required=False)
+            got_deleted = self.records(body, "deleted_devices", required=False)
             monitored.extend(got_monitored)
             deleted.extend(got_deleted)
             if len(got_monitored) + len(got_deleted) < self.page_size:
@@ -221,8 +236,15 @@ class MetaAccessConnector(VendorConnector):
             pages["devices"] += 1
             if not isinstance(body, dict):
                 raise VendorError("the v3.6 device list answered without an object")
-            yield from self.records(body, "devices")
-            token = body.get("next_token")
+            # A complete list ends every open incident of a device it leaves out, so only a
+            # page that says what it holds (`devices`, a list) and whether more follow
+            # (`next_token`, null on the last page) counts: `{}` or `{"error": …}` is not an
+            # empty account.
+            items = self.records(body, "devices", required=True)
+            if "next_token" not in body:
+                raise VendorError("the v3.6 device list answered without next_token")
+            yield from items
+            token = body["next_token"]
             if not token:
                 return
             if not isinstance(token, str) or token in used or len(used) >= MAX_PAGES:
@@ -293,12 +315,15 @@ class MetaAccessConnector(VendorConnector):
         return page + 1
 
     @staticmethod
-    def records(body: dict, key: str) -> list[dict]:
+    def records(body: dict, key: str, *, required: bool) -> list[dict]:
+        """The device items under ``key``. A missing key is an empty list only where that is
+        harmless (``required=False``); otherwise, like a key that is not a list, it fails the
+        poll as a malformed answer."""
         items = body.get(key)
-        if items is None:
+        if items is None and not required:
             return []
         if not isinstance(items, list):
-            raise VendorError(f"MetaAccess sent {key} that is not a list")
+            raise VendorError(f"MetaAccess answered without a {key} list")
         return [i for i in items if isinstance(i, dict) and mapping.text(i.get("device_id"))]
 
     @staticmethod

@@ -10,9 +10,14 @@ Streams (one poll, in this order):
   size) until a page is short or reaches the bookmark (less ``overlap_seconds``); the events
   are then replayed OLDEST FIRST through :class:`mapping.Tracker`, which turns them into
   episodes (stateful incidents) and acknowledgements. See docs/connectors/sensaphone.md.
-- reconciliation (first poll, or when paging hit ``max_pages``): whatever the device read
-  says is active but neither the hub nor the events read explain gets one targeted
-  event_log lookup for its starting event.
+  Every read is contiguous with the bookmark: when more than ``max_pages`` pages came in
+  since it, the poll is *behind* and reads the OLDEST ``max_pages`` pages after the bookmark
+  (located by bisecting offsets), moves the bookmark only to their end, and the next polls
+  go on from there (:meth:`SensaphoneConnector.read_log`).
+- reconciliation (first poll only): whatever the device read says is active but neither the
+  hub nor the events read explain gets one targeted event_log lookup for its starting
+  event; an episode the hub has open that the window does not mention, while the device read
+  shows it back to normal, gets its key's events read back to its start.
 - ``data_log``: the last ``readings`` values of each zone whose alarm is new to the hub and
   still open, put into that incident's metadata (one bounded request).
 - ``audit_log`` (option ``audit_log: true``): informational stateless incidents.
@@ -57,10 +62,10 @@ ACKED_STATE = 17  # zone state "Acknowledged" [F]: in alarm, acknowledged (emula
 DEFAULTS = {
     "api_version": "v1",
     "page_size": 200,  # events per event_log page
-    "max_pages": 25,  # per poll: 5,000 events; more leaves a gap that reconciliation covers
+    "max_pages": 25,  # per poll: 5,000 events; more: the next polls catch up, in order
     "initial_hours": 72,  # first poll: how far back from the newest event to read
     "overlap_seconds": 300,  # re-read before the bookmark, for events the vendor logs late
-    "reconcile_max": 25,  # targeted lookups per reconciling poll
+    "reconcile_max": 25,  # targeted lookups (requests) per reconciling (first) poll
     "readings": 4,  # data_log values per new alarm (one hour at 15-minute logging)
     "readings_max_zones": 50,  # zones per poll that get readings (one request)
     "devices_every": 3600,  # seconds between device records
@@ -73,10 +78,102 @@ class LogRead:
     items: list[tuple[datetime, dict]]  # within the window, oldest first (then by id)
     new: int
     pages: int
-    truncated: bool
+    truncated: bool  # first poll only: the cap ended the window before initial_hours
     malformed: int
     bookmark: dict
     old_ids: set[int]  # re-read in the overlap: seen by an earlier poll
+    behind: bool = False  # the oldest chunk after the bookmark; newer records wait
+    stalled: bool = False  # the floor was not reached: nothing read, the bookmark kept
+    probes: int = 0  # one-record reads that located the bookmark in the log
+
+
+class LogPager:
+    """One paged log, read newest → oldest: ``begin_offset`` 0 is the newest record and
+    ``record_offset`` the page size [F FAQ]. Counts what it reads.
+
+    Records arrive at offset 0 while we page, pushing older ones to higher offsets. Reading
+    towards higher offsets, that only makes a later page repeat records of an earlier one
+    (kept once, by id); no record is ever skipped. So a read that starts at some offset and
+    goes on until it passes the floor has every record between the floor and the record it
+    started at: a contiguous range.
+    """
+
+    #: galloping doubles the probed offset; this many doublings covers any real log
+    MAX_GALLOP = 48
+
+    def __init__(
+        self,
+        api: SensaphoneAPI,
+        log: str,
+        id_field: str,
+        when: Callable[[dict], datetime | None],
+        size: int,
+    ) -> None:
+        self.api, self.log, self.id_field, self.when, self.size = api, log, id_field, when, size
+        self.pages = self.probes = self.malformed = 0
+
+    def scan(
+        self, start: int, floor: int | None, limit: int, *, initial_seconds: int = 0
+    ) -> tuple[dict[int, tuple[datetime, dict]], bool]:
+        """Pages from offset ``start`` on, until a page passes ``floor`` (holds a record older
+        than it) or is short (the end of the log): ``(records at or after the floor by id,
+        True)``; after ``limit`` pages without either, ``(…, False)``. ``floor`` None: it is
+        ``initial_seconds`` before the first record read."""
+        got: dict[int, tuple[datetime, dict]] = {}
+        for page in range(limit):
+            items = self.api.log_page(self.log, {}, start + page * self.size, self.size)
+            self.pages += 1
+            reached = False
+            for item in items:
+                record_id, at = as_int(item.get(self.id_field)), self.when(item)
+                if record_id is None or at is None:
+                    self.malformed += 1
+                    continue
+                if floor is None:
+                    floor = epoch_of(at) - initial_seconds
+                if epoch_of(at) < floor:
+                    reached = True
+                    continue
+                got.setdefault(record_id, (at, item))  # pages shift as records arrive
+            if reached or len(items) < self.size:
+                return got, True
+        return got, False
+
+    def older(self, offset: int, epoch: int) -> bool:
+        """Is the record at ``offset`` older than ``epoch``, or is ``offset`` past the end of
+        the log? One one-record read. A record without a time counts as not older: that can
+        only make the chunk read after the search smaller, never leave a gap."""
+        self.probes += 1
+        items = self.api.log_page(self.log, {}, offset, 1)
+        if not items:
+            return True
+        at = self.when(items[0])
+        return at is not None and epoch_of(at) < epoch
+
+    def locate(self, epoch: int, room: int) -> int:
+        """An offset whose record is not older than ``epoch``, at most a page before the first
+        one that is (or the end of the log) — where the bookmark is in the log now; -1 when
+        it is within the first ``room`` records.
+
+        First probe ``room - 1``: if that record is older (or there is none), the bookmark is
+        within ``room`` records and that is all (one request). Else gallop (offsets double)
+        past it and bisect back to a page: log2(records since the bookmark / ``room``) reads,
+        then log2(the last doubling / page size) more. Records arriving during the search
+        shift offsets a little; the result is a starting point, and the read that follows is
+        correct wherever it starts."""
+        lo, offset, step = -1, room - 1, room
+        for _ in range(self.MAX_GALLOP):
+            if self.older(offset, epoch):
+                break
+            lo, offset, step = offset, offset + step, step * 2
+        hi = offset
+        while lo >= 0 and hi - lo > self.size:
+            mid = (lo + hi) // 2
+            if self.older(mid, epoch):
+                hi = mid
+            else:
+                lo = mid
+        return lo
 
 
 class SensaphoneConnector(VendorConnector):
@@ -131,13 +228,16 @@ class SensaphoneConnector(VendorConnector):
                 events.append(event)
         tracker = Tracker(self.open_incident_ids())
         reconciled = 0
-        if mark is None or log.truncated:
+        if mark is None:  # later polls read on from the bookmark without gaps: no guessing
             found = self.reconcile(devices, events, tracker)
             reconciled = len(found)
             events.extend(found)
         for event in sorted({e.event_id: e for e in events}.values(), key=lambda e: e.order):
             tracker.apply(event, devices, fresh=event.event_id not in log.old_ids)
-        drafts, readings = self.drafts(tracker, devices)
+        # Behind, the replay knows the log only up to the chunk's last instant: the hub may
+        # know more (a bookmark set back), and zone readings taken now are not the alarm's.
+        horizon = datetime.fromtimestamp(log.bookmark["epoch"], UTC) if log.behind else None
+        drafts, readings = self.drafts(tracker, devices, horizon=horizon)
         result.incidents = drafts
         result.acks = self.acks(tracker)
         result.bookmarks["event_log"] = log.bookmark
@@ -146,6 +246,9 @@ class SensaphoneConnector(VendorConnector):
             "new": log.new,
             "pages": log.pages,
             "truncated": log.truncated,
+            "behind": log.behind,
+            "stalled": log.stalled,
+            "probes": log.probes,
             "malformed": malformed,
             "reconciled": reconciled,
             "readings": readings,
@@ -222,37 +325,57 @@ class SensaphoneConnector(VendorConnector):
         mark: dict | None,
         when: Callable[[dict], datetime | None],
     ) -> LogRead:
-        """Page newest → oldest until a page is short or reaches the window's floor: the
-        bookmark less the overlap, or on the first poll ``initial_hours`` before the newest
-        record (the vendor's clock, not ours, so a skewed clock cannot empty the window)."""
+        """The events to replay this poll: always a contiguous part of the log that begins at
+        the window's floor, and the bookmark to store with them.
+
+        - **First poll** (no bookmark): newest → oldest until a page is short or reaches
+          ``initial_hours`` before the newest record (the vendor's clock, not ours, so a skewed
+          clock cannot empty the window), at most ``max_pages`` pages. Hitting the cap only
+          makes the first window shorter (``truncated``; reconciliation covers what began
+          before it).
+        - **Later polls**: the floor is the bookmark less the overlap, and the read always
+          reaches it. When the events since the bookmark fit in ``max_pages`` pages, they are
+          all read, newest first, as above. When they do not (the hub was down for a day on a
+          busy account), the poll is *behind*: it reads only the OLDEST ``max_pages`` pages
+          after the bookmark (found by :meth:`LogPager.locate`), and the bookmark moves to the
+          newest instant of that chunk, up to which everything has been read. The next poll
+          goes on from there; nothing is skipped, however far behind.
+        - **Stalled**: a read that has not reached the floor after ``4 × max_pages + 4`` pages
+          (records arrive faster than it pages, or the vendor ignores ``begin_offset``) is
+          thrown away: no events, the bookmark unchanged.
+        """
         size = max(1, min(5000, int(self.option("page_size"))))
         max_pages = max(1, int(self.option("max_pages")))
+        pager = LogPager(self.api, log, id_field, when, size)
         mark_epoch = as_int(mark.get("epoch")) if mark else None
         mark_ids = {i for i in (mark or {}).get("ids", []) if isinstance(i, int)}
-        floor = None
-        if mark_epoch is not None:
+        behind = stalled = False
+        if mark_epoch is None:
+            hours = float(self.option("initial_hours"))
+            got, reached = pager.scan(0, None, max_pages, initial_seconds=int(hours * 3600))
+            truncated = not reached
+        else:
+            truncated = False
             floor = mark_epoch - int(self.option("overlap_seconds"))
-        got: dict[int, tuple[datetime, dict]] = {}
-        malformed = pages = 0
-        truncated = True
-        while pages < max_pages:
-            items = self.api.log_page(log, {}, pages * size, size)
-            pages += 1
-            reached = False
-            for item in items:
-                record_id, at = as_int(item.get(id_field)), when(item)
-                if record_id is None or at is None:
-                    malformed += 1
-                    continue
-                if floor is None:
-                    floor = epoch_of(at) - int(float(self.option("initial_hours")) * 3600)
-                if epoch_of(at) < floor:
-                    reached = True
-                    continue
-                got.setdefault(record_id, (at, item))  # pages shift as events arrive: dedupe
-            if reached or len(items) < size:
-                truncated = False
-                break
+            got, reached = pager.scan(0, floor, 1)
+            if not reached:
+                # More than a page since the bookmark: where is it? Start max_pages pages
+                # newer than it: the read holds about max_pages pages of new events.
+                room = max_pages * size
+                start = max(0, pager.locate(mark_epoch, room) + 1 - room)
+                # Normally max_pages pages and the overlap's; a read that has not reached the
+                # floor after this many is going nowhere (records arrive faster than we page,
+                # or the vendor ignores begin_offset).
+                limit = 4 * max_pages + 4
+                behind = start > 0  # then the newest page is not contiguous: dropped
+                if behind:
+                    got, reached = pager.scan(start, floor, limit)
+                else:  # the bookmark is within max_pages pages: go on from the second page
+                    more, reached = pager.scan(size, floor, limit - 1)
+                    for record_id, found in more.items():
+                        got.setdefault(record_id, found)
+                if not reached:
+                    stalled, got = True, {}
         old_ids = {
             record_id
             for record_id, (at, _) in got.items()
@@ -265,9 +388,12 @@ class SensaphoneConnector(VendorConnector):
             items=[got[i] for i in sorted(got, key=lambda i: (got[i][0], i))],
             new=len(got) - len(old_ids),
             old_ids=old_ids,
-            pages=pages,
+            pages=pager.pages,
+            probes=pager.probes,
             truncated=truncated,
-            malformed=malformed,
+            behind=behind,
+            stalled=stalled,
+            malformed=pager.malformed,
             bookmark=self.next_mark(mark_epoch, mark_ids, got),
         )
 
@@ -285,15 +411,52 @@ class SensaphoneConnector(VendorConnector):
             ids |= mark_ids
         return {"epoch": top, "ids": sorted(ids)}
 
-    # --- reconciliation -------------------------------------------------------------------
+    # --- reconciliation (first poll only) ---------------------------------------------------
+    @staticmethod
+    def key_filters(key: tuple) -> dict:
+        """event_log filters for the start and end events of one episode key."""
+        kind, device_id = key[0], key[1]
+        if kind == ZONE:
+            return {
+                "device_ids": [device_id],
+                "zone_ids": [key[2]],
+                "event_types": ["alarm", "return_to_normal"],
+            }
+        if kind == OFFLINE:
+            return {"device_ids": [device_id], "event_types": ["offline", "online"]}
+        return {"device_ids": [device_id], "event_types": [kind]}  # power, battery
+
+    @staticmethod
+    def active_now(key: tuple, devices: dict[int, DeviceInfo]) -> bool | None:
+        """Does the device read show this key in trouble now? None: it does not say."""
+        device = devices.get(key[1])
+        if device is None:
+            return None
+        if key[0] == ZONE:
+            zone = device.zones.get(key[2])
+            if zone is None or zone.alarm_status is None:
+                return None
+            return zone.alarm_status in mapping.ACTIVE_ZONE_STATES
+        if key[0] == POWER:
+            return device.power_off
+        if key[0] == BATTERY:
+            return device.battery_low
+        return None if device.is_online is None else not device.is_online
+
     def reconcile(
         self, devices: dict[int, DeviceInfo], events: list[VendorEvent], tracker: Tracker
     ) -> list[VendorEvent]:
-        """Starting events of what is active now but explained by neither the hub nor the
-        events read (it began before the window): one newest-event lookup per key, bounded.
+        """Events from before the first poll's window that the window needs. Only on the first
+        poll: later polls read on from the bookmark without gaps, and the log is the whole
+        truth. At most ``reconcile_max`` requests, in two parts:
 
-        Only on the first poll or after a truncated read: otherwise the event log is read
-        without gaps and is the whole truth.
+        1. An episode the hub has open (the bookmark was reset) that the window says nothing
+           about, while the device read shows that key back to normal: its end is older than
+           the window. That key's own events are read back to the episode's start and all
+           replayed, so it ends at the vendor's end time (and a later episode of the key gets
+           its own incident). Only a read that reaches the start is used.
+        2. What is active now but explained by neither the hub nor the window (it began before
+           the window): the key's newest start or end event; a starting one joins the replay.
         """
         seen: set[tuple] = set()
         for event in events:
@@ -305,70 +468,111 @@ class SensaphoneConnector(VendorConnector):
                 seen.add((event.type, event.device_id))
             elif event.type in ("offline", "online"):
                 seen.add((OFFLINE, event.device_id))
-        explained = seen | tracker.open_keys()
-        wanted: list[tuple[tuple, dict]] = []  # (key, event_log filters)
-        for device in devices.values():
-            d = device.device_id
-            for zone in device.zones.values():
-                if (
-                    zone.type not in mapping.DEVICE_ZONE_TYPES
-                    and zone.alarm_status in mapping.ACTIVE_ZONE_STATES
-                ):
-                    wanted.append(
-                        (
-                            (ZONE, d, zone.zone_id),
-                            {
-                                "device_ids": [d],
-                                "zone_ids": [zone.zone_id],
-                                "event_types": ["alarm", "return_to_normal"],
-                            },
-                        )
-                    )
-            if device.power_off:
-                wanted.append(((POWER, d), {"device_ids": [d], "event_types": ["power"]}))
-            if device.battery_low:
-                wanted.append(((BATTERY, d), {"device_ids": [d], "event_types": ["battery"]}))
-            if device.is_online is False:
-                wanted.append(
-                    ((OFFLINE, d), {"device_ids": [d], "event_types": ["offline", "online"]})
-                )
         budget = int(self.option("reconcile_max"))
-        found = []
+        found: list[VendorEvent] = []
 
-        def newest(filters: dict) -> VendorEvent | None:
+        def read(filters: dict, begin: int, size: int) -> list[dict] | None:
             nonlocal budget
             budget -= 1
             try:
-                items = self.api.log_page("event_log", filters, 0, 1)
+                return self.api.log_page("event_log", filters, begin, size)
             except ClientError:  # the vendor does not take these filters: skip, do not fail
                 tracker.counts["reconcile_refused"] += 1
                 return None
-            return mapping.parse_event(items[0], devices) if items else None
 
-        for key, filters in wanted:
-            if key in explained or budget <= 0:
+        # 1. Open in the hub, back to normal in the vendor, nothing in the window.
+        stale: dict[tuple, int] = {}
+        for episode in tracker.episodes.values():
+            if episode.in_hub and episode.end is None and episode.key not in seen:
+                if self.active_now(episode.key, devices) is False:
+                    stale[episode.key] = min(episode.start, stale.get(episode.key, episode.start))
+        size = 50
+        for key, since in sorted(stale.items(), key=lambda item: item[1]):
+            history: list[VendorEvent] = []
+            begin, reached = 0, False
+            filters = self.key_filters(key)
+            if key[0] == ZONE:
+                filters["event_types"] = [*filters["event_types"], "acknowledged"]
+            while budget > 0 and not reached:
+                items = read(filters, begin, size)
+                if items is None:
+                    break
+                for item in items:
+                    event = mapping.parse_event(item, devices)
+                    if event is not None and event.epoch >= since:
+                        history.append(event)
+                    reached = reached or (event is not None and event.epoch <= since)
+                reached = reached or len(items) < size
+                begin += size
+            if reached:  # the key's whole history since the hub's episode began
+                found.extend(history)
+                seen.add(key)
+            else:
+                tracker.counts["reconcile_unfinished"] += 1
+
+        # 2. Active now, unexplained.
+        explained = seen | tracker.open_keys()
+        wanted: list[tuple] = []
+        for device in devices.values():
+            d = device.device_id
+            for zone in device.zones.values():
+                if zone.type not in mapping.DEVICE_ZONE_TYPES:
+                    wanted.append((ZONE, d, zone.zone_id))
+            wanted += [(POWER, d), (BATTERY, d), (OFFLINE, d)]
+        for key in wanted:
+            if key in explained or budget <= 0 or not self.active_now(key, devices):
                 continue
-            event = newest(filters)
+            filters = self.key_filters(key)
+            items = read(filters, 0, 1)
+            event = mapping.parse_event(items[0], devices) if items else None
             if event is None or not mapping.starts_episode(event, devices):
                 continue
             found.append(event)
             zone = devices[key[1]].zones.get(key[2]) if key[0] == ZONE else None
             if zone is not None and zone.alarm_status == ACKED_STATE and budget > 0:
                 # Acknowledged before the window too: its acknowledgement joins the replay.
-                ack = newest({**filters, "event_types": ["acknowledged"]})
+                items = read({**filters, "event_types": ["acknowledged"]}, 0, 1)
+                ack = mapping.parse_event(items[0], devices) if items else None
                 if ack is not None and ack.order >= event.order:
                     found.append(ack)
         return found
 
     # --- drafts ---------------------------------------------------------------------------
     def drafts(
-        self, tracker: Tracker, devices: dict[int, DeviceInfo]
+        self,
+        tracker: Tracker,
+        devices: dict[int, DeviceInfo],
+        *,
+        horizon: datetime | None = None,
     ) -> tuple[list[IncidentDraft], int]:
+        """One draft per episode this poll started, ended or read again.
+
+        ``horizon``: the replay read the log only up to this instant (a poll that is behind).
+        An episode still open at the horizon that the hub has already ended LATER than it
+        was ended by events past the horizon, which an earlier poll read (the bookmark was
+        set back): the hub knows more, so no draft reopens it. Readings are taken only for
+        zones the device read shows in alarm now.
+        """
         touched = [e for e in tracker.episodes.values() if e.touched]
         stored = self.stored_incidents(sids=[e.sid for e in touched])
+        ended_later: set[str] = set()
+        if horizon is not None:
+            maybe = [e.sid for e in touched if e.end is None and not e.in_hub and e.sid in stored]
+            ended_later = set(
+                Incident.objects.filter(
+                    source=self.connector.source,
+                    source_incident_id__in=maybe,
+                    end_time__gt=horizon,
+                )
+                .exclude(end_time=INFINITY)
+                .values_list("source_incident_id", flat=True)
+            )
         drafts: list[IncidentDraft] = []
         need_readings: list[tuple[IncidentDraft, DeviceInfo, ZoneInfo]] = []
         for episode in touched:
+            if episode.sid in ended_later:
+                tracker.counts["ended_past_horizon"] += 1
+                continue
             prior = stored.get(episode.sid)
             device = devices.get(episode.key[1])
             if episode.start_event is not None:
@@ -391,7 +595,9 @@ class SensaphoneConnector(VendorConnector):
                 draft.details_url, draft.ticket_url = prior.details_url, prior.ticket_url
             elif episode.end is None and episode.kind == ZONE and device is not None:
                 zone = device.zones.get(episode.key[2])
-                if zone is not None:
+                if zone is not None and (
+                    horizon is None or zone.alarm_status in mapping.ACTIVE_ZONE_STATES
+                ):
                     need_readings.append((draft, device, zone))
             drafts.append(draft)
         added = self.add_readings(need_readings)

@@ -354,9 +354,12 @@ class PendingAck:
 class Tracker:
     """Replays events oldest first over the episodes the hub has open.
 
-    It is idempotent over re-reads: the events of one poll are always a contiguous newest
-    part of the log, so an episode whose start is re-read has its end re-read too, and ends
-    and acknowledgements only ever attach to an episode that began at or before them.
+    It is idempotent over re-reads: the events of one poll are always a contiguous part of
+    the log from the window's floor up to some instant (the newest, unless the poll is behind),
+    so an episode whose start is re-read has its end re-read too if it came by that instant,
+    and ends and acknowledgements only ever attach to an episode that began at or before them.
+    (A poll that is behind may end at an instant older than what the hub already knows, after
+    the bookmark was set back; the connector then keeps the hub's end, see ``drafts``.)
     """
 
     def __init__(self, hub_open_sids: Iterable[str]) -> None:

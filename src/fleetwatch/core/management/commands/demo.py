@@ -1,9 +1,14 @@
 """``fleetwatch demo``: the hub on SQLite with the emulated vendors feeding it, in one command.
 
 Migrates, makes sure an ``admin`` superuser exists (its password is generated once and kept
-in the data directory), starts the three vendor emulators, a worker and the hub, points one
+in the data directory), starts the three vendor emulators, two workers and the hub, points one
 connector at each emulator, and prints the URL and the login. Ctrl-C stops every process it
 started.
+
+The emulators start a new timeline on every run. On a later run in the same data directory
+the demo connectors therefore start over as well (``start_over``): their bookmarks, cached
+tokens and rate-limit slots are cleared and the previous run's open incidents are closed with
+an END event saying why.
 """
 
 import json
@@ -13,16 +18,22 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 
 import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
 
-from fleetwatch.connectors.models import Connector
+from fleetwatch.connectors.engine import limiter_key
+from fleetwatch.connectors.models import Connector, ConnectorState, RateLimitSlot
+from fleetwatch.connectors.secrets import SecretError
 from fleetwatch.connectors.services import create_connector
-from fleetwatch.connectors.tasks import run_now
+from fleetwatch.incidents.events import post_event
+from fleetwatch.incidents.models import Event, Incident
 
 # The emulators run faster than real time in the demo; re-reading generous overlaps keeps the
 # delta-based vendors from missing what happened between two polls.
@@ -44,6 +55,47 @@ def demo_password() -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(password)
     return password
+
+
+RESTART_NOTE = (
+    "Closed by `fleetwatch demo` on restart: the emulated vendors start over with a new "
+    "timeline on every run and will never report this incident's end. Problems that are "
+    "still current in the new run are reported again by its first polls."
+)
+
+
+def start_over(connector: Connector, stale_limiter_keys: Iterable[str] = ()) -> int:
+    """Forget what a demo connector knew of the previous run's emulated vendor.
+
+    The emulators start a new timeline (a new clock, new incidents, new tokens) on every
+    run, so the previous run's bookmarks would point into the new vendor's future, its cached
+    tokens are refused, its rate-limit slot and any lease a killed worker held would only
+    delay the first poll. All of that is cleared, so the first poll reads like a first poll
+    (the MetaAccess connector does a full resync). The previous run's open incidents would
+    otherwise stay open for ever: each is closed now with an END event that says why.
+    Incident history and device records are kept. Returns how many incidents were closed.
+    """
+    now = timezone.now()
+    source = connector.source
+    closed = 0
+    with transaction.atomic():
+        ConnectorState.objects.update_or_create(
+            connector=connector,
+            defaults={
+                "bookmarks": {},
+                "auth_cache_encrypted": "",
+                "lease_owner": "",
+                "lease_expires_at": None,
+                "next_run_at": None,
+                "consecutive_failures": 0,
+            },
+        )
+        keys = {key[:200] for key in [*stale_limiter_keys, limiter_key(connector)]}
+        RateLimitSlot.objects.filter(key__in=keys).delete()
+        for incident in Incident.objects.open().filter(source=source):
+            post_event(incident, source.user, Event.Type.INCIDENT_END, now, RESTART_NOTE)
+            closed += 1
+    return closed
 
 
 def _interrupt(signum, frame):
@@ -88,8 +140,14 @@ class Command(BaseCommand):
         processes: list[subprocess.Popen] = []
         try:
             vendors = self.start_emulators(processes, emulator_port, speed, devices)
-            for vendor, info in vendors.items():
-                self.configure_connector(vendor, info, interval)
+            closed = sum(
+                self.configure_connector(vendor, info, interval) for vendor, info in vendors.items()
+            )
+            if closed:
+                self.stdout.write(
+                    f"Closed {closed} incidents left open by the previous demo run: the "
+                    "emulated vendors start over on every run."
+                )
             # Two workers: a MetaAccess poll spends most of its time waiting out the vendor's
             # 10 requests/minute, and the other connectors should not wait behind it.
             for n in (1, 2):
@@ -140,11 +198,13 @@ class Command(BaseCommand):
             raise CommandError("the emulators did not start (is a port in use?)")
         return vendors
 
-    def configure_connector(self, vendor: str, info: dict, interval: int) -> None:
-        """One connector per emulator, created once and re-pointed on later runs."""
+    def configure_connector(self, vendor: str, info: dict, interval: int) -> int:
+        """One connector per emulator, created once and re-pointed on later runs. The
+        emulators start over on every run, so a re-pointed connector starts over too (see
+        ``start_over``). Returns how many stale incidents that closed."""
         name = f"demo-{vendor}"
         options = DEMO_OPTIONS.get(vendor, {})
-        connector = Connector.objects.filter(name=name).first()
+        connector = Connector.objects.filter(name=name).select_related("source__user").first()
         if connector is None:
             create_connector(
                 name=name,
@@ -154,7 +214,11 @@ class Command(BaseCommand):
                 poll_interval=interval,
                 options=options,
             )
-            return
+            return 0
+        try:
+            old_keys = [limiter_key(connector)]
+        except SecretError:  # the data directory's encryption key was replaced
+            old_keys = []
         connector.base_url, connector.poll_interval = info["url"], interval
         connector.credentials, connector.options, connector.enabled = (
             info["credentials"],
@@ -162,7 +226,7 @@ class Command(BaseCommand):
             True,
         )
         connector.save()
-        run_now(connector)
+        return start_over(connector, stale_limiter_keys=old_keys)
 
     def start(self, name: str, args: list[str], **popen) -> subprocess.Popen:
         command = [sys.executable, "-m", "fleetwatch", *args]

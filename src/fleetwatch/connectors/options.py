@@ -1,0 +1,197 @@
+"""Connector options: which keys a connector takes and which values they allow.
+
+``clean_options(vendor, options)`` is the one check, used wherever options come in (the API,
+the admin, ``fleetwatch connector add``, ``create_connector``) and again by the engine before a
+poll is built, so a bad value is a 400 (or a form error) naming the option — never a
+``TypeError`` deep inside a poll.
+
+Options every connector takes are ``SHARED``. A vendor module declares its own in
+``option_specs`` on its connector class; a module that declares none but has a module-level
+``DEFAULTS`` dict (``{name: default}``) gets type checks derived from those defaults.
+"""
+
+import math
+import sys
+from dataclasses import dataclass, fields
+
+from fleetwatch.connectors.http import RetryPolicy
+
+
+class OptionsError(ValueError):
+    """``errors`` maps each offending option to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("options: " + "; ".join(self.lines(errors)))
+        self.errors = errors
+
+    @staticmethod
+    def lines(errors: dict[str, list[str]]) -> list[str]:
+        # The key "" is the options object as a whole.
+        return [
+            f"{key}: {' '.join(messages)}" if key else " ".join(messages)
+            for key, messages in errors.items()
+        ]
+
+    @property
+    def messages(self) -> list[str]:
+        """One "key: message" line per option (for a form or a Django ValidationError)."""
+        return self.lines(self.errors)
+
+
+class Spec:
+    """One option's rule: ``check`` returns an error message, or None when the value is fine."""
+
+    def check(self, value: object) -> str | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def is_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+@dataclass(frozen=True)
+class Number(Spec):
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None  # exclusive minimum
+    integer: bool = False
+
+    def check(self, value: object) -> str | None:
+        if self.integer and not (is_number(value) and float(value).is_integer()):
+            return "Expected a whole number."
+        if not is_number(value):
+            return "Expected a number."
+        if self.above is not None and not value > self.above:
+            return f"Must be greater than {self.above:g}."
+        if self.minimum is not None and value < self.minimum:
+            return f"Must be at least {self.minimum:g}."
+        if self.maximum is not None and value > self.maximum:
+            return f"Must be at most {self.maximum:g}."
+        return None
+
+
+@dataclass(frozen=True)
+class Boolean(Spec):
+    def check(self, value: object) -> str | None:
+        return None if isinstance(value, bool) else "Expected true or false."
+
+
+@dataclass(frozen=True)
+class Text(Spec):
+    def check(self, value: object) -> str | None:
+        return None if isinstance(value, str) and value else "Expected a non-empty string."
+
+
+@dataclass(frozen=True)
+class RateLimit(Spec):
+    """``[requests, seconds]``: at least one request per a positive number of seconds."""
+
+    def check(self, value: object) -> str | None:
+        message = "Expected [requests, seconds]: a whole number ≥ 1 and a number of seconds > 0."
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            return message
+        requests, seconds = value
+        if Number(minimum=1, integer=True).check(requests) or Number(above=0).check(seconds):
+            return message
+        return None
+
+
+# The retry policy's fields and what each may be.
+RETRY_FIELDS = {
+    "attempts": Number(minimum=1, maximum=100, integer=True),
+    "rate_limited_attempts": Number(minimum=1, maximum=1000, integer=True),
+    "base_delay": Number(minimum=0, maximum=3600),
+    "max_delay": Number(minimum=0, maximum=3600),
+    "default_rate_limit_wait": Number(minimum=0, maximum=3600),
+}
+if set(RETRY_FIELDS) != {f.name for f in fields(RetryPolicy)}:  # kept in step with http.py
+    raise ImportError("options.RETRY_FIELDS and http.RetryPolicy disagree")
+
+
+@dataclass(frozen=True)
+class Retry(Spec):
+    def check(self, value: object) -> str | None:
+        if not isinstance(value, dict):
+            return f"Expected an object with any of: {', '.join(RETRY_FIELDS)}."
+        problems = []
+        for key, item in value.items():
+            spec = RETRY_FIELDS.get(key)
+            if spec is None:
+                problems.append(
+                    f"{key!r} is not a retry setting (one of {', '.join(RETRY_FIELDS)})."
+                )
+            elif message := spec.check(item):
+                problems.append(f"{key}: {message}")
+        return " ".join(problems) or None
+
+
+SHARED: dict[str, Spec] = {
+    "rate_limit": RateLimit(),
+    "rate_limit_margin": Number(minimum=0, maximum=1),
+    "timeout": Number(above=0, maximum=600),
+    "retry": Retry(),
+    "failure_threshold": Number(minimum=1, maximum=1000, integer=True),
+}
+
+
+class Anything(Spec):
+    def check(self, value: object) -> str | None:
+        return None
+
+
+def spec_from_default(default: object) -> Spec:
+    if isinstance(default, bool):
+        return Boolean()
+    if isinstance(default, int | float):
+        return Number(minimum=0)
+    if isinstance(default, str):
+        return Text()
+    return Anything()
+
+
+def vendor_specs(cls) -> dict[str, Spec] | None:
+    """The vendor's own options (``option_specs``, else derived from its module's
+    ``DEFAULTS``), or None when the module declares neither (its keys are then unchecked)."""
+    declared = getattr(cls, "option_specs", None)
+    if declared is not None:
+        return dict(declared)
+    defaults = getattr(sys.modules.get(cls.__module__), "DEFAULTS", None)
+    if isinstance(defaults, dict):
+        return {name: spec_from_default(value) for name, value in defaults.items()}
+    return None
+
+
+def specs_for(vendor: str) -> dict[str, Spec] | None:
+    from fleetwatch.connectors.registry import connector_class
+
+    own = vendor_specs(connector_class(vendor))
+    return None if own is None else {**own, **SHARED}
+
+
+def clean_options(vendor: str, options: object) -> dict:
+    """``options`` checked against the vendor's and the shared specs; raises OptionsError
+    naming every bad or unknown key. Unknown vendor: only the shape is checked."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise OptionsError({"": ["Expected a JSON object."]})
+    try:
+        specs = specs_for(vendor)
+    except KeyError:  # an unknown vendor is reported on its own field
+        specs = None
+    errors: dict[str, list[str]] = {}
+    for key, value in options.items():
+        spec = (specs or SHARED).get(key)
+        if spec is None:
+            if specs is None:
+                continue  # the vendor declares nothing: its own keys are not checked
+            errors[key] = [f"Unknown option; {vendor} takes {', '.join(sorted(specs))}."]
+        elif message := spec.check(value):
+            errors[key] = [message]
+    if errors:
+        raise OptionsError(errors)
+    return dict(options)
