@@ -15,12 +15,17 @@ NON_FINITE_MESSAGE = "Numbers must be finite (no NaN or Infinity)."
 MAX_ID = 2**63 - 1
 
 
+def require_object(data: object) -> None:
+    """400 unless ``data`` (a request body, or query parameters) is a JSON object."""
+    if not hasattr(data, "keys"):
+        raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+
+
 def reject_unknown(
     data: object, allowed: Iterable[str], message: str | list[str] = "Unknown field."
 ) -> None:
     """400 naming every key of ``data`` (a body or the query parameters) not in ``allowed``."""
-    if not hasattr(data, "keys"):
-        raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    require_object(data)
     unknown = sorted(set(data.keys()) - set(allowed))
     if unknown:
         if isinstance(message, str):

@@ -2,6 +2,7 @@
 
 import re
 
+from fleetwatch.api.validation import NUL_MESSAGE
 from fleetwatch.incidents.models import TAG_KEY_MESSAGE
 
 KEY_RE = re.compile(r"^[a-z0-9_]+$")
@@ -16,7 +17,7 @@ def parse_tag(text: object) -> tuple[str, str]:
     if not isinstance(text, str) or "=" not in text:
         raise ValueError(TAG_FORMAT_MESSAGE)
     if "\x00" in text:
-        raise ValueError("Null characters are not allowed.")
+        raise ValueError(NUL_MESSAGE)
     key, _, value = text.partition("=")
     key, value = key.strip(), value.strip()
     if not KEY_RE.match(key):

@@ -4,7 +4,6 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +20,7 @@ from fleetwatch.accounts.api.serializers import (
     TokenSerializer,
 )
 from fleetwatch.accounts.models import LoginToken, PhoneNumber, User, replace_drf_token
-from fleetwatch.api.validation import StrictQueryParams
+from fleetwatch.api.validation import StrictQueryParams, require_object
 
 hide_password = method_decorator(sensitive_post_parameters("password"), name="dispatch")
 
@@ -99,8 +98,7 @@ class LoginView(StrictQueryParams, APIView):
 
     @extend_schema(request=CredentialsSerializer, responses=LoginTokenSerializer)
     def post(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        require_object(request.data)
         if not request.data and request.user is not None:
             user = request.user
         else:

@@ -25,7 +25,12 @@ from rest_framework.response import Response
 
 from fleetwatch.api.pagination import KeysetCursorPagination
 from fleetwatch.api.renderers import fast_parsers, fast_renderers
-from fleetwatch.api.validation import UNKNOWN_PARAMETER, StrictQueryParams, reject_unknown
+from fleetwatch.api.validation import (
+    UNKNOWN_PARAMETER,
+    StrictQueryParams,
+    reject_unknown,
+    require_object,
+)
 from fleetwatch.incidents import events as rules
 from fleetwatch.incidents.api.serializers import (
     AckExpirationSerializer,
@@ -120,8 +125,7 @@ def django_errors(exc: DjangoValidationError) -> ValidationError:
 
 def requesting_source(request: Request, data: object) -> SourceSystem:
     """The source an incident is created for: the caller's own, or (superuser) ``source``."""
-    if not isinstance(data, dict):
-        raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    require_object(data)
     requested = data.get("source")
     user = request.user
     if requested not in (None, ""):
@@ -221,15 +225,14 @@ class MineView(IncidentListView):
         return self.list_response(request, queryset)
 
 
-class OpenListView(IncidentListMixin, GenericAPIView):
-    """v1 ``open/`` and ``open+unacked/``: unpaginated, as v1 served them."""
+class OpenListView(StrictQueryParams, GenericAPIView):
+    """v1 ``open/`` and ``open+unacked/``: unpaginated and unfiltered, as v1 served them."""
 
     serializer_class = IncidentSerializer
     renderer_classes = fast_renderers()
     unacked_only = False
 
     def get(self, request: Request) -> Response:
-        reject_unknown(request.query_params, {"format"}, UNKNOWN_PARAMETER)
         queryset = Incident.objects.open().order_by("-start_time", "-id")
         if self.unacked_only:
             queryset = queryset.not_acked()
@@ -268,8 +271,7 @@ class IncidentDetailView(StrictQueryParams, GenericAPIView):
 
     def update(self, request: Request, pk: int) -> Response:
         data = request.data
-        if not isinstance(data, dict):
-            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        require_object(data)
         editable = EDITABLE[request.version]
         errors: dict = {}
         for name in data:
