@@ -1,11 +1,18 @@
 """Creating and changing connectors: shared by the CLI, the API and the admin."""
 
+import logging
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from fleetwatch.connectors.engine import build
+from fleetwatch.connectors.http import VendorError
 from fleetwatch.connectors.models import Connector, ConnectorState, Vendor
 from fleetwatch.connectors.options import OptionsError, clean_options
+from fleetwatch.connectors.secrets import SecretError
 from fleetwatch.incidents.sources import create_source
+
+log = logging.getLogger("fleetwatch.connectors")
 
 REQUIRED_CREDENTIALS = {
     "7signal": ("client_id", "client_secret"),
@@ -96,3 +103,34 @@ def connector_health(connector: Connector) -> dict:
         "requests_total": state.requests_total,
         "last_poll": state.last_poll_summary,
     }
+
+
+class CheckFailed(Exception):
+    """``check_connector`` could not finish. ``kind``: ``"options"`` (the stored options are
+    bad; ``options`` names each), ``"credentials"`` (they cannot be decrypted with the keys
+    we have) or ``"vendor"`` (the vendor call failed or answered unexpectedly)."""
+
+    def __init__(self, kind: str, message: str, options: dict | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.options = kind, options
+
+
+def check_connector(connector: Connector) -> tuple[dict, int]:
+    """Log in and make the vendor's one cheap call (``connector test``, ``POST <pk>/test/``):
+    what it saw and the requests it took. Raises CheckFailed, never anything else."""
+    try:
+        vendor = build(connector, {})
+    except OptionsError as exc:
+        raise CheckFailed("options", str(exc), exc.errors) from None
+    except SecretError as exc:
+        raise CheckFailed("credentials", str(exc)) from None
+    try:
+        seen = vendor.check()
+    except VendorError as exc:
+        raise CheckFailed("vendor", str(exc)) from None
+    except Exception as exc:  # an answer the vendor module did not expect
+        log.exception("connector %s: test failed unexpectedly", connector.name)
+        raise CheckFailed("vendor", f"unexpected answer ({type(exc).__name__})") from None
+    finally:
+        vendor.http.close()
+    return seen, vendor.http.requests

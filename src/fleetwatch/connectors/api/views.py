@@ -1,7 +1,5 @@
 """``/api/v2/connectors/``: manage connectors and read their health (staff only)."""
 
-import logging
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -9,14 +7,9 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
 from fleetwatch.connectors.api.serializers import ConnectorSerializer
-from fleetwatch.connectors.engine import build
-from fleetwatch.connectors.http import VendorError
 from fleetwatch.connectors.models import Connector
-from fleetwatch.connectors.options import OptionsError
-from fleetwatch.connectors.secrets import SecretError
+from fleetwatch.connectors.services import CheckFailed, check_connector
 from fleetwatch.connectors.tasks import run_now
-
-log = logging.getLogger("fleetwatch.connectors")
 
 
 class ConnectorViewSet(viewsets.ModelViewSet):
@@ -46,24 +39,13 @@ class ConnectorViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         """Log in and make one cheap call: 200 with what it saw; 400 naming the options when
-        the stored ones are bad; 502 with the error when the vendor call fails. Never 500."""
-        connector = self.get_object()
+        the stored ones are bad; 409 when the credentials cannot be decrypted; 502 with the
+        error when the vendor call fails. Never 500."""
         try:
-            vendor = build(connector, {})
-        except OptionsError as exc:
-            return Response({"ok": False, "options": exc.errors}, status=400)
-        except SecretError as exc:  # the credentials were encrypted with a key we lack
-            return Response({"ok": False, "error": str(exc)}, status=status.HTTP_409_CONFLICT)
-        try:
-            seen = vendor.check()
-        except VendorError as exc:
-            return Response({"ok": False, "error": str(exc)}, status=status.HTTP_502_BAD_GATEWAY)
-        except Exception as exc:  # an answer the vendor module did not expect
-            log.exception("connector %s: test failed unexpectedly", connector.name)
-            return Response(
-                {"ok": False, "error": f"unexpected answer ({type(exc).__name__})"},
-                status=status.HTTP_502_BAD_GATEWAY,
-            )
-        finally:
-            vendor.http.close()
-        return Response({"ok": True, "requests": vendor.http.requests, "seen": seen})
+            seen, requests = check_connector(self.get_object())
+        except CheckFailed as exc:
+            if exc.kind == "options":
+                return Response({"ok": False, "options": exc.options}, status=400)
+            code = status.HTTP_409_CONFLICT if exc.kind == "credentials" else 502
+            return Response({"ok": False, "error": str(exc)}, status=code)
+        return Response({"ok": True, "requests": requests, "seen": seen})

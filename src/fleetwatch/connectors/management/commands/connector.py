@@ -8,13 +8,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from fleetwatch.connectors.engine import build, run_poll
-from fleetwatch.connectors.http import VendorError
+from fleetwatch.connectors.engine import run_poll
 from fleetwatch.connectors.models import Connector, Vendor
-from fleetwatch.connectors.options import OptionsError
-from fleetwatch.connectors.secrets import SecretError
+from fleetwatch.connectors.services import CheckFailed, check_connector, create_connector
 from fleetwatch.connectors.services import connector_health as health
-from fleetwatch.connectors.services import create_connector
 from fleetwatch.connectors.tasks import run_now
 
 
@@ -138,22 +135,10 @@ class Command(BaseCommand):
     def do_test(self, name, **_):
         connector = self.get(name)
         try:
-            vendor = build(connector, {})
-        except (OptionsError, SecretError) as exc:
+            seen, requests = check_connector(connector)
+        except CheckFailed as exc:
             raise CommandError(f"{connector.name}: {exc}") from None
-        try:
-            seen = vendor.check()
-        except VendorError as exc:
-            raise CommandError(f"{connector.name}: {exc}") from None
-        except Exception as exc:  # an answer the vendor module did not expect
-            raise CommandError(
-                f"{connector.name}: unexpected answer ({type(exc).__name__})"
-            ) from None
-        finally:
-            vendor.http.close()
-        self.stdout.write(
-            f"{connector.name}: OK ({vendor.http.requests} requests) {json.dumps(seen)}"
-        )
+        self.stdout.write(f"{connector.name}: OK ({requests} requests) {json.dumps(seen)}")
 
     def do_sync(self, name, **_):
         connector = self.get(name)
