@@ -44,9 +44,18 @@ class StoredIncident:
     details_url: str
     ticket_url: str
     metadata: dict
+    end_time: datetime | None
 
 
-STORED_FIELDS = ("start_time", "description", "level", "details_url", "ticket_url", "metadata")
+STORED_FIELDS = (
+    "start_time",
+    "description",
+    "level",
+    "details_url",
+    "ticket_url",
+    "metadata",
+    "end_time",
+)
 
 
 @dataclass
@@ -73,7 +82,7 @@ class VendorConnector(ABC):
     #: (requests, seconds) the vendor allows per credential; ``options["rate_limit"]`` overrides.
     rate_limit: tuple[int, float] = (5, 1.0)
     #: The vendor's own options: ``{name: options.Spec}`` (the shared ones are added). None:
-    #: derived from the module's ``DEFAULTS`` if it has one, else the keys are not checked.
+    #: the keys are not checked.
     option_specs: ClassVar[dict | None] = None
 
     def __init__(self, connector, http: VendorHTTP, auth_cache: dict) -> None:

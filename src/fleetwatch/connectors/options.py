@@ -6,12 +6,11 @@ poll is built, so a bad value is a 400 (or a form error) naming the option — n
 ``TypeError`` deep inside a poll.
 
 Options every connector takes are ``SHARED``. A vendor module declares its own in
-``option_specs`` on its connector class; a module that declares none but has a module-level
-``DEFAULTS`` dict (``{name: default}``) gets type checks derived from those defaults.
+``option_specs`` on its connector class (``specs_from_defaults`` derives type checks from a
+``{name: default}`` dict).
 """
 
 import math
-import sys
 from dataclasses import dataclass, fields
 
 from fleetwatch.connectors.http import RetryPolicy
@@ -153,22 +152,17 @@ def spec_from_default(default: object) -> Spec:
     return Anything()
 
 
-def vendor_specs(cls) -> dict[str, Spec] | None:
-    """The vendor's own options (``option_specs``, else derived from its module's
-    ``DEFAULTS``), or None when the module declares neither (its keys are then unchecked)."""
-    declared = getattr(cls, "option_specs", None)
-    if declared is not None:
-        return dict(declared)
-    defaults = getattr(sys.modules.get(cls.__module__), "DEFAULTS", None)
-    if isinstance(defaults, dict):
-        return {name: spec_from_default(value) for name, value in defaults.items()}
-    return None
+def specs_from_defaults(defaults: dict[str, object]) -> dict[str, Spec]:
+    """Type checks for options known only by their defaults (``{name: default}``)."""
+    return {name: spec_from_default(value) for name, value in defaults.items()}
 
 
 def specs_for(vendor: str) -> dict[str, Spec] | None:
+    """The vendor's own options and the shared ones; None when the vendor declares no
+    ``option_specs`` (its keys are then unchecked)."""
     from fleetwatch.connectors.registry import connector_class
 
-    own = vendor_specs(connector_class(vendor))
+    own = connector_class(vendor).option_specs
     return None if own is None else {**own, **SHARED}
 
 

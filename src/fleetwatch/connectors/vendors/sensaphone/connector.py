@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 from fleetwatch.connectors.base import AckRecord, DeviceRecord, PollResult, VendorConnector
 from fleetwatch.connectors.http import ClientError
+from fleetwatch.connectors.options import specs_from_defaults
 from fleetwatch.connectors.vendors.sensaphone import mapping
 from fleetwatch.connectors.vendors.sensaphone.client import SensaphoneAPI, SensaphoneSession
 from fleetwatch.connectors.vendors.sensaphone.mapping import (
@@ -56,7 +57,7 @@ from fleetwatch.connectors.vendors.sensaphone.mapping import (
     text,
 )
 from fleetwatch.incidents.ingest import IncidentDraft
-from fleetwatch.incidents.models import INFINITY, Incident
+from fleetwatch.incidents.models import INFINITY, Incident, is_infinite
 
 ACKED_STATE = 17  # zone state "Acknowledged" [F]: in alarm, acknowledged (emulator)
 DEFAULTS = {
@@ -180,6 +181,7 @@ class SensaphoneConnector(VendorConnector):
     vendor = "sensaphone"
     #: Sensaphone documents no limit [F, absence]: two requests a second is polite.
     rate_limit = (2, 1.0)
+    option_specs = specs_from_defaults(DEFAULTS)
 
     def option(self, name: str) -> Any:
         """A connector option, else this module's default (``DEFAULTS``)."""
@@ -557,16 +559,16 @@ class SensaphoneConnector(VendorConnector):
         stored = self.stored_incidents(sids=[e.sid for e in touched])
         ended_later: set[str] = set()
         if horizon is not None:
-            maybe = [e.sid for e in touched if e.end is None and not e.in_hub and e.sid in stored]
-            ended_later = set(
-                Incident.objects.filter(
-                    source=self.connector.source,
-                    source_incident_id__in=maybe,
-                    end_time__gt=horizon,
-                )
-                .exclude(end_time=INFINITY)
-                .values_list("source_incident_id", flat=True)
-            )
+            ended_later = {
+                e.sid
+                for e in touched
+                if e.end is None
+                and not e.in_hub
+                and (prior := stored.get(e.sid)) is not None
+                and prior.end_time is not None
+                and not is_infinite(prior.end_time)
+                and prior.end_time > horizon
+            }
         drafts: list[IncidentDraft] = []
         need_readings: list[tuple[IncidentDraft, DeviceInfo, ZoneInfo]] = []
         for episode in touched:
