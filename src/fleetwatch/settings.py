@@ -77,7 +77,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "fleetwatch.accounts",
     "fleetwatch.incidents",
-    "fleetwatch.core",
+    "fleetwatch.operations",
     "fleetwatch.connectors",
 ]
 

@@ -55,7 +55,7 @@ def forbidden_reason(address: str, *, allow_private: bool | None = None) -> str 
         return f"{ip} is a cloud metadata address"
     if ip.is_link_local:
         return f"{ip} is a link-local address"
-    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+    if ip.is_unspecified or ip.is_multicast:
         return f"{ip} is not a unicast address"
     if not ip.is_global and not allow_private:
         kind = "loopback" if ip.is_loopback else "private"

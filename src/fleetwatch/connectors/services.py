@@ -162,15 +162,14 @@ def delete_connector(connector: Connector) -> None:
     )
 
 
-RESTART_NOTE = (
-    "Closed by `fleetwatch demo` on restart: the emulated vendors start over with a new "
-    "timeline on every run and will never report this incident's end. Problems that are "
-    "still current in the new run are reported again by its first polls."
+RESET_NOTE = (
+    "Closed when the connector was reset: its vendor started over and will never report "
+    "this incident's end. Problems still current are reported again by the first polls."
 )
 
 
 def reset_connector(
-    connector: Connector, stale_limiter_keys: Iterable[str] = (), note: str = RESTART_NOTE
+    connector: Connector, stale_limiter_keys: Iterable[str] = (), note: str = RESET_NOTE
 ) -> int:
     """Forget everything a connector knew of its vendor, for a vendor that started over (the
     demo's emulators start a new timeline, clock, incidents and tokens on every run).
