@@ -72,6 +72,15 @@ def test_delete_keeps_the_source_and_its_incidents(admin_api, api, emulator, mak
     assert again.json()["source"] == source_id
 
 
+def test_delete_from_the_cli(make_connector, emulator):
+    connector = make_connector(emulator("7signal", seed=1, devices=20), "wifi")
+    out = StringIO()
+    call_command("connector", "delete", "wifi", stdout=out)
+    assert "wifi deleted" in out.getvalue()
+    assert not Connector.objects.exists()
+    assert SourceSystem.objects.filter(pk=connector.source_id).exists()
+
+
 # --- vendor addresses -------------------------------------------------------------------------
 
 REFUSED_ALWAYS = [
