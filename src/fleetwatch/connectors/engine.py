@@ -139,7 +139,7 @@ class Deadline:
         requests = self.http.requests if self.http else 0
         return DeadlineExceeded(
             f"the vendor did not answer successfully within {self.seconds:g} s "
-            f"({requests} requests made); see the connector's health for the next poll"
+            f"({requests} requests made)"
         )
 
     def sleep(self, seconds: float) -> None:
