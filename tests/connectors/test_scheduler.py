@@ -139,6 +139,19 @@ def test_the_stale_threshold_is_at_least_one_lease(seven, settings):
     assert check_staleness(now + timedelta(seconds=301)) == [connector.pk]
 
 
+def test_a_scheduler_pass_costs_the_same_queries_for_many_connectors(
+    seven, make_connector, django_assert_max_num_queries
+):
+    server, _, _ = seven
+    for n in range(6):
+        make_connector(server, f"more-{n}")
+    ConnectorState.objects.update(next_run_at=timezone.now() + timedelta(hours=1))
+    with django_assert_max_num_queries(3):  # missing states, due states (none)
+        assert schedule_due() == []
+    with django_assert_max_num_queries(2):  # open health incidents, enabled states
+        assert check_staleness() == []
+
+
 def test_disabled_connectors_are_never_stale(seven):
     _, connector, _ = seven
     Connector.objects.filter(pk=connector.pk).update(enabled=False)

@@ -364,6 +364,8 @@ def record_failure(connector, owner, exc, vendor, auth_cache, started) -> PollOu
         state.consecutive_failures,
         message,
     )
+    if message != str(exc):  # the vendor's own words, for operators only
+        log.debug("connector %s: the failure in full: %s", connector.name, str(exc)[:2000])
     return PollOutcome("failed", summary)
 
 
