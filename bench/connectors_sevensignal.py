@@ -24,6 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("FLEETWATCH_DATA_DIR", tempfile.mkdtemp(prefix="fw-bench-"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetwatch.settings")
+    os.environ["FLEETWATCH_CONNECTOR_ALLOW_PRIVATE"] = "true"  # the emulator is on 127.0.0.1
     import django
 
     django.setup()

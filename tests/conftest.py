@@ -1,5 +1,7 @@
 """Fixtures shared by every test package: users, source systems, token-authenticated clients."""
 
+import os
+
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -77,6 +79,17 @@ def fast_password_hashing():
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def connectors_may_reach_loopback():
+    """The emulators serve on 127.0.0.1, which connectors refuse unless allowed (as the demo
+    allows it): allowed here and in every ``fleetwatch`` subprocess a test starts. Tests of the
+    refusal turn it off with the ``settings`` fixture."""
+    from django.conf import settings
+
+    os.environ["FLEETWATCH_CONNECTOR_ALLOW_PRIVATE"] = "true"
+    settings.CONNECTOR_ALLOW_PRIVATE = True
 
 
 @pytest.fixture

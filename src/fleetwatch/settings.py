@@ -77,7 +77,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "fleetwatch.accounts",
     "fleetwatch.incidents",
-    "fleetwatch.core",
+    "fleetwatch.operations",
     "fleetwatch.connectors",
 ]
 
@@ -208,6 +208,14 @@ INDELIBLE_INCIDENTS = env_bool("FLEETWATCH_INDELIBLE_INCIDENTS", True)
 # Connectors.
 CONNECTOR_LEASE_SECONDS = env_int("FLEETWATCH_CONNECTOR_LEASE_SECONDS", 90)
 SCHEDULER_INTERVAL = float(os.environ.get("FLEETWATCH_SCHEDULER_INTERVAL", "2"))
+# A connector with no successful poll for this many poll intervals (and at least one lease)
+# gets its health incident, whether its polls failed, were skipped or were killed.
+CONNECTOR_STALE_INTERVALS = float(os.environ.get("FLEETWATCH_CONNECTOR_STALE_INTERVALS", "5"))
+# Loopback and private vendor addresses are refused unless this is on (the emulator demo sets
+# it); link-local and cloud metadata addresses are refused whatever it says.
+CONNECTOR_ALLOW_PRIVATE = env_bool("FLEETWATCH_CONNECTOR_ALLOW_PRIVATE", False)
+# The most seconds `POST <pk>/test/` and `fleetwatch connector test` spend on a vendor.
+CONNECTOR_TEST_DEADLINE = float(os.environ.get("FLEETWATCH_CONNECTOR_TEST_DEADLINE", "10"))
 
 LOGGING = {
     "version": 1,

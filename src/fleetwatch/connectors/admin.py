@@ -5,7 +5,12 @@ from django.contrib import admin
 
 from fleetwatch.connectors.models import Connector, ConnectorState, VendorDevice
 from fleetwatch.connectors.options import OptionsError, clean_options
-from fleetwatch.connectors.services import connector_health, validate_credentials
+from fleetwatch.connectors.services import (
+    connector_health,
+    delete_connector,
+    validate_base_url,
+    validate_credentials,
+)
 
 
 class ConnectorForm(forms.ModelForm):
@@ -21,6 +26,12 @@ class ConnectorForm(forms.ModelForm):
     class Meta:
         model = Connector
         fields = ["name", "vendor", "base_url", "poll_interval", "enabled", "options"]
+
+    def clean_base_url(self):
+        try:
+            return validate_base_url(self.cleaned_data["base_url"])
+        except forms.ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["base_url"]) from None
 
     def clean(self):
         data = super().clean()
@@ -82,6 +93,13 @@ class ConnectorAdmin(admin.ModelAdmin):
             obj.pk, obj.source = created.pk, created.source
             return
         super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        delete_connector(obj)  # keeps the source and its incidents, ends the health incident
+
+    def delete_queryset(self, request, queryset):
+        for connector in queryset.select_related("source"):
+            delete_connector(connector)
 
     @admin.display(description="health")
     def health(self, obj):

@@ -11,20 +11,30 @@
 
 import logging
 import os
+import re
 import socket
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from http import HTTPStatus
 
+import httpx
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from fleetwatch.connectors.addresses import GuardedTransport
 from fleetwatch.connectors.base import PollResult, VendorConnector
-from fleetwatch.connectors.http import AuthError, RetryPolicy, VendorError, VendorHTTP
+from fleetwatch.connectors.http import (
+    AuthError,
+    ClientError,
+    RetryPolicy,
+    VendorError,
+    VendorHTTP,
+)
 from fleetwatch.connectors.models import HEALTH_ID, Connector, ConnectorState, VendorDevice
 from fleetwatch.connectors.options import OptionsError, clean_options
 from fleetwatch.connectors.ratelimit import SharedRateLimiter
@@ -112,8 +122,57 @@ def limiter_key(connector: Connector) -> str:
     return f"{connector.vendor}:{connector.base_url}:{cls.credential_id(connector)}"
 
 
-def build(connector: Connector, auth_cache: dict, *, on_request=None, sleep=time.sleep):
+class Deadline:
+    """A total time budget for one vendor conversation (``connector test``): every wait
+    (rate-limit pacing, ``Retry-After``, retry backoff) and every request's timeout is cut to
+    what is left, and once it is spent the conversation ends with ``DeadlineExceeded``."""
+
+    def __init__(self, seconds: float, *, pause=time.sleep, clock=time.monotonic) -> None:
+        self.seconds, self.pause, self.clock = seconds, pause, clock
+        self.ends = clock() + seconds
+        self.http: VendorHTTP | None = None
+
+    def left(self) -> float:
+        return self.ends - self.clock()
+
+    def expired(self) -> "DeadlineExceeded":
+        requests = self.http.requests if self.http else 0
+        return DeadlineExceeded(
+            f"the vendor did not answer successfully within {self.seconds:g} s "
+            f"({requests} requests made)"
+        )
+
+    def sleep(self, seconds: float) -> None:
+        if seconds >= self.left():
+            raise self.expired()
+        self.pause(seconds)
+
+    def before_request(self) -> None:
+        left = self.left()
+        if left <= 0:
+            raise self.expired()
+        if self.http is not None:  # no single request outlives the budget either
+            self.http.client.timeout = httpx.Timeout(left, connect=min(left, 5.0))
+
+
+class DeadlineExceeded(VendorError):
+    """``Deadline`` ran out before the vendor answered successfully."""
+
+
+def build(
+    connector: Connector,
+    auth_cache: dict,
+    *,
+    on_request=None,
+    sleep=time.sleep,
+    deadline: Deadline | None = None,
+):
     """The vendor module wired to the shared HTTP layer and rate limiter.
+
+    Connections go through ``GuardedTransport`` (no link-local, metadata or — unless allowed —
+    private addresses, checked on every connection). The limiter hears when each answer
+    arrives, so a slow vendor paces the next request from the answer's completion. With a
+    ``deadline``, the whole conversation fits in it.
 
     Raises OptionsError (a ValueError naming each option) when the stored options are bad.
     """
@@ -121,6 +180,9 @@ def build(connector: Connector, auth_cache: dict, *, on_request=None, sleep=time
     options = clean_options(connector.vendor, connector.options)
     limit, window = options.get("rate_limit") or cls.rate_limit
     retry = RetryPolicy(**options.get("retry", {}))
+    if deadline is not None:
+        sleep = deadline.sleep
+        on_request = _chain(deadline.before_request, on_request)
     limiter = SharedRateLimiter(
         limiter_key(connector),
         int(limit),
@@ -135,8 +197,24 @@ def build(connector: Connector, auth_cache: dict, *, on_request=None, sleep=time
         timeout=float(options.get("timeout", 15.0)),
         on_request=on_request,
         sleep=sleep,
+        transport=GuardedTransport(),
     )
+    http.client.event_hooks = {
+        "request": [lambda request: limiter.sent()],
+        "response": [lambda response: limiter.completed()],
+    }
+    if deadline is not None:
+        deadline.http = http
     return cls(connector, http, auth_cache)
+
+
+def _chain(*calls):
+    def call() -> None:
+        for each in calls:
+            if each is not None:
+                each()
+
+    return call
 
 
 def run_poll(
@@ -144,7 +222,9 @@ def run_poll(
 ) -> PollOutcome:
     """Poll once; ``progress`` is called after each vendor request (for a progress bar)."""
     owner = owner or worker_id()
-    connector = Connector.objects.select_related("source__user").get(pk=connector_id)
+    connector = Connector.objects.select_related("source__user").filter(pk=connector_id).first()
+    if connector is None:  # deleted after the poll was queued
+        return PollOutcome("skipped", {"reason": "the connector no longer exists"})
     state = state_for(connector)
     if not take_lease(connector_id, owner):
         return PollOutcome("skipped", {"reason": "another poll of this connector is running"})
@@ -189,8 +269,8 @@ def _usage(vendor: VendorConnector | None, started: float) -> dict:
 def store(connector, owner, result: PollResult, vendor, auth_cache, started) -> dict:
     now = timezone.now()
     with transaction.atomic():
-        state = ConnectorState.objects.select_for_update().get(pk=connector.pk)
-        if state.lease_owner != owner:
+        state = ConnectorState.objects.select_for_update().filter(pk=connector.pk).first()
+        if state is None or state.lease_owner != owner:
             raise LeaseLost(f"lease on connector {connector.name} was taken over")
         outcomes = upsert_incidents(
             connector.source, connector.source.user, clamp_ends(result.incidents, now)
@@ -235,12 +315,36 @@ def clamp_ends(drafts: list[IncidentDraft], now) -> list[IncidentDraft]:
     return drafts
 
 
+_CLIENT_ERROR = re.compile(r"^(\d{3}) from ([A-Z]+ \S+?):?(?:\s|$)")
+
+
+def public_error(exc: BaseException) -> str:
+    """What users see of a failure (health, the health incident, ``test/``): the kind of
+    failure and the vendor's status, never the vendor's own answer text, which can reveal
+    what listens at an address (or echo something it should not)."""
+    if isinstance(exc, ClientError):
+        match = _CLIENT_ERROR.match(str(exc))
+        if match is None:  # a vendor-level refusal: our words before the vendor's text
+            return str(exc).split(": ", 1)[0][:200]
+        status = int(match.group(1))
+        try:
+            phrase = f" {HTTPStatus(status).phrase}"
+        except ValueError:
+            phrase = ""
+        return f"{status}{phrase} from {match.group(2)}: the vendor refused the request"
+    if isinstance(exc, VendorError | LeaseLost | OptionsError):
+        return (str(exc) or type(exc).__name__)[:500]
+    return f"unexpected answer from the vendor ({type(exc).__name__})"
+
+
 def record_failure(connector, owner, exc, vendor, auth_cache, started) -> PollOutcome:
     now = timezone.now()
-    message = str(exc) or type(exc).__name__
+    message = public_error(exc)
     summary = {**_usage(vendor, started), "error": message}
     with transaction.atomic():
-        state = ConnectorState.objects.select_for_update().get(pk=connector.pk)
+        state = ConnectorState.objects.select_for_update().filter(pk=connector.pk).first()
+        if state is None:  # the connector was deleted while it polled
+            return PollOutcome("failed", summary)
         if state.lease_owner == owner:
             state.lease_owner, state.lease_expires_at = "", None
         state.auth_cache = auth_cache  # a token fetched before the failure stays usable
@@ -260,6 +364,8 @@ def record_failure(connector, owner, exc, vendor, auth_cache, started) -> PollOu
         state.consecutive_failures,
         message,
     )
+    if message != str(exc):  # the vendor's own words, for operators only
+        log.debug("connector %s: the failure in full: %s", connector.name, str(exc)[:2000])
     return PollOutcome("failed", summary)
 
 

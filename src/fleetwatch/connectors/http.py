@@ -232,6 +232,7 @@ class VendorHTTP:
         timeout: float = 15.0,
         on_request: Callable[[], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter
@@ -247,6 +248,7 @@ class VendorHTTP:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             headers={"User-Agent": f"fleetwatch/{__version__}", "Accept": "application/json"},
             follow_redirects=False,
+            transport=transport,
         )
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ from fleetwatch.connectors.options import OptionsError, clean_options
 from fleetwatch.connectors.services import (
     connector_health,
     create_connector,
+    validate_base_url,
     validate_credentials,
 )
 
@@ -35,6 +36,12 @@ class ConnectorSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     def get_health(self, connector: Connector) -> dict:
         return connector_health(connector)
+
+    def validate_base_url(self, value):
+        try:
+            return validate_base_url(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["base_url"]) from None
 
     def validate_options(self, value):
         if not isinstance(value, dict):

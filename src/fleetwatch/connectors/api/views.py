@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from fleetwatch.connectors.api.serializers import ConnectorSerializer
 from fleetwatch.connectors.models import Connector
-from fleetwatch.connectors.services import CheckFailed, check_connector
+from fleetwatch.connectors.services import CheckFailed, check_connector, delete_connector
 from fleetwatch.connectors.tasks import run_now
 
 
@@ -18,15 +18,10 @@ class ConnectorViewSet(viewsets.ModelViewSet):
     permission_classes = [IsAdminUser]
     pagination_class = None
 
-    def destroy(self, request, *args, **kwargs):
-        # The connector's incidents keep their source; deleting it would orphan their history.
-        connector = self.get_object()
-        connector.enabled = False
-        connector.save(update_fields=["enabled", "updated"])
-        return Response(
-            {"detail": "Connectors are disabled, not deleted: their incidents keep their source."},
-            status=status.HTTP_405_METHOD_NOT_ALLOWED,
-        )
+    def perform_destroy(self, instance):
+        """204: the connector, its state and device records are gone; its source system and
+        every incident stay (see ``delete_connector``)."""
+        delete_connector(instance)
 
     @extend_schema(request=None, responses={202: None})
     @action(detail=True, methods=["post"])
@@ -40,12 +35,13 @@ class ConnectorViewSet(viewsets.ModelViewSet):
     def test(self, request, pk=None):
         """Log in and make one cheap call: 200 with what it saw; 400 naming the options when
         the stored ones are bad; 409 when the credentials cannot be decrypted; 502 with the
-        error when the vendor call fails. Never 500."""
+        (summarised) error when the vendor call fails; 504 when the vendor kept failing past
+        ``FLEETWATCH_CONNECTOR_TEST_DEADLINE`` (10 s). Never 500."""
         try:
             seen, requests = check_connector(self.get_object())
         except CheckFailed as exc:
             if exc.kind == "options":
                 return Response({"ok": False, "options": exc.options}, status=400)
-            code = status.HTTP_409_CONFLICT if exc.kind == "credentials" else 502
-            return Response({"ok": False, "error": str(exc)}, status=code)
+            code = {"credentials": 409, "timeout": 504}.get(exc.kind, 502)
+            return Response({"ok": False, "kind": exc.kind, "error": str(exc)}, status=code)
         return Response({"ok": True, "requests": requests, "seen": seen})

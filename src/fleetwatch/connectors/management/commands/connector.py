@@ -1,4 +1,4 @@
-"""``fleetwatch connector add|list|show|test|sync|enable|disable``."""
+"""``fleetwatch connector add|list|show|test|sync|enable|disable|delete``."""
 
 import json
 import sys
@@ -10,7 +10,12 @@ from tqdm import tqdm
 
 from fleetwatch.connectors.engine import run_poll
 from fleetwatch.connectors.models import Connector, Vendor
-from fleetwatch.connectors.services import CheckFailed, check_connector, create_connector
+from fleetwatch.connectors.services import (
+    CheckFailed,
+    check_connector,
+    create_connector,
+    delete_connector,
+)
 from fleetwatch.connectors.services import connector_health as health
 from fleetwatch.connectors.tasks import run_now
 
@@ -55,6 +60,7 @@ class Command(BaseCommand):
             ("sync", "run one poll now, in the foreground"),
             ("enable", "poll on schedule again (and now)"),
             ("disable", "stop polling"),
+            ("delete", "delete the connector; its source system and incidents stay"),
         ]:
             sub.add_parser(name, help=text).add_argument("name")
 
@@ -165,3 +171,10 @@ class Command(BaseCommand):
         connector.enabled = False
         connector.save(update_fields=["enabled", "updated"])
         self.stdout.write(f"{connector.name} disabled.")
+
+    def do_delete(self, name, **_):
+        connector = self.get(name)
+        delete_connector(connector)
+        self.stdout.write(
+            f"{name} deleted; its source {connector.source.name!r} and its incidents are kept."
+        )

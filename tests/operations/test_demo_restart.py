@@ -1,5 +1,5 @@
 """A second `fleetwatch demo` run on the same data: the emulated vendors start over with a new
-timeline, so the demo connectors start over too (``demo.start_over``).
+timeline, so the demo connectors start over too (``connectors.services.reset_connector``).
 
 The demo's own steps run in-process here, against emulators served by this test; the end-to-end
 run of the command is ``test_demo.py``.
@@ -12,10 +12,10 @@ import pytest
 
 from fleetwatch.connectors.engine import run_poll
 from fleetwatch.connectors.models import Connector, ConnectorState, RateLimitSlot
-from fleetwatch.core.management.commands.demo import RESTART_NOTE
-from fleetwatch.core.management.commands.demo import Command as Demo
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.incidents.models import Incident
+from fleetwatch.operations.management.commands.demo import RESTART_NOTE
+from fleetwatch.operations.management.commands.demo import Command as Demo
 
 EPOCH = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 VENDORS = ("7signal", "metaaccess")

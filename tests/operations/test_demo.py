@@ -169,3 +169,55 @@ def test_demo_feeds_the_hub_from_all_three_vendors(tmp_path: Path):
         demo.wait(30)
     time.sleep(1)
     assert not any(port_in_use(p) for p in (hub_port, *emulator_ports))
+
+
+def processes_using(data_dir: Path) -> list[int]:
+    """Processes whose environment names ``data_dir``: the demo's children, wherever they
+    run (they start in their own sessions, so a process group says nothing)."""
+    marker = f"FLEETWATCH_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigint_stops_a_demo_started_with_sigint_ignored(tmp_path: Path):
+    """``nohup make demo &`` starts the demo with SIGINT ignored, which Python keeps ignored
+    unless told otherwise: the demo handles it explicitly, stops its workers and hub before
+    its emulators, and leaves nothing running."""
+    hub_port, *emulator_ports = free_ports(4)
+    env = {**os.environ, "FLEETWATCH_DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "fleetwatch", "demo", "--port", str(hub_port),
+         "--emulator-port", str(emulator_ports[0]), "--interval", "5"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    output = Output(demo.stdout)
+    try:
+        banner = wait_until(
+            lambda: output.search(r"^Fleetwatch is running at (\S+)/$"), 90, demo, 0.3
+        )
+        assert banner, output.text
+        assert len(processes_using(tmp_path)) >= 5  # demo, emulators, 2 workers, hub
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(60) == 0, output.text
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(10)
+    output.thread.join(10)
+    assert "Stopping..." in output.text
+    assert not processes_using(tmp_path), output.text
+    assert not any(port_in_use(p) for p in (hub_port, *emulator_ports))
+    # The workers went before the emulators: none of them failed a poll on the way out.
+    after_stop = output.text.split("Stopping...", 1)[1]
+    assert "poll failed" not in after_stop and "ConnectError" not in after_stop, after_stop

@@ -6,9 +6,17 @@ connector at each emulator, and prints the URL and the login. Ctrl-C stops every
 started.
 
 The emulators start a new timeline on every run. On a later run in the same data directory
-the demo connectors therefore start over as well (``start_over``): their bookmarks, cached
-tokens and rate-limit slots are cleared and the previous run's open incidents are closed with
-an END event saying why.
+the demo connectors therefore start over as well (``connectors.services.reset_connector``):
+their bookmarks, cached tokens and rate-limit slots are cleared and the previous run's open
+incidents are closed with an END event saying why.
+
+The emulators listen on 127.0.0.1, so the demo allows connectors to reach loopback addresses
+(``FLEETWATCH_CONNECTOR_ALLOW_PRIVATE``, for itself and the workers it starts).
+
+SIGINT and SIGTERM are handled explicitly: a demo started in the background (``nohup make
+demo &``) inherits SIGINT *ignored*, and Python keeps it ignored unless told otherwise. On
+stop, the hub and the workers go first and the emulators last, so no worker is left retrying
+against vendors that are already gone.
 """
 
 import json
@@ -18,22 +26,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
 
 import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
-from django.utils import timezone
 
 from fleetwatch.connectors.engine import limiter_key
-from fleetwatch.connectors.models import Connector, ConnectorState, RateLimitSlot
+from fleetwatch.connectors.models import Connector
 from fleetwatch.connectors.secrets import SecretError
-from fleetwatch.connectors.services import create_connector
-from fleetwatch.incidents.events import post_event
-from fleetwatch.incidents.models import Event, Incident
+from fleetwatch.connectors.services import create_connector, reset_connector
 
 # The emulators run faster than real time in the demo; re-reading generous overlaps keeps the
 # delta-based vendors from missing what happened between two polls.
@@ -64,40 +67,6 @@ RESTART_NOTE = (
 )
 
 
-def start_over(connector: Connector, stale_limiter_keys: Iterable[str] = ()) -> int:
-    """Forget what a demo connector knew of the previous run's emulated vendor.
-
-    The emulators start a new timeline (a new clock, new incidents, new tokens) on every
-    run, so the previous run's bookmarks would point into the new vendor's future, its cached
-    tokens are refused, its rate-limit slot and any lease a killed worker held would only
-    delay the first poll. All of that is cleared, so the first poll reads like a first poll
-    (the MetaAccess connector does a full resync). The previous run's open incidents would
-    otherwise stay open for ever: each is closed now with an END event that says why.
-    Incident history and device records are kept. Returns how many incidents were closed.
-    """
-    now = timezone.now()
-    source = connector.source
-    closed = 0
-    with transaction.atomic():
-        ConnectorState.objects.update_or_create(
-            connector=connector,
-            defaults={
-                "bookmarks": {},
-                "auth_cache_encrypted": "",
-                "lease_owner": "",
-                "lease_expires_at": None,
-                "next_run_at": None,
-                "consecutive_failures": 0,
-            },
-        )
-        keys = {key[:200] for key in [*stale_limiter_keys, limiter_key(connector)]}
-        RateLimitSlot.objects.filter(key__in=keys).delete()
-        for incident in Incident.objects.open().filter(source=source):
-            post_event(incident, source.user, Event.Type.INCIDENT_END, now, RESTART_NOTE)
-            closed += 1
-    return closed
-
-
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -126,9 +95,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, host, port, emulator_port, speed, devices, interval, **options):
-        # A SIGTERM (a supervisor, `timeout`, `kill`) must clean up like Ctrl-C does: the
-        # children run in their own sessions and would otherwise outlive the demo.
+        # Both stop the demo like Ctrl-C, whatever this process inherited: a SIGTERM (a
+        # supervisor, `timeout`, `kill`) and a SIGINT even when started in the background with
+        # SIGINT ignored. The children run in their own sessions and would otherwise outlive
+        # the demo; since both signals are caught here, they start with the default actions.
+        signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
+        os.environ["FLEETWATCH_CONNECTOR_ALLOW_PRIVATE"] = "true"  # the emulators: loopback
+        settings.CONNECTOR_ALLOW_PRIVATE = True
         call_command("migrate", interactive=False, verbosity=0)
         password = demo_password()
         users = get_user_model().objects
@@ -201,7 +175,7 @@ class Command(BaseCommand):
     def configure_connector(self, vendor: str, info: dict, interval: int) -> int:
         """One connector per emulator, created once and re-pointed on later runs. The
         emulators start over on every run, so a re-pointed connector starts over too (see
-        ``start_over``). Returns how many stale incidents that closed."""
+        ``reset_connector``). Returns how many stale incidents that closed."""
         name = f"demo-{vendor}"
         options = DEMO_OPTIONS.get(vendor, {})
         connector = Connector.objects.filter(name=name).select_related("source__user").first()
@@ -226,7 +200,7 @@ class Command(BaseCommand):
             True,
         )
         connector.save()
-        return start_over(connector, stale_limiter_keys=old_keys)
+        return reset_connector(connector, stale_limiter_keys=old_keys, note=RESTART_NOTE)
 
     def start(self, name: str, args: list[str], **popen) -> subprocess.Popen:
         command = [sys.executable, "-m", "fleetwatch", *args]
@@ -257,11 +231,23 @@ class Command(BaseCommand):
 
     @staticmethod
     def stop(processes: list[subprocess.Popen]) -> None:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        """The hub and the workers first, the emulators last: a worker stopped after its
+        vendors would keep retrying against addresses that no longer answer."""
+        emulators = [p for p in processes if p.name == "emulators"]
+        others = [p for p in processes if p.name != "emulators"]
+        for group in (others, emulators):
+            for process in group:
+                if process.poll() is None:
+                    try:
+                        os.killpg(process.pid, signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
+            for process in group:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    try:
+                        os.killpg(process.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    process.wait(timeout=5)
