@@ -23,6 +23,7 @@ from django.utils import timezone
 from fleetwatch.incidents.models import Acknowledgement, Event, Incident, IncidentTagRelation
 
 log = logging.getLogger("fleetwatch.retention")
+DB = "default"
 
 
 def expired_incidents(days: int, now: datetime | None = None) -> QuerySet:
@@ -56,9 +57,13 @@ def prune_incidents(
             )
             if not ids:
                 break
-            Acknowledgement.objects.filter(event__incident_id__in=ids).delete()
-            Event.objects.filter(incident_id__in=ids).delete()
-            IncidentTagRelation.objects.filter(incident_id__in=ids).delete()
+            # The bulky dependants go with one plain DELETE each (the ORM's collector would
+            # first load every event row into memory); the incidents themselves go through
+            # the collector, so any model that later refers to incidents is handled too.
+            events = Event.objects.filter(incident_id__in=ids)
+            Acknowledgement.objects.filter(event__in=events.values("pk"))._raw_delete(DB)
+            events._raw_delete(DB)
+            IncidentTagRelation.objects.filter(incident_id__in=ids)._raw_delete(DB)
             Incident.objects.filter(pk__in=ids).delete()
         result.incidents += len(ids)
         result.batches += 1

@@ -42,7 +42,8 @@ class Job:
 
 
 class Housekeeper(threading.Thread):
-    """Runs each job when due; ``tick`` is one look (tests call it directly)."""
+    """Runs each job when due; ``tick`` is one look (tests call it directly), ``run`` the
+    thread's loop, which also drops stale database connections around each look."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(name="fleetwatch-housekeeping", daemon=True)
@@ -60,18 +61,19 @@ class Housekeeper(threading.Thread):
                 continue
             job.next_at = now + job.every
             try:
-                close_old_connections()
                 job.run()
                 ran.append(job.name)
             except Exception:
                 log.exception("housekeeping job %s failed; trying again later", job.name)
-            finally:
-                close_old_connections()
         return ran
 
     def run(self) -> None:
         while not self.stopped.is_set():
-            self.tick()
+            close_old_connections()
+            try:
+                self.tick()
+            finally:
+                close_old_connections()
             wait = min(job.next_at for job in self.jobs) - self.clock()
             self.stopped.wait(max(1.0, wait))
 
