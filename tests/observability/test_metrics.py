@@ -22,6 +22,9 @@ def scrape(client=None, **headers) -> dict:
     return samples
 
 
+COUNT = "fleetwatch_http_request_duration_seconds_count"
+
+
 def value(samples: dict, name: str, **labels) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
@@ -33,15 +36,15 @@ def test_requests_are_counted_by_route_method_and_status_with_latency(db, post_i
     post_incident()
     post_incident(expect=400, start_time="nonsense")
     after = scrape()
-    created = dict(name="fleetwatch_http_requests_total", route=route, method="POST")
+    created = dict(name=COUNT, route=route, method="POST")
     assert value(after, **created, status="201") - value(before, **created, status="201") == 2
     assert value(after, **created, status="400") - value(before, **created, status="400") == 1
-    latency = dict(route=route, method="POST")
-    count = "fleetwatch_http_request_duration_seconds_count"
-    assert value(after, count, **latency) - value(before, count, **latency) == 3
     bucket = "fleetwatch_http_request_duration_seconds_bucket"
-    inf = dict(latency, le="+Inf")
-    assert value(after, bucket, **inf) - value(before, bucket, **inf) == 3
+    inf = dict(route=route, method="POST", status="201", le="+Inf")
+    assert value(after, bucket, **inf) - value(before, bucket, **inf) == 2
+    total = "fleetwatch_http_request_duration_seconds_sum"
+    sums = dict(route=route, method="POST", status="201")
+    assert value(after, total, **sums) > value(before, total, **sums)
 
 
 def test_routes_are_patterns_not_paths(db, source_api, post_incident):
@@ -51,15 +54,13 @@ def test_routes_are_patterns_not_paths(db, source_api, post_incident):
     assert Client().get("/no/such/page/").status_code == 404
     after = scrape()
     detail = dict(
-        name="fleetwatch_http_requests_total",
+        name=COUNT,
         route="/api/v2/incidents/<int:pk>/",
         method="GET",
         status="200",
     )
     assert value(after, **detail) - value(before, **detail) == 1
-    unmatched = dict(
-        name="fleetwatch_http_requests_total", route="<unmatched>", method="GET", status="404"
-    )
+    unmatched = dict(name=COUNT, route="<unmatched>", method="GET", status="404")
     assert value(after, **unmatched) - value(before, **unmatched) == 1
 
 
