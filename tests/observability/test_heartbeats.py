@@ -131,3 +131,13 @@ def test_the_worker_housekeeper_checks_heartbeats_on_its_schedule(db, watched, s
     assert keeper.tick() == []
     now[0] += 25
     assert keeper.tick() == ["heartbeats"]
+
+
+def test_create_source_takes_a_heartbeat_frequency(db, capsys):
+    from django.core.management import CommandError, call_command
+
+    call_command("create_source", "glue2", type="nav", heartbeat_frequency=120)
+    assert SourceSystem.objects.get(name="glue2").heartbeat_frequency == 120
+    with pytest.raises(CommandError, match="between 60 and 86400"):
+        call_command("create_source", "glue3", type="nav", heartbeat_frequency=30)
+    assert not SourceSystem.objects.filter(name="glue3").exists()
