@@ -190,3 +190,22 @@ def test_files_of_dead_processes_are_removed_at_start(tmp_path):
     (tmp_path / "histogram_999999999.db").write_bytes(b"")
     assert remove_dead_process_files(tmp_path) == 2
     assert [p.name for p in tmp_path.iterdir()] == [f"counter_{os.getpid()}.db"]
+
+
+def test_a_database_failure_still_serves_the_process_counters(db, monkeypatch):
+    from django.db import OperationalError
+
+    from fleetwatch.observability.metrics import DatabaseCollector
+
+    assert value(scrape(), "fleetwatch_metrics_database_up") == 1
+    Client().get("/.still-alive/")
+
+    def broken(self):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(DatabaseCollector, "task_queue", broken)
+    samples = scrape()
+    assert value(samples, "fleetwatch_metrics_database_up") == 0
+    assert not any(name == "fleetwatch_incidents" for name, _ in samples)
+    count = dict(name=COUNT, route="/.still-alive/", method="GET", status="204")
+    assert value(samples, **count) >= 1

@@ -17,12 +17,14 @@ Two kinds of figures, kept apart on purpose:
 """
 
 import hmac
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Count, Min, Q
 from django.db.models.functions import Now
 from django.http import HttpRequest, HttpResponse
@@ -35,6 +37,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+
+log = logging.getLogger("fleetwatch.metrics")
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 UNMATCHED = "<unmatched>"
@@ -131,9 +135,25 @@ class DatabaseCollector:
     """Figures read from the database at scrape time, in a constant number of queries."""
 
     def collect(self) -> Iterator[Metric]:
-        yield from self.incidents_and_sources()
-        yield from self.connectors()
-        yield from self.task_queue()
+        up = GaugeMetricFamily(
+            "fleetwatch_metrics_database_up",
+            "1 if this scrape could read the database figures; 0 (and those figures left out, "
+            "the process counters still served) if the database failed.",
+        )
+        try:
+            figures = [
+                *self.incidents_and_sources(),
+                *self.connectors(),
+                *self.task_queue(),
+            ]
+        except DatabaseError:
+            log.exception("metrics: database figures unavailable")
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from figures
 
     def incidents_and_sources(self) -> Iterator[Metric]:
         from fleetwatch.incidents.models import Incident, SourceSystem
