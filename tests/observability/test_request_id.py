@@ -136,3 +136,23 @@ def test_log_format_setting_is_checked():
     assert logging_config("json", "INFO")["handlers"]["console"]["formatter"] == "json"
     with pytest.raises(ValueError, match="FLEETWATCH_LOG_FORMAT"):
         logging_config("xml", "INFO")
+
+
+def test_gunicorn_logs_json_too(monkeypatch):
+    """Under FLEETWATCH_LOG_FORMAT=json, gunicorn's own lines go through the same formatter;
+    its access log is silenced while the hub logs requests itself."""
+    import logging.config
+
+    from fleetwatch.observability.gunicorn_conf import gunicorn_logconfig
+
+    for access_log, level in (("", "CRITICAL"), ("false", "INFO")):
+        monkeypatch.setenv("FLEETWATCH_ACCESS_LOG", access_log)
+        config = gunicorn_logconfig()
+        assert config["loggers"]["gunicorn.access"]["level"] == level
+    stream = io.StringIO()
+    config["handlers"]["error_console"]["stream"] = stream
+    config["handlers"]["console"]["stream"] = stream
+    logging.config.dictConfig({"version": 1, "disable_existing_loggers": False, **config})
+    logging.getLogger("gunicorn.error").info("Booting worker with pid: %s", 42)
+    line = json.loads(stream.getvalue())
+    assert line["message"] == "Booting worker with pid: 42" and line["logger"] == "gunicorn.error"

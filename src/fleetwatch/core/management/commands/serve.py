@@ -56,7 +56,9 @@ class Command(BaseCommand):
             "--graceful-timeout",
             "10",
         ]
-        if not settings.ACCESS_LOG:  # else the hub logs each request itself, with its id
+        if settings.LOG_FORMAT == "json":  # gunicorn's own lines as JSON too
+            args += ["--config", "python:fleetwatch.observability.gunicorn_conf"]
+        elif not settings.ACCESS_LOG:  # else the hub logs each request itself, with its id
             args += ["--access-logfile", "-"]
         remove_dead_process_files()  # /metrics sums this run's processes (and live workers)
         os.execv(sys.executable, args)
