@@ -93,9 +93,10 @@ class HeartbeatCheck:
     silent: list[int] = field(default_factory=list)
 
 
-def _source_pk(incident: Incident) -> int | None:
+def _source_pk(source_incident_id: str) -> int | None:
+    """The watched source's pk from a heartbeat incident's ``source_incident_id``."""
     try:
-        return int(incident.source_incident_id.removeprefix(SID_PREFIX).split(":", 1)[0])
+        return int(source_incident_id.removeprefix(SID_PREFIX).split(":", 1)[0])
     except ValueError:
         return None
 
@@ -114,7 +115,7 @@ def check_heartbeats(now: datetime | None = None) -> HeartbeatCheck:
     for incident in Incident.objects.open().filter(
         source=hub, source_incident_id__startswith=SID_PREFIX
     ):
-        open_by_source.setdefault(_source_pk(incident), []).append(incident)
+        open_by_source.setdefault(_source_pk(incident.source_incident_id), []).append(incident)
 
     drafts = []
     for source in watched.values():
@@ -137,7 +138,7 @@ def check_heartbeats(now: datetime | None = None) -> HeartbeatCheck:
     if drafts:
         for outcome, draft in zip(upsert_incidents(hub, hub.user, drafts), drafts, strict=True):
             if outcome.status == "created":
-                result.opened.append(_source_pk_from_sid(draft.source_incident_id))
+                result.opened.append(_source_pk(draft.source_incident_id))
                 log.warning("%s", draft.description)
 
     current = {pk: f"{SID_PREFIX}{pk}:{watched[pk].last_seen.isoformat()}" for pk in result.silent}
@@ -156,10 +157,6 @@ def check_heartbeats(now: datetime | None = None) -> HeartbeatCheck:
                 result.ended.append(source_pk)
                 log.info("%s", why)
     return result
-
-
-def _source_pk_from_sid(sid: str) -> int:
-    return int(sid.removeprefix(SID_PREFIX).split(":", 1)[0])
 
 
 def _end(incident: Incident, hub: SourceSystem, now: datetime, description: str) -> bool:
