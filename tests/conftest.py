@@ -106,3 +106,15 @@ def emulator():
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def metrics_files_of_this_run():
+    """The test run's prometheus value files (one per metric kind and process) go when it
+    ends; a server keeps its own until it restarts, but a test run has no successor."""
+    yield
+    import os
+    from pathlib import Path
+
+    for path in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob(f"*_{os.getpid()}.db"):
+        path.unlink(missing_ok=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import dj_database_url
 
 from fleetwatch import __version__
+from fleetwatch.observability.logs import logging_config
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -79,9 +80,12 @@ INSTALLED_APPS = [
     "fleetwatch.incidents",
     "fleetwatch.operations",
     "fleetwatch.connectors",
+    "fleetwatch.observability",
 ]
 
 MIDDLEWARE = [
+    "fleetwatch.observability.requestid.RequestIdMiddleware",
+    "fleetwatch.observability.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -149,7 +153,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Background tasks -------------------------------------------------------------------------
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# django-tasks-db, storing the request id of the request that enqueues a task with it.
+TASKS = {"default": {"BACKEND": "fleetwatch.observability.tasks.DatabaseBackend"}}
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -217,15 +222,28 @@ CONNECTOR_ALLOW_PRIVATE = env_bool("FLEETWATCH_CONNECTOR_ALLOW_PRIVATE", False)
 # The most seconds `POST <pk>/test/` and `fleetwatch connector test` spend on a vendor.
 CONNECTOR_TEST_DEADLINE = float(os.environ.get("FLEETWATCH_CONNECTOR_TEST_DEADLINE", "10"))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("FLEETWATCH_LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-    },
-}
+# --- Operations: logs, metrics, heartbeats, retention ------------------------------------------
+LOG_FORMAT = os.environ.get("FLEETWATCH_LOG_FORMAT", "plain").strip().lower() or "plain"
+# One log line per request (method, path, status, duration, request id); gunicorn's own access
+# log is plain text, so ``fleetwatch serve`` turns it off when this is on.
+ACCESS_LOG = env_bool("FLEETWATCH_ACCESS_LOG", LOG_FORMAT == "json")
+LOGGING = logging_config(LOG_FORMAT, os.environ.get("FLEETWATCH_LOG_LEVEL", "INFO"))
+
+# prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first imported, which is after
+# the settings: every process on a machine that shares FLEETWATCH_DATA_DIR adds its counters
+# to the same directory, and /metrics sums them.
+METRICS_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or DATA_DIR / "metrics").resolve()
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+METRICS_TOKEN = os.environ.get("FLEETWATCH_METRICS_TOKEN", "")
+
+# Seconds between the worker's checks for sources that missed their heartbeat.
+HEARTBEAT_CHECK_INTERVAL = float(os.environ.get("FLEETWATCH_HEARTBEAT_CHECK_INTERVAL", "30"))
+# Closed incidents (and stateless ones) older than this many days are deleted, with their
+# events, acknowledgements and tags; 0 = keep everything (Argus's behaviour).
+RETENTION_DAYS = env_int("FLEETWATCH_RETENTION_DAYS", 0)
+RETENTION_BATCH = env_int("FLEETWATCH_RETENTION_BATCH", 500)
+RETENTION_INTERVAL = float(os.environ.get("FLEETWATCH_RETENTION_INTERVAL", "3600"))
+# Finished background-task rows older than this many days are deleted on the same schedule;
+# 0 = keep them. Defaults to FLEETWATCH_RETENTION_DAYS.
+TASK_RETENTION_DAYS = env_int("FLEETWATCH_TASK_RETENTION_DAYS", RETENTION_DAYS)

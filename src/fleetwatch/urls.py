@@ -5,6 +5,8 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views.defaults import page_not_found, server_error
 
+from fleetwatch.observability.metrics import metrics_view
+
 
 def still_alive(request):
     return HttpResponse(status=204)
@@ -32,4 +34,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("fleetwatch.api.urls")),
     path(".still-alive/", still_alive, name="health"),
+    path("metrics", metrics_view, name="metrics"),
 ]

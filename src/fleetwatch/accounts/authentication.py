@@ -17,6 +17,7 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 from fleetwatch.accounts.models import LoginToken, User
+from fleetwatch.incidents.heartbeats import touch
 from fleetwatch.incidents.models import SourceSystem
 
 INVALID = "Invalid token."
@@ -119,6 +120,7 @@ class ExpiringTokenAuthentication(TokenAuthentication):
         if token.created + lifetime < timezone.now():
             token.delete()
             raise exceptions.AuthenticationFailed(EXPIRED)
+        touch(getattr(token.user, "source_system", None))  # heard from: a heartbeat
         return token.user, token
 
     @sensitive_variables("key")

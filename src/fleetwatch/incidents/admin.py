@@ -18,7 +18,7 @@ class SourceSystemTypeAdmin(admin.ModelAdmin):
 
 @admin.register(SourceSystem)
 class SourceSystemAdmin(admin.ModelAdmin):
-    list_display = ["name", "type", "user", "base_url", "last_seen"]
+    list_display = ["name", "type", "user", "base_url", "last_seen", "heartbeat_frequency"]
     list_filter = ["type"]
     search_fields = ["name", "user__username"]
     raw_id_fields = ["user"]

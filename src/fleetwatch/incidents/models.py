@@ -59,6 +59,15 @@ class SourceSystem(models.Model):
     )
     base_url = models.TextField(blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
+    # As in Argus 2.10: seconds (60 s to a day) within which the source promises to be heard
+    # from; the worker opens a "missing heartbeat" incident when it is silent for longer.
+    heartbeat_frequency = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(60), MaxValueValidator(86400)],
+        help_text="Expected to be heard from (heartbeat, API request) at least every N seconds, "
+        "60 to 86400; empty: not watched.",
+    )
 
     class Meta:
         ordering = ["name"]

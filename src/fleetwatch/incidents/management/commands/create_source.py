@@ -18,12 +18,25 @@ class Command(BaseCommand):
         parser.add_argument("--type", required=True, help="source type name, e.g. nav or zino")
         parser.add_argument("--username", help="the source user's name (default: NAME)")
         parser.add_argument("--base-url", default="", help="joined with relative details_url")
+        parser.add_argument(
+            "--heartbeat-frequency",
+            type=int,
+            default=None,
+            help="seconds (60-86400) within which the source promises to be heard from; "
+            "a 'missing heartbeat' incident opens when it is silent for longer",
+        )
 
     def handle(self, name, type, username=None, base_url="", **options):
+        frequency = options.get("heartbeat_frequency")
+        if frequency is not None and not 60 <= frequency <= 86400:
+            raise CommandError("--heartbeat-frequency must be between 60 and 86400 seconds")
         try:
             source = create_source(name, type, username, base_url, create_type=True)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
+        if frequency is not None:
+            source.heartbeat_frequency = frequency
+            source.save(update_fields=["heartbeat_frequency"])
         token = Token.objects.create(user=source.user)
         self.stderr.write(
             f"Created source {source.name!r} (type {source.type_id}, pk {source.pk}) "

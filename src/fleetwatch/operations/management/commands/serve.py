@@ -10,7 +10,10 @@ lower. More threads per worker only help when requests wait on the database, not
 import os
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from fleetwatch.observability.metrics import remove_dead_process_files
 
 
 class Command(BaseCommand):
@@ -50,9 +53,12 @@ class Command(BaseCommand):
             "gthread",
             "--threads",
             str(threads),
-            "--access-logfile",
-            "-",
             "--graceful-timeout",
             "10",
         ]
+        if settings.LOG_FORMAT == "json":  # gunicorn's own lines as JSON too
+            args += ["--config", "python:fleetwatch.observability.gunicorn_conf"]
+        elif not settings.ACCESS_LOG:  # else the hub logs each request itself, with its id
+            args += ["--access-logfile", "-"]
+        remove_dead_process_files()  # /metrics sums this run's processes (and live workers)
         os.execv(sys.executable, args)

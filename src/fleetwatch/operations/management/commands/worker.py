@@ -9,6 +9,8 @@ enqueues a connector's poll only once (see ``fleetwatch.connectors.tasks``).
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
 from fleetwatch.connectors.tasks import Scheduler
+from fleetwatch.observability.housekeeping import Housekeeper
+from fleetwatch.observability.metrics import remove_dead_process_files
 
 
 class Command(DbWorkerCommand):
@@ -24,12 +26,14 @@ class Command(DbWorkerCommand):
         )
 
     def handle(self, *args, scheduler: bool = True, **options):
-        thread = None
+        threads = []
+        remove_dead_process_files()
         if scheduler and not options.get("batch"):
-            thread = Scheduler()
-            thread.start()
+            threads = [Scheduler(), Housekeeper()]  # polls; heartbeats and retention
+            for thread in threads:
+                thread.start()
         try:
             return super().handle(*args, **options)
         finally:
-            if thread is not None:
+            for thread in threads:
                 thread.stop()
