@@ -2,8 +2,8 @@
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.authtoken.models import Token
 
+from fleetwatch.accounts.models import replace_drf_token
 from fleetwatch.incidents.sources import create_source
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
             source = create_source(name, type, username, base_url, create_type=True)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
-        token = Token.objects.create(user=source.user)
+        token = replace_drf_token(source.user)
         self.stderr.write(
             f"Created source {source.name!r} (type {source.type_id}, pk {source.pk}) "
             f"with user {source.user.username!r}. Its token:"
