@@ -73,3 +73,20 @@ def test_bulk_ticket_url_is_batched(api, incidents, count, django_assert_max_num
     assert response.status_code == 201
     assert Incident.objects.filter(ticket_url="https://t.example/1").count() == count
     assert Event.objects.filter(type="CHI").count() == count
+
+
+def test_an_ack_post_reads_only_what_the_rules_need(api, incidents, django_assert_max_num_queries):
+    """Token, the incident's source, and the inserts: no render queryset (state annotations,
+    tag prefetch) for a response that shows none of it. PostgreSQL stores the event and the
+    ack in one statement."""
+    from django.db import connection
+
+    (pk,) = incidents(1)
+    limit = 3 if connection.vendor == "postgresql" else 6
+    with django_assert_max_num_queries(limit):
+        response = api.post(f"{V2}{pk}/acks/", {"description": "on it"}, format="json")
+    assert response.status_code == 201
+    ack = Acknowledgement.objects.select_related("event").get()
+    assert response.json()["pk"] == ack.pk == ack.event.pk
+    assert (ack.event.incident_id, ack.event.type, ack.event.description) == (pk, "ACK", "on it")
+    assert response.json()["event"]["received"] is not None
