@@ -165,13 +165,15 @@ def change_incident(
         description=change_description(changes),
     )
     fields = [name for name in changes if name != "tags"]
-    for name in fields:
-        setattr(incident, name, changes[name][1])
     if not save:
+        for name in fields:
+            setattr(incident, name, changes[name][1])
         return event
     with transaction.atomic():
-        if "tags" in changes:
+        if "tags" in changes:  # first: a refused removal leaves the incident as it was
             _set_tags(incident, *changes["tags"], actor)
+        for name in fields:
+            setattr(incident, name, changes[name][1])
         if fields:
             incident.save(update_fields=fields)
         event.save()
