@@ -174,7 +174,7 @@ def post_events(
 
 
 def post_event(
-    incident: Incident,
+    incident: Incident | int,
     actor,
     event_type: str,
     timestamp: datetime | None = None,
@@ -182,11 +182,11 @@ def post_event(
     *,
     acks_url: str = "acks/",
 ) -> Event:
-    """Validate and store one event (raises EventRefused with Argus's message, NotAllowed or
-    IncidentMissing)."""
-    result = post_events(
-        [incident.pk], actor, event_type, timestamp, description, acks_url=acks_url
-    )[incident.pk]
+    """Validate and store one event on ``incident`` (or the incident with that pk: it is read
+    under lock anyway); raises EventRefused with Argus's message, NotAllowed or
+    IncidentMissing."""
+    pk = incident if isinstance(incident, int) else incident.pk
+    result = post_events([pk], actor, event_type, timestamp, description, acks_url=acks_url)[pk]
     if isinstance(result, Exception):
         raise result
     return result

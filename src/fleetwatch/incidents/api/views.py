@@ -342,12 +342,11 @@ class IncidentEventsView(StrictQueryParams, GenericAPIView):
         return Response([render_event(e) for e in events])
 
     def post(self, request: Request, pk: int) -> Response:
-        incident = incident_to_change(pk)
         values = parse_event_body(request, request.data)
         acks_url = request.build_absolute_uri(f"{request.path.rsplit('events/', 1)[0]}acks/")
-        with domain_errors():
+        with domain_errors():  # a missing incident is a 404
             event = services.post_event(
-                incident,
+                pk,
                 request.user,
                 values["type"],
                 values.get("timestamp"),
