@@ -10,14 +10,21 @@ from datetime import timedelta
 
 import django_filters as filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
-from fleetwatch.api.validation import MAX_ID, storable_datetime
-from fleetwatch.incidents.models import Acknowledgement, Event, Incident, IncidentTagRelation
+from fleetwatch.incidents.models import (
+    Acknowledgement,
+    Event,
+    Incident,
+    IncidentTagRelation,
+    Level,
+)
 from fleetwatch.incidents.tags import parse_tag
+from fleetwatch.incidents.validation import MAX_ID, storable_datetime
 
 #: ``duration__gte`` is in minutes; a century is more than any incident lasts.
 MAX_DURATION_MINUTES = 100 * 366 * 24 * 60
@@ -138,7 +145,12 @@ class IncidentFilterSet(filters.FilterSet):
     end_time__isnull = StrictBooleanFilter(field_name="end_time", lookup_expr="isnull")
     token_expiry = StrictBooleanFilter(method="filter_token_expiry")
     tags = TagListFilter(method="filter_tags")
-    level__lte = IntegerFilter(field_name="level", lookup_expr="lte", min_value=1, max_value=5)
+    level__lte = IntegerFilter(
+        field_name="level",
+        lookup_expr="lte",
+        min_value=min(Level.values),
+        max_value=max(Level.values),
+    )
     source__id__in = IdListFilter(field_name="source_id")
     source__name__in = CharInFilter(field_name="source__name", lookup_expr="in")
     source__type__in = CharInFilter(field_name="source__type__name", lookup_expr="in")
@@ -238,6 +250,4 @@ class IncidentFilterSet(filters.FilterSet):
     def filter_stored_filter(self, queryset, name, value):
         # Stored filters and notification profiles arrive with the notifications issue;
         # until then no such object exists, and saying so beats returning everything.
-        from rest_framework.exceptions import ValidationError
-
         raise ValidationError({name: [f"No object with id {int(value)} exists."]})

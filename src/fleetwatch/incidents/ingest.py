@@ -16,12 +16,6 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from fleetwatch.api.validation import (
-    DATETIME_RANGE_MESSAGE,
-    NUL_MESSAGE,
-    json_problem,
-    storable_datetime,
-)
 from fleetwatch.incidents import pg_create
 from fleetwatch.incidents.models import (
     INCIDENT_COLUMNS,
@@ -29,11 +23,18 @@ from fleetwatch.incidents.models import (
     Event,
     Incident,
     IncidentTagRelation,
+    Level,
     SourceSystem,
     Tag,
     is_infinite,
 )
 from fleetwatch.incidents.tags import parse_tag
+from fleetwatch.incidents.validation import (
+    DATETIME_RANGE_MESSAGE,
+    NUL_MESSAGE,
+    json_problem,
+    storable_datetime,
+)
 
 DATETIME_MESSAGE = (
     "Datetime has wrong format. Use one of these formats instead: "
@@ -78,7 +79,7 @@ class IncidentDraft:
     source_incident_id: str = ""
     details_url: str = ""
     description: str = ""
-    level: int = 5
+    level: int = Level.INFORMATION
     ticket_url: str = ""
     metadata: dict = field(default_factory=dict)
     tags: list[tuple[str, str]] = field(default_factory=list)
@@ -155,7 +156,7 @@ def parse_level(value: object) -> int:
         level = int(value)
     except ValueError:
         raise ValueError(f'"{value}" is not a valid choice.') from None
-    if not 1 <= level <= 5:
+    if level not in Level.values:
         raise ValueError(f'"{value}" is not a valid choice.')
     return level
 
@@ -203,7 +204,7 @@ def parse_incident(
             except ValueError as exc:
                 errors["end_time"] = [str(exc)]
 
-    level = 5
+    level = Level.INFORMATION
     if data.get("level") is not None:
         try:
             level = parse_level(data["level"])
@@ -551,30 +552,19 @@ UPDATABLE = ("description", "level", "details_url", "ticket_url", "metadata")
 
 def _apply_draft(incident: Incident, draft: IncidentDraft, actor, now) -> list[Event]:
     """Bring an existing incident in line with a re-sent draft; returns the events it takes."""
+    from fleetwatch.incidents.services import change_incident  # services imports ingest
+
     events: list[Event] = []
-    changes = []
-    for name in UPDATABLE:
-        new = getattr(draft, name)
-        old = getattr(incident, name)
-        # An empty value means "not given": a source that knows nothing of the ticket a
-        # person filed (or of any other field) must not erase it by re-reporting.
-        if new in ("", {}) and name != "level":
-            continue
-        if new != old:
-            shown_old = f"{len(old)} item(s)" if name == "metadata" else repr(old)
-            shown_new = f"{len(new)} item(s)" if name == "metadata" else repr(new)
-            changes.append(f'Change: "{name}": {shown_old} → {shown_new}')
-            setattr(incident, name, new)
-    if changes:
-        events.append(
-            Event(
-                incident=incident,
-                actor=actor,
-                type=Event.Type.INCIDENT_CHANGE,
-                timestamp=now,
-                description="\n".join(changes),
-            )
-        )
+    # An empty value means "not given": a source that knows nothing of the ticket a
+    # person filed (or of any other field) must not erase it by re-reporting.
+    values = {
+        name: getattr(draft, name)
+        for name in UPDATABLE
+        if name == "level" or getattr(draft, name) not in ("", {})
+    }
+    # Changed in memory, stored by the batch: one CHI event listing the changes.
+    if change := change_incident(incident, values, actor, now=now, save=False):
+        events.append(change)
     stateful = incident.end_time is not None
     if stateful and draft.end_time is not None:
         was_open = incident.end_time > now
@@ -675,11 +665,13 @@ def _mark_closed_by_source(incidents: Iterable[Incident]) -> None:
         incident.closed_by_source = False
     latest: dict[int, str] = {}
     rows = (
-        Event.objects.filter(incident_id__in=by_pk, type__in=["END", "CLO"])
+        Event.objects.filter(
+            incident_id__in=by_pk, type__in=[Event.Type.INCIDENT_END, Event.Type.CLOSE]
+        )
         .order_by("incident_id", "timestamp", "id")
         .values_list("incident_id", "type")
     )
     for incident_id, event_type in rows:
         latest[incident_id] = event_type
     for incident_id, event_type in latest.items():
-        by_pk[incident_id].closed_by_source = event_type == "END"
+        by_pk[incident_id].closed_by_source = event_type == Event.Type.INCIDENT_END

@@ -2,8 +2,8 @@
 
 import re
 
-from fleetwatch.api.validation import NUL_MESSAGE
 from fleetwatch.incidents.models import TAG_KEY_MESSAGE
+from fleetwatch.incidents.validation import NUL_MESSAGE
 
 KEY_RE = re.compile(r"^[a-z0-9_]+$")
 TAG_FORMAT_MESSAGE = (

@@ -5,6 +5,8 @@ least one id succeeded, 400 when all failed. Unlike Argus, bulk events obey the 
 and per-state rules as single events.
 """
 
+from collections.abc import Callable
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -15,18 +17,18 @@ from rest_framework.response import Response
 
 from fleetwatch.api.renderers import fast_parsers, fast_renderers
 from fleetwatch.api.validation import MAX_ID, StrictQueryParams, reject_unknown
-from fleetwatch.incidents import events as rules
+from fleetwatch.incidents import services
 from fleetwatch.incidents.api.serializers import IncidentSerializer, render_ack, render_event
 from fleetwatch.incidents.api.views import (
-    ack_incident,
-    change_ticket_url,
     parse_ack_body,
     parse_event_body,
     render_incident,
     requesting_source,
 )
+from fleetwatch.incidents.events import EventRefused, IncidentMissing
 from fleetwatch.incidents.ingest import InvalidIncident, parse_incident, upsert_incidents
-from fleetwatch.incidents.models import Incident
+from fleetwatch.incidents.models import SourceSystem
+from fleetwatch.incidents.permissions import NotAllowed
 
 
 def parse_ids(data) -> list[int]:
@@ -42,19 +44,30 @@ def parse_ids(data) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
+def result_for(key: str, result: object, render: Callable[[object], object]) -> dict:
+    """One id's entry in ``changes``: the rendered change (201) or the refusal, as Argus
+    reports a missing id (``status`` 400, ``errors`` naming the field); another source's
+    incident is a 403."""
+    if isinstance(result, IncidentMissing):
+        return {key: None, "status": 400, "errors": {"ids": str(result)}}
+    if isinstance(result, NotAllowed):
+        return {key: None, "status": 403, "errors": {"ids": str(result)}}
+    if isinstance(result, EventRefused):
+        return {key: None, "status": 400, "errors": {"type": str(result)}}
+    return {key: render(result), "status": 201, "errors": None}
+
+
 def bulk_response(key: str, results: dict) -> Response:
-    ok = any(r["status"] < 400 for r in results.values())
-    return Response(
-        {"changes": results}, status=status.HTTP_201_CREATED if ok else status.HTTP_400_BAD_REQUEST
-    )
-
-
-def missing(key: str, pk: int) -> dict:
-    return {
-        key: None,
-        "status": 400,
-        "errors": {"ids": f"Incident with id {pk} could not be found."},
-    }
+    """201 when at least one id succeeded; else 403 when every id was refused as another
+    source's, else 400 (Argus's rule, with the 403 added)."""
+    statuses = {r["status"] for r in results.values()}
+    if any(code < 400 for code in statuses):
+        code = status.HTTP_201_CREATED
+    elif statuses == {403}:
+        code = status.HTTP_403_FORBIDDEN
+    else:
+        code = status.HTTP_400_BAD_REQUEST
+    return Response({"changes": results}, status=code)
 
 
 class BulkAckView(StrictQueryParams, GenericAPIView):
@@ -65,14 +78,17 @@ class BulkAckView(StrictQueryParams, GenericAPIView):
         reject_unknown(request.data, {"ids", "ack"})
         ids = parse_ids(request.data)
         values = parse_ack_body(request, request.data.get("ack") or {})
-        incidents = Incident.objects.in_bulk(ids)
-        results = {}
-        for pk in ids:
-            if pk not in incidents:
-                results[str(pk)] = missing("ack", pk)
-                continue
-            ack = ack_incident(incidents[pk], request.user, values)
-            results[str(pk)] = {"ack": render_ack(ack), "status": 201, "errors": None}
+        try:
+            acks = services.acknowledge_many(
+                ids,
+                request.user,
+                values.get("timestamp"),
+                values.get("description", ""),
+                values.get("expiration"),
+            )
+        except ValueError as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from None
+        results = {str(pk): result_for("ack", acks[pk], render_ack) for pk in ids}
         return bulk_response("ack", results)
 
 
@@ -84,24 +100,17 @@ class BulkEventView(StrictQueryParams, GenericAPIView):
         reject_unknown(request.data, {"ids", "event"})
         ids = parse_ids(request.data)
         values = parse_event_body(request, request.data.get("event") or {})
-        incidents = Incident.objects.in_bulk(ids)
-        results = {}
-        for pk in ids:
-            if pk not in incidents:
-                results[str(pk)] = missing("event", pk)
-                continue
-            try:
-                event = rules.post_event(
-                    incidents[pk],
-                    request.user,
-                    values["type"],
-                    values.get("timestamp"),
-                    values.get("description", ""),
-                )
-            except rules.EventRefused as exc:
-                results[str(pk)] = {"event": None, "status": 400, "errors": {"type": str(exc)}}
-                continue
-            results[str(pk)] = {"event": render_event(event), "status": 201, "errors": None}
+        try:
+            events = services.post_events(
+                ids,
+                request.user,
+                values["type"],
+                values.get("timestamp"),
+                values.get("description", ""),
+            )
+        except EventRefused as exc:
+            raise ValidationError({"type": str(exc)}) from None
+        results = {str(pk): result_for("event", events[pk], render_event) for pk in ids}
         return bulk_response("event", results)
 
 
@@ -117,15 +126,32 @@ class BulkTicketUrlView(StrictQueryParams, GenericAPIView):
             ticket_url = url.run_validation(request.data.get("ticket_url", ""))
         except serializers.ValidationError as exc:
             raise ValidationError({"ticket_url": exc.detail}) from None
-        incidents = Incident.objects.in_bulk(ids)
-        change_ticket_url(list(incidents.values()), ticket_url, request.user)
+        changes = services.change_incidents(ids, {"ticket_url": ticket_url}, request.user)
         results = {
-            str(pk): {"ticket_url": ticket_url, "status": 201, "errors": None}
-            if pk in incidents
-            else missing("ticket_url", pk)
-            for pk in ids
+            str(pk): result_for("ticket_url", changes[pk], lambda _: ticket_url) for pk in ids
         }
         return bulk_response("ticket_url", results)
+
+
+def item_source_errors(request: Request, items: list, source: SourceSystem) -> dict:
+    """Per-item ``source`` is refused as the top-level one is (it used to be dropped and the
+    item stored for the caller's source). Naming the request's own source (its pk, or the
+    ``source`` object a GET returned) is allowed; one request carries one source."""
+    errors = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or item.get("source") in (None, ""):
+            continue
+        named = item["source"]
+        if isinstance(named, dict):
+            named = named.get("pk")
+        if str(named) == str(source.pk):
+            continue
+        if request.user.is_superuser:
+            message = f"Must be the request's source ({source.pk}): one request per source."
+        else:
+            message = "Only a superuser may set the source."
+        errors[str(index)] = {"source": [message]}
+    return errors
 
 
 class UpsertView(StrictQueryParams, GenericAPIView):
@@ -178,6 +204,8 @@ class BulkIngestView(StrictQueryParams, GenericAPIView):
                 {"incidents": [f"At most {settings.BULK_INGEST_MAX} incidents per request."]}
             )
         source = requesting_source(request, request.data)
+        if errors := item_source_errors(request, items, source):
+            raise ValidationError({"incidents": errors})
         results: list[dict] = [{} for _ in items]
         drafts, positions = [], []
         for index, item in enumerate(items):

@@ -25,6 +25,7 @@ from fleetwatch.incidents.models import (
     Event,
     Incident,
     IncidentTagRelation,
+    Level,
     SourceSystem,
     SourceSystemType,
     Tag,
@@ -265,7 +266,9 @@ class IncidentSerializer(serializers.Serializer):
     source_incident_id = serializers.CharField(required=False, allow_blank=True)
     details_url = serializers.CharField(required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
-    level = serializers.IntegerField(required=False, min_value=1, max_value=5)
+    level = serializers.IntegerField(
+        required=False, min_value=min(Level.values), max_value=max(Level.values)
+    )
     ticket_url = serializers.CharField(required=False, allow_blank=True)
     metadata = serializers.JSONField(required=False)
     tags = IncidentTagSerializer(many=True)

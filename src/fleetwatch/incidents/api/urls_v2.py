@@ -1,36 +1,5 @@
 """``/api/v2/incidents/`` routes, as Argus 2.10 serves them (plus upsert and bulk ingest)."""
 
-from django.urls import path
+from fleetwatch.incidents.api.urls import urlpatterns_for
 
-from fleetwatch.incidents.api import bulk
-from fleetwatch.incidents.api import views as v
-
-urlpatterns = [
-    path("", v.IncidentListView.as_view(), name="incident-list"),
-    path("mine/", v.MineView.as_view(), name="incident-mine"),
-    path("upsert/", bulk.UpsertView.as_view(), name="incident-upsert"),
-    path("bulk/", bulk.BulkIngestView.as_view(), name="incident-bulk"),
-    path("events/", v.AllEventsView.as_view(), name="event-list"),
-    path("acks/bulk/", bulk.BulkAckView.as_view(), name="ack-bulk"),
-    path("events/bulk/", bulk.BulkEventView.as_view(), name="event-bulk"),
-    path("ticket_url/bulk/", bulk.BulkTicketUrlView.as_view(), name="ticket-url-bulk"),
-    path("sources/", v.SourceListView.as_view(), name="source-list"),
-    path("sources/heartbeat/", v.HeartbeatView.as_view(), name="source-heartbeat"),
-    path("sources/<int:pk>/", v.SourceDetailView.as_view(), name="source-detail"),
-    path("source-types/", v.SourceTypeListView.as_view(), name="source-type-list"),
-    path("source-types/<str:name>/", v.SourceTypeDetailView.as_view(), name="source-type-detail"),
-    path("<int:pk>/", v.IncidentDetailView.as_view(), name="incident-detail"),
-    path("<int:pk>/ticket_url/", v.TicketUrlView.as_view(), name="incident-ticket-url"),
-    path("<int:pk>/events/", v.IncidentEventsView.as_view(), name="incident-events"),
-    path(
-        "<int:pk>/events/<int:event_pk>/",
-        v.IncidentEventDetailView.as_view(),
-        name="incident-event-detail",
-    ),
-    path("<int:pk>/acks/", v.IncidentAcksView.as_view(), name="incident-acks"),
-    path(
-        "<int:pk>/acks/<int:ack_pk>/", v.IncidentAckDetailView.as_view(), name="incident-ack-detail"
-    ),
-    path("<int:pk>/tags/", v.IncidentTagsView.as_view(), name="incident-tags"),
-    path("<int:pk>/tags/<str:tag>/", v.IncidentTagDetailView.as_view(), name="incident-tag-detail"),
-]
+urlpatterns = urlpatterns_for("v2")

@@ -4,10 +4,11 @@
 ``level``), the ack body (nested in v1), the editable fields and which routes exist.
 """
 
+from contextlib import contextmanager
+
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -31,7 +32,7 @@ from fleetwatch.api.validation import (
     reject_unknown,
     require_object,
 )
-from fleetwatch.incidents import events as rules
+from fleetwatch.incidents import services
 from fleetwatch.incidents.api.serializers import (
     AckExpirationSerializer,
     AckSerializer,
@@ -51,11 +52,11 @@ from fleetwatch.incidents.api.serializers import (
     render_new_incident,
     render_source,
 )
+from fleetwatch.incidents.events import EventRefused, IncidentMissing, is_source
 from fleetwatch.incidents.filtersets import IncidentFilterSet, StrictBooleanField
 from fleetwatch.incidents.ingest import (
     IncidentConflict,
     InvalidIncident,
-    add_tags,
     create_incident,
     parse_incident,
 )
@@ -67,6 +68,7 @@ from fleetwatch.incidents.models import (
     SourceSystem,
     SourceSystemType,
 )
+from fleetwatch.incidents.permissions import source_of
 from fleetwatch.incidents.sources import create_source
 from fleetwatch.incidents.tags import format_tag, parse_tag
 
@@ -112,10 +114,35 @@ def incidents_for_render() -> QuerySet:
     )
 
 
-def get_incident(pk: int) -> Incident:
+def get_incident(pk: int, queryset: QuerySet | None = None) -> Incident:
+    """The incident or a 404; ``queryset`` loads what the caller needs, no more."""
     try:
-        return incidents_for_render().get(pk=pk)
+        return (queryset if queryset is not None else incidents_for_render()).get(pk=pk)
     except Incident.DoesNotExist:
+        raise NotFound("No Incident matches the given query.") from None
+
+
+def incident_to_change(pk: int) -> Incident:
+    """Enough of an incident for a write (the rules read ``source_id``), or a 404."""
+    try:
+        return services.incident_for_change(pk)
+    except Incident.DoesNotExist:
+        raise NotFound("No Incident matches the given query.") from None
+
+
+@contextmanager
+def domain_errors():
+    """The domain's refusals as API errors: invalid values are a 400 naming the field.
+
+    (``permissions.NotAllowed`` is a Django ``PermissionDenied``: DRF makes it a 403.)
+    """
+    try:
+        yield
+    except InvalidIncident as exc:
+        raise ValidationError(exc.errors) from None
+    except EventRefused as exc:
+        raise ValidationError({"type": str(exc)}) from None
+    except IncidentMissing:
         raise NotFound("No Incident matches the given query.") from None
 
 
@@ -129,7 +156,7 @@ def requesting_source(request: Request, data: object) -> SourceSystem:
     requested = data.get("source")
     user = request.user
     if requested not in (None, ""):
-        own = getattr(user, "source_system", None)
+        own = source_of(user)
         if own is not None and str(requested) == str(own.pk):
             return own
         if not user.is_superuser:
@@ -140,7 +167,7 @@ def requesting_source(request: Request, data: object) -> SourceSystem:
             raise ValidationError(
                 {"source": [f'Invalid pk "{requested}" - object does not exist.']}
             ) from None
-    if not rules.is_source(user):
+    if not is_source(user):
         raise ValidationError(
             {"source": ["The requesting user must have a connected source system."]}
         )
@@ -220,7 +247,7 @@ class MineView(IncidentListView):
     allow_source_filters = False
 
     def get(self, request: Request) -> Response:
-        source = getattr(request.user, "source_system", None)
+        source = source_of(request.user)
         queryset = Incident.objects.filter(source=source) if source else Incident.objects.none()
         return self.list_response(request, queryset)
 
@@ -259,14 +286,8 @@ class IncidentDetailView(StrictQueryParams, GenericAPIView):
                 {"detail": 'Method "DELETE" not allowed.'},
                 status=status.HTTP_405_METHOD_NOT_ALLOWED,
             )
-        incident = get_incident(pk)
-        user = request.user
-        if not (user.is_superuser or getattr(user, "source_system", None) == incident.source):
-            raise PermissionDenied("Only a superuser or the incident's source may delete it.")
-        with transaction.atomic():
-            Acknowledgement.objects.filter(event__incident=incident).delete()
-            Event.objects.filter(incident=incident).delete()
-            incident.delete()
+        incident = incident_to_change(pk)
+        services.delete_incident(incident, request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def update(self, request: Request, pk: int) -> Response:
@@ -281,100 +302,23 @@ class IncidentDetailView(StrictQueryParams, GenericAPIView):
                 errors[name] = "The field is not allowed to be changed."
         if errors:
             raise ValidationError(errors)
-        incident = get_incident(pk)
-        changes = self._changes(incident, data)
-        with transaction.atomic():
-            descriptions = []
-            for name, (old, new) in changes.items():
-                if name == "tags":
-                    self._set_tags(incident, old, new, request.user)
-                    shown_old, shown_new = sorted(old), sorted(new)
-                elif name == "metadata":
-                    shown_old, shown_new = f"{len(old)} item(s)", f"{len(new)} item(s)"
-                else:
-                    shown_old, shown_new = repr(old), repr(new)
-                if name != "tags":
-                    setattr(incident, name, new)
-                descriptions.append(f'Change: "{name}": {shown_old} → {shown_new}')
-            fields = [name for name in changes if name != "tags"]
-            if fields:
-                incident.save(update_fields=fields)
-            if descriptions:
-                Event.objects.create(
-                    incident=incident,
-                    actor=request.user,
-                    type=Event.Type.INCIDENT_CHANGE,
-                    timestamp=timezone.now(),
-                    description="\n".join(descriptions),
-                )
+        queryset = Incident.objects.prefetch_related("tag_relations__tag")
+        incident = get_incident(pk, queryset)
+        with domain_errors():
+            services.edit_incident(incident, data, request.user)
         return Response(render_incident(pk, request.version))
-
-    def _changes(self, incident: Incident, data: dict) -> dict:
-        """Validate the new values against the same rules as creation; return what differs."""
-        probe = {"start_time": incident.start_time, "tags": data.get("tags", [])}
-        for name in ("details_url", "ticket_url", "description", "level", "metadata"):
-            if name in data:
-                probe[name] = data[name]
-        try:
-            draft = parse_incident(probe)
-        except InvalidIncident as exc:
-            raise ValidationError(exc.errors) from None
-        changes = {}
-        for name in ("details_url", "ticket_url", "description", "level", "metadata"):
-            if name in data and getattr(draft, name) != getattr(incident, name):
-                changes[name] = (getattr(incident, name), getattr(draft, name))
-        if "tags" in data:
-            old = {format_tag(r.tag.key, r.tag.value) for r in incident.tag_relations.all()}
-            new = {format_tag(k, v) for k, v in draft.tags}
-            if old != new:
-                changes["tags"] = (old, new)
-        return changes
-
-    def _set_tags(self, incident: Incident, old: set, new: set, user) -> None:
-        removing = [
-            r for r in incident.tag_relations.all() if format_tag(r.tag.key, r.tag.value) not in new
-        ]
-        refused = {
-            format_tag(r.tag.key, r.tag.value): "Cannot remove this tag when you're not the one "
-            "who added it."
-            for r in removing
-            if r.added_by_id != user.pk and not user.is_superuser
-        }
-        if refused:
-            raise ValidationError(refused)
-        IncidentTagRelation.objects.filter(pk__in=[r.pk for r in removing]).delete()
-        add_tags([(incident, [parse_tag(t) for t in sorted(new - old)])], user)
 
 
 class TicketUrlView(StrictQueryParams, GenericAPIView):
     serializer_class = TicketUrlSerializer
 
     def put(self, request: Request, pk: int) -> Response:
-        incident = get_incident(pk)
+        incident = get_incident(pk, Incident.objects.only("id", "source_id", "ticket_url"))
         serializer = TicketUrlSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         new = serializer.validated_data["ticket_url"]
-        change_ticket_url([incident], new, request.user)
+        services.change_ticket_url(incident, new, request.user)
         return Response({"ticket_url": new})
-
-
-def change_ticket_url(incidents: list[Incident], url: str, actor) -> None:
-    now = timezone.now()
-    changed = [i for i in incidents if i.ticket_url != url]
-    if not changed:
-        return
-    with transaction.atomic():
-        Event.objects.bulk_create(
-            Event(
-                incident=i,
-                actor=actor,
-                type=Event.Type.INCIDENT_CHANGE,
-                timestamp=now,
-                description=f'Change: "ticket_url": {i.ticket_url!r} → {url!r}',
-            )
-            for i in changed
-        )
-        Incident.objects.filter(pk__in=[i.pk for i in changed]).update(ticket_url=url)
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -384,7 +328,7 @@ def parse_event_body(request: Request, data) -> dict:
     serializer = EventSerializer(data=data)
     serializer.is_valid(raise_exception=True)
     values = dict(serializer.validated_data)
-    if rules.is_source(request.user) and "timestamp" not in values:
+    if is_source(request.user) and "timestamp" not in values:
         raise ValidationError({"timestamp": ["This field is required."]})
     return values
 
@@ -398,20 +342,17 @@ class IncidentEventsView(StrictQueryParams, GenericAPIView):
         return Response([render_event(e) for e in events])
 
     def post(self, request: Request, pk: int) -> Response:
-        incident = get_incident(pk)
         values = parse_event_body(request, request.data)
         acks_url = request.build_absolute_uri(f"{request.path.rsplit('events/', 1)[0]}acks/")
-        try:
-            event = rules.post_event(
-                incident,
+        with domain_errors():  # a missing incident is a 404
+            event = services.post_event(
+                pk,
                 request.user,
                 values["type"],
                 values.get("timestamp"),
                 values.get("description", ""),
                 acks_url=acks_url,
             )
-        except rules.EventRefused as exc:
-            raise ValidationError({"type": str(exc)}) from None
         return Response(render_event(event), status=status.HTTP_201_CREATED)
 
 
@@ -451,19 +392,6 @@ def parse_ack_body(request: Request, data) -> dict:
     return values
 
 
-def ack_incident(incident: Incident, actor, values: dict) -> Acknowledgement:
-    try:
-        return rules.acknowledge(
-            incident,
-            actor,
-            values.get("timestamp"),
-            values.get("description", ""),
-            values.get("expiration"),
-        )
-    except ValueError as exc:
-        raise ValidationError({"non_field_errors": [str(exc)]}) from None
-
-
 class IncidentAcksView(StrictQueryParams, GenericAPIView):
     serializer_class = AckSerializer
 
@@ -477,8 +405,18 @@ class IncidentAcksView(StrictQueryParams, GenericAPIView):
         return Response([render_ack(a) for a in acks])
 
     def post(self, request: Request, pk: int) -> Response:
-        incident = get_incident(pk)
-        ack = ack_incident(incident, request.user, parse_ack_body(request, request.data))
+        incident = incident_to_change(pk)
+        values = parse_ack_body(request, request.data)
+        try:
+            ack = services.acknowledge(
+                incident,
+                request.user,
+                values.get("timestamp"),
+                values.get("description", ""),
+                values.get("expiration"),
+            )
+        except ValueError as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from None
         return Response(render_ack(ack), status=status.HTTP_201_CREATED)
 
 
@@ -507,21 +445,10 @@ class IncidentAckDetailView(StrictQueryParams, GenericAPIView):
         reject_unknown(request.data, {"expiration"}, NOT_CHANGEABLE)
         serializer = AckExpirationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if ack.expired:
-            raise ValidationError({"expiration": ["Cannot change expired Acknowledgement."]})
-        expiration = serializer.validated_data["expiration"]
-        now = timezone.now()
-        if expiration is not None and expiration <= now:
-            raise ValidationError(
-                {
-                    "expiration": [
-                        f"'expiration' must be later than current moment "
-                        f"({now.isoformat()}) or null."
-                    ]
-                }
+        with domain_errors():
+            services.change_ack_expiration(
+                ack, serializer.validated_data["expiration"], request.user
             )
-        ack.expiration = expiration
-        ack.save(update_fields=["expiration"])
         return Response(render_ack(ack))
 
 
@@ -538,11 +465,11 @@ class IncidentTagsView(StrictQueryParams, GenericAPIView):
         )
 
     def post(self, request: Request, pk: int) -> Response:
-        incident = get_incident(pk)
+        incident = incident_to_change(pk)
         serializer = TagSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         tag = parse_tag(serializer.validated_data["tag"])
-        add_tags([(incident, [tag])], request.user)
+        services.add_tag(incident, tag, request.user)
         return Response({"tag": format_tag(*tag)}, status=status.HTTP_201_CREATED)
 
 
@@ -555,7 +482,7 @@ class IncidentTagDetailView(StrictQueryParams, GenericAPIView):
         except ValueError as exc:
             raise ValidationError({"tag": [str(exc)]}) from None
         return get_object_or_404(
-            IncidentTagRelation.objects.select_related("tag"),
+            IncidentTagRelation.objects.select_related("tag", "incident"),
             incident_id=pk,
             tag__key=key,
             tag__value=value,
@@ -567,16 +494,8 @@ class IncidentTagDetailView(StrictQueryParams, GenericAPIView):
 
     def delete(self, request: Request, pk: int, tag: str) -> Response:
         relation = self.get_relation(pk, tag)
-        user = request.user
-        if relation.added_by_id != user.pk and not user.is_superuser:
-            raise ValidationError(
-                {tag: "Cannot remove this tag when you're not the one who added it."}
-            )
-        with transaction.atomic():
-            tag_obj = relation.tag
-            relation.delete()
-            if not tag_obj.incident_relations.exists():
-                tag_obj.delete()
+        with domain_errors():
+            services.remove_tag(relation, request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -632,7 +551,7 @@ class HeartbeatView(StrictQueryParams, GenericAPIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
-        source = getattr(request.user, "source_system", None)
+        source = source_of(request.user)
         if source is None:
             raise PermissionDenied("Only source systems send heartbeats.")
         SourceSystem.objects.filter(pk=source.pk).update(last_seen=timezone.now())

@@ -2,8 +2,8 @@
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.authtoken.models import Token
 
+from fleetwatch.accounts.models import replace_drf_token
 from fleetwatch.incidents.sources import create_source
 
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         if frequency is not None:
             source.heartbeat_frequency = frequency
             source.save(update_fields=["heartbeat_frequency"])
-        token = Token.objects.create(user=source.user)
+        token = replace_drf_token(source.user)
         self.stderr.write(
             f"Created source {source.name!r} (type {source.type_id}, pk {source.pk}) "
             f"with user {source.user.username!r}. Its token:"
