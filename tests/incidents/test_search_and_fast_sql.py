@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from fleetwatch import fastsql
-from fleetwatch.fastsql import pg_copy, pg_create, search
+from fleetwatch.fastsql import pg_copy, pg_create, plans
 from fleetwatch.fastsql import tokens as fast_tokens
 
 V2 = "/api/v2/incidents/"
@@ -62,7 +62,7 @@ SEARCHES = {
 def test_search_gives_the_same_pages_in_either_form(api, source_api, monkeypatch, form):
     """Both forms (chosen on PostgreSQL by the planner's estimate) give the same rows."""
     pks = _post_many(source_api)
-    monkeypatch.setattr(search, "few_matches", lambda *args: form == "index")
+    monkeypatch.setattr(plans, "few_matches", lambda *args: form == "index")
     newest_first = list(reversed(range(len(pks))))
     for word, matches in SEARCHES.items():
         expected = [pks[n] for n in newest_first if matches(n)]
@@ -75,7 +75,16 @@ def test_search_gives_the_same_pages_in_either_form(api, source_api, monkeypatch
         ]
 
 
-def test_tag_and_source_filters_resolve_ids_first(api, source_api, source, make_source):
+@pytest.mark.parametrize(
+    ("form", "gather", "hash_"), [("gather", 10, 1000), ("hash", 0, 10**12), ("probe", 0, 0)]
+)
+def test_tag_and_source_filters_resolve_ids_first(
+    api, source_api, source, make_source, monkeypatch, form, gather, hash_
+):
+    """Every form a tag filter takes on PostgreSQL (by how many incidents carry the tag)
+    gives the same pages; SQLite has one form."""
+    monkeypatch.setattr(plans, "TAG_BALANCE", gather)
+    monkeypatch.setattr(plans, "TAG_HASH_BALANCE", hash_)
     pks = _post_many(source_api, 12)
     newest_first = list(reversed(range(12)))
     assert _walk(api, "tags=site%3Ds1") == [pks[n] for n in newest_first if n % 4 == 1]
@@ -117,7 +126,8 @@ def tricks_forbidden(monkeypatch, settings):
         (pg_copy, "store_new_incidents"),
         (pg_copy, "store_events"),
         (fast_tokens, "find_drf_token"),
-        (search, "few_matches"),
+        (plans, "few_matches"),
+        (plans, "tag_filter"),
     ]:
         monkeypatch.setattr(module, name, forbidden)
     from fleetwatch.fastsql import pages, tags
