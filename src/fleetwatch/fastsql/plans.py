@@ -64,10 +64,12 @@ def tag_filter(relations: QuerySet, incidents: QuerySet) -> Q:
     ids, gathered; more: a hash of them, walked; most (a hash would cost more than probing):
     an index probe per walked row."""
     total = max(estimated_rows(incidents), 1.0)
+    expected = estimated_rows(relations)
     gather_max = int(math.sqrt(TAG_BALANCE * total))
-    ids = list(relations.values_list("incident_id", flat=True)[: gather_max + 1])
-    if len(ids) <= gather_max:
-        return Q(pk__in=ids)
-    if estimated_rows(relations) < math.sqrt(TAG_HASH_BALANCE * total):
+    if expected <= 2 * gather_max:  # likely few: fetch them (at most gather_max + 1) to know
+        ids = list(relations.values_list("incident_id", flat=True)[: gather_max + 1])
+        if len(ids) <= gather_max:
+            return Q(pk__in=ids)
+    if expected < math.sqrt(TAG_HASH_BALANCE * total):
         return hashed_in(relations.values("incident_id"))
     return Q(Exists(relations.filter(incident=OuterRef("pk"))))
