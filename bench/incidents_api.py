@@ -150,7 +150,7 @@ def bench_pages(http: Client, pages: int) -> None:
 
 
 # Generated incidents (``load_incidents``): incident g has description "<kind> on host-<g %
-# 50,000> at site-<g % 300>", level 1 + g %% 5, tags site=site-<g % 300> and
+# 50,000> at site-<g % 300>", level 1 + g % 5, tags site=site-<g % 300> and
 # problem_type=load; every tenth has an OTH event "ticket TKT-<g>"; a third are closed.
 PAGE_QUERIES = {
     "unfiltered": "",
