@@ -4,7 +4,7 @@ PY        := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/fleetwatch
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-sqlite test-postgres lint format bench clean
+.PHONY: venv demo test test-sqlite test-postgres test-postgres-orm lint format bench clean
 
 venv: $(VENV)/.installed
 
@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(VENV)/bin/fleetwatch demo
 
-test: venv lint test-sqlite test-postgres
+test: venv lint test-sqlite test-postgres test-postgres-orm
 
 lint: venv
 	$(VENV)/bin/ruff check src tests bench
@@ -36,6 +36,18 @@ test-postgres: venv
 	  echo "PostgreSQL is unreachable at $(TEST_DATABASE_URL): failing, as CI requires it" >&2; exit 1; \
 	else \
 	  echo "!! PostgreSQL unreachable at $(TEST_DATABASE_URL): PostgreSQL tests NOT run" >&2; \
+	fi
+
+# The PostgreSQL suite again with every fast-SQL trick off (src/fleetwatch/fastsql/README.md):
+# the ORM path must pass too, so a Django upgrade that breaks a trick has a tested fallback.
+test-postgres-orm: venv
+	@if TEST_DATABASE_URL=$(TEST_DATABASE_URL) scripts/postgres-check; then \
+	  echo "== tests on PostgreSQL with FLEETWATCH_FAST_SQL=false"; \
+	  FLEETWATCH_FAST_SQL=false DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -m "not emulator and not standalone" $(PYTEST_ARGS); \
+	elif [ "$${CI:-}" = "true" ]; then \
+	  echo "PostgreSQL is unreachable at $(TEST_DATABASE_URL): failing, as CI requires it" >&2; exit 1; \
+	else \
+	  echo "!! PostgreSQL unreachable at $(TEST_DATABASE_URL): PostgreSQL ORM-path tests NOT run" >&2; \
 	fi
 
 format: venv

@@ -7,6 +7,13 @@ Prints: sequential incident POSTs/s (2 tags each), list pages/s for
 ``open=true&page_size=100`` with at least 10,000 incidents stored, bulk ingest incidents/s,
 and p50/p99 latencies. Request loops are bounded; every request goes to --url only.
 
+``--size N`` (up to 1,000,000 and more) first fills the hub's PostgreSQL database directly
+(``--database-url``, default ``$DATABASE_URL``) with N generated incidents of the token's
+source — one INSERT … SELECT FROM generate_series per table, then ANALYZE: a million rows in
+about a minute — and then times list pages 100 deep for each query in PAGE_QUERIES
+(unfiltered, open, tags, level, source, search for a rare word, a word in events only and a
+common word): p50/p90/p99 per query. ``--skip-posts``/``--skip-bulk`` leave out the rest.
+
 The client is the standard library's ``http.client`` on one keep-alive connection: httpx's
 sync client spends about 1 ms of its own on each request here (measured: 215 POSTs/s through
 httpx against 300-335 through http.client, same server), which would be measured as server
@@ -16,6 +23,7 @@ time. ``--client httpx`` measures through httpx instead.
 import argparse
 import http.client
 import json
+import os
 import statistics
 import sys
 import time
@@ -141,6 +149,128 @@ def bench_pages(http: Client, pages: int) -> None:
     report("list page (100 open)", pages, time.perf_counter() - start, latencies, "pages")
 
 
+# Generated incidents (``load_incidents``): incident g has description "<kind> on host-<g %
+# 50,000> at site-<g % 300>", level 1 + g % 5, tags site=site-<g % 300> and
+# problem_type=load; every tenth has an OTH event "ticket TKT-<g>"; a third are closed.
+PAGE_QUERIES = {
+    "unfiltered": "",
+    "open": "open=true",
+    "tags (1 in 300)": "tags=site%3Dsite-7",
+    "tags, 2 keys": "tags=site%3Dsite-7,problem_type%3Dload",
+    "level <= 1 (1 in 5)": "level__lte=1",
+    "source type": "source__type__in=bench",
+    "source + open + level": "source__type__in=bench&open=true&level__lte=2",
+    # host-4242 and host-42420..42429 (search values are stripped): 1 in 4,500 incidents.
+    "search rare (host)": "search=host-4242",
+    # TKT-77770 and TKT-777700..777709: up to 11 incidents whatever the size.
+    "search in events only": "search=TKT-77770",
+    "search common": "search=lost",
+}
+
+
+def load_incidents(database_url: str, token: str, size: int) -> None:
+    """Fill the token's source with ``size`` generated incidents (kept across runs)."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as db:
+        row = db.execute(
+            "SELECT s.id, s.user_id FROM authtoken_token t "
+            "JOIN incidents_sourcesystem s ON s.user_id = t.user_id WHERE t.key = %s",
+            [token],
+        ).fetchone()
+        if row is None:
+            sys.exit("--size: the token is not a source system's")
+        source, user = row
+        have = db.execute(
+            "SELECT count(*) FROM incidents_incident WHERE source_id = %s "
+            "AND source_incident_id LIKE 'load-%%'",
+            [source],
+        ).fetchone()[0]
+        if have >= size:
+            print(f"generated incidents stored: {have}")
+            return
+        started = time.perf_counter()
+        params = {"source": source, "user": user, "first": have + 1, "last": size}
+        db.execute(
+            "INSERT INTO incidents_tag (key, value) SELECT 'site', 'site-' || k "
+            "FROM generate_series(0, 299) k UNION ALL SELECT 'problem_type', 'load' "
+            "ON CONFLICT DO NOTHING"
+        )
+        db.execute(
+            """
+            INSERT INTO incidents_incident (start_time, end_time, source_id, source_incident_id,
+                details_url, description, level, ticket_url, metadata)
+            SELECT now() - g * interval '3 seconds',
+                   CASE WHEN g %% 3 = 0 THEN now() - g * interval '3 seconds' + interval '1 hour'
+                        ELSE '9999-12-30 00:00:00+00' END,
+                   %(source)s, 'load-' || g, '',
+                   (ARRAY['link lost', 'power failure', 'high temperature', 'agent offline'])
+                       [1 + g %% 4] || ' on host-' || (g %% 50000) || ' at site-' || (g %% 300),
+                   1 + g %% 5, '', '{}'::jsonb
+            FROM generate_series(%(first)s, %(last)s) g
+            """,
+            params,
+        )
+        db.execute(
+            """
+            INSERT INTO incidents_event (incident_id, actor_id, timestamp, received, type,
+                description)
+            SELECT i.id, %(user)s, i.start_time, now(), e.type, e.description
+            FROM incidents_incident i
+            CROSS JOIN LATERAL (
+                SELECT 'STA' AS type, '' AS description
+                UNION ALL SELECT 'END', '' WHERE i.end_time < '9999-01-01'
+                UNION ALL SELECT 'OTH', 'ticket TKT-' || substr(i.source_incident_id, 6)
+                    WHERE substr(i.source_incident_id, 6)::bigint %% 10 = 0
+            ) e
+            WHERE i.source_id = %(source)s AND i.source_incident_id LIKE 'load-%%'
+              AND substr(i.source_incident_id, 6)::bigint BETWEEN %(first)s AND %(last)s
+            """,
+            params,
+        )
+        for tag in (
+            "t.key = 'site' AND t.value = 'site-' || (substr(i.source_incident_id, 6)::bigint"
+            " %% 300)",
+            "t.key = 'problem_type' AND t.value = 'load'",
+        ):
+            db.execute(
+                f"""
+                INSERT INTO incidents_incidenttagrelation (tag_id, incident_id, added_by_id,
+                    added_time)
+                SELECT t.id, i.id, %(user)s, now()
+                FROM incidents_incident i JOIN incidents_tag t ON {tag}
+                WHERE i.source_id = %(source)s AND i.source_incident_id LIKE 'load-%%'
+                  AND substr(i.source_incident_id, 6)::bigint BETWEEN %(first)s AND %(last)s
+                """,
+                params,
+            )
+        db.execute("VACUUM ANALYZE incidents_incident")
+        db.execute("VACUUM ANALYZE incidents_event")
+        db.execute("VACUUM ANALYZE incidents_incidenttagrelation")
+        took = time.perf_counter() - started
+        print(f"generated incidents stored: {size} ({size - have} added in {took:.0f} s)")
+
+
+def bench_page_queries(http: Client, pages: int) -> None:
+    """Each query's first page and the pages after it (``next``), ``pages`` requests each."""
+    for name, query in PAGE_QUERIES.items():
+        first = f"/api/v2/incidents/?page_size=100&{query}".rstrip("&")
+        latencies, url, count = [], first, 0
+        for _ in range(pages):
+            response, seconds = timed(lambda url=url: http.get(url))
+            if response.status_code != 200:
+                sys.exit(f"{name} failed: {response.status_code} {response.text[:200]}")
+            body = response.json()
+            latencies.append(seconds)
+            count = max(count, len(body["results"]))
+            url = body["next"] or first
+        print(
+            f"  {name:<24} p50 {statistics.median(latencies) * 1000:7.2f} ms   "
+            f"p90 {percentile(latencies, 90) * 1000:7.2f} ms   "
+            f"p99 {percentile(latencies, 99) * 1000:7.2f} ms   ({count} rows/page)"
+        )
+
+
 def bench_bulk(http: Client, run: str, total: int, batch: int) -> None:
     latencies, sent = [], 0
     start = time.perf_counter()
@@ -167,7 +297,16 @@ def main() -> None:
     parser.add_argument("--bulk", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--client", choices=["http.client", "httpx"], default="http.client")
+    parser.add_argument(
+        "--size", type=int, default=0, help="fill the database to N generated incidents first"
+    )
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--page-requests", type=int, default=50, help="per --size query")
+    parser.add_argument("--skip-posts", action="store_true")
+    parser.add_argument("--skip-bulk", action="store_true")
     args = parser.parse_args()
+    if args.size and not args.database_url.startswith("postgres"):
+        sys.exit("--size needs --database-url (or DATABASE_URL) of the hub's PostgreSQL")
     run = uuid.uuid4().hex[:8]
     headers = {"Authorization": f"Token {args.token}"}
     if args.client == "httpx":
@@ -178,10 +317,16 @@ def main() -> None:
         meta = http.get("/api/").json()
         print(f"server: {meta.get('server', '?')} {meta.get('server-version')} at {args.url}")
         print(f"client: {args.client}, one keep-alive connection")
-        bench_posts(http, run, args.posts)
+        if args.size:
+            load_incidents(args.database_url, args.token, args.size)
+            print(f"list pages of 100 ({args.page_requests} requests each, following next):")
+            bench_page_queries(http, args.page_requests)
+        if not args.skip_posts:
+            bench_posts(http, run, args.posts)
         ensure_stored(http, run, args.stored)
         bench_pages(http, args.pages)
-        bench_bulk(http, run, args.bulk, args.batch)
+        if not args.skip_bulk:
+            bench_bulk(http, run, args.bulk, args.batch)
 
 
 if __name__ == "__main__":

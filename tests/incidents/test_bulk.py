@@ -1,5 +1,7 @@
 """Bulk acks/events/ticket_url (per-id results), upsert, and batched ingest."""
 
+import pytest
+
 from fleetwatch.incidents.models import Event, Incident
 
 V2 = "/api/v2/incidents/"
@@ -120,7 +122,9 @@ def test_bulk_ingest_mixed(source_api):
     assert Incident.objects.get(source_incident_id="B-0").level == 2
     assert Event.objects.filter(type="STA").count() == 5
     again = source_api.post(f"{V2}bulk/", {"incidents": items[:5]}, format="json").json()
-    assert (again["unchanged"], again["updated"]) == (4, 1)  # B-0 goes back to level 5
+    # Not giving a level leaves it alone: B-0 keeps level 2.
+    assert (again["unchanged"], again["updated"]) == (5, 0)
+    assert Incident.objects.get(source_incident_id="B-0").level == 2
     assert Incident.objects.count() == 5
 
 
@@ -173,3 +177,112 @@ def test_a_large_batch_stores_every_item_and_keeps_the_planner_informed(
                 "SELECT reltuples FROM pg_class WHERE oid = 'incidents_incident'::regclass"
             )
             assert cursor.fetchone()[0] >= 600
+
+
+def _state(pk: int) -> dict:
+    """What an incident's API view and event log show, minus the ids and clocks."""
+    incident = Incident.objects.get(pk=pk)
+    return {
+        "fields": {
+            name: getattr(incident, name)
+            for name in ("description", "level", "details_url", "ticket_url", "metadata")
+        },
+        "open": incident.open,
+        "events": list(
+            Event.objects.filter(incident_id=pk)
+            .order_by("id")
+            .values_list("type", "description", "timestamp")
+        ),
+    }
+
+
+SEQUENCES = {
+    "empty erases nothing": [
+        {"description": "down", "level": 2, "details_url": "/d/1", "metadata": {"a": 1}},
+        {"description": "", "details_url": "", "metadata": {}},
+    ],
+    "later values win": [
+        {"description": "down", "level": 2},
+        {"description": "still down", "level": 1, "ticket_url": "https://t.example/1"},
+        {"level": 3},
+    ],
+    "ended then restarted": [
+        {"description": "down"},
+        {"end_time": "2026-11-21T13:00:00Z"},
+        {"description": "down again"},
+    ],
+    "born closed, then open": [
+        {"end_time": "2026-11-21T13:00:00Z", "level": 4},
+        {},
+    ],
+}
+
+
+@pytest.mark.parametrize("name", SEQUENCES)
+def test_duplicates_in_one_batch_equal_separate_batches(source_api, name):
+    """Several items for one id in one bulk request give what they give sent one request at
+    a time, in order: per-item statuses, fields, open state and the event log."""
+
+    def items(sid):
+        return [
+            {"start_time": TS, "source_incident_id": sid, "tags": [{"tag": f"n={n}"}], **fields}
+            for n, fields in enumerate(SEQUENCES[name])
+        ]
+
+    separate = []
+    for item in items("apart"):
+        body = source_api.post(f"{V2}bulk/", {"incidents": [item]}, format="json").json()
+        separate.append(body["results"][0])
+    together = source_api.post(f"{V2}bulk/", {"incidents": items("batch")}, format="json").json()
+    assert [r["status"] for r in together["results"]] == [r["status"] for r in separate]
+    assert len({r["pk"] for r in together["results"]}) == 1
+    apart, batch = _state(separate[0]["pk"]), _state(together["results"][0]["pk"])
+    # Timestamps of CHI/RES events are the request's "now": compare their types and texts.
+    assert batch["fields"] == apart["fields"] and batch["open"] == apart["open"]
+    assert [e[:2] for e in batch["events"]] == [e[:2] for e in apart["events"]]
+    tags = {
+        r.tag.value
+        for r in Incident.objects.get(pk=together["results"][0]["pk"]).tag_relations.all()
+    }
+    assert tags == {str(n) for n in range(len(SEQUENCES[name]))}
+
+
+def test_in_batch_empty_description_erases_nothing(source_api):
+    items = [
+        {"start_time": TS, "source_incident_id": "E-1", "tags": [], "description": "down"},
+        {"start_time": TS, "source_incident_id": "E-1", "tags": [], "description": ""},
+    ]
+    body = source_api.post(f"{V2}bulk/", {"incidents": items}, format="json").json()
+    assert [r["status"] for r in body["results"]] == ["created", "unchanged"]
+    assert Incident.objects.get(source_incident_id="E-1").description == "down"
+
+
+@pytest.mark.parametrize("route", ["upsert", "bulk"])
+def test_an_upsert_without_level_keeps_the_level_a_person_set(source_api, api, route):
+    def send(body):
+        if route == "upsert":
+            response = source_api.post(f"{V2}upsert/", body, format="json")
+            return response.json()["pk"], response.headers["X-Upsert-Status"]
+        result = source_api.post(f"{V2}bulk/", {"incidents": [body]}, format="json").json()
+        return result["results"][0]["pk"], result["results"][0]["status"]
+
+    body = {"start_time": TS, "source_incident_id": "LV-1", "tags": [], "description": "down"}
+    pk, status = send(body)
+    assert status == "created"
+    assert Incident.objects.get(pk=pk).level == 5  # not given on create: the default
+    assert api.patch(f"{V2}{pk}/", {"level": 2}, format="json").status_code == 200
+    assert send(body) == (pk, "unchanged")
+    assert Incident.objects.get(pk=pk).level == 2
+    assert send({**body, "level": 4}) == (pk, "updated")
+    assert Incident.objects.get(pk=pk).level == 4
+
+
+def test_a_null_level_is_refused_not_taken_as_5(source_api, api, post_incident):
+    body = {"start_time": TS, "source_incident_id": "LV-2", "tags": [], "level": None}
+    response = source_api.post(f"{V2}upsert/", body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"level": ["This field may not be null."]}
+    pk = post_incident(level=3)["pk"]
+    response = api.patch(f"{V2}{pk}/", {"level": None}, format="json")
+    assert response.status_code == 400 and "level" in response.json()
+    assert Incident.objects.get(pk=pk).level == 3

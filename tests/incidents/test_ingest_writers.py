@@ -1,6 +1,6 @@
 """The plain-tuple writers of ingest (COPY on PostgreSQL) stay in step with the models."""
 
-from fleetwatch.incidents import ingest
+from fleetwatch.fastsql import pg_copy
 from fleetwatch.incidents.ingest import parse_incident, upsert_incidents
 from fleetwatch.incidents.models import INCIDENT_COLUMNS, Event, Incident, IncidentTagRelation
 
@@ -10,10 +10,10 @@ def _columns(model) -> set[str]:
 
 
 def test_column_lists_cover_every_column():
-    assert set(ingest.ROW_COLUMNS) == _columns(Incident)
+    assert set(pg_copy.ROW_COLUMNS) == _columns(Incident)
     assert set(INCIDENT_COLUMNS) == _columns(Incident) - {"id"}
-    assert set(ingest.EVENT_COLUMNS) == _columns(Event) - {"id"}
-    assert set(ingest.RELATION_COLUMNS) == _columns(IncidentTagRelation) - {"id"}
+    assert set(pg_copy.EVENT_COLUMNS) == _columns(Event) - {"id"}
+    assert set(pg_copy.RELATION_COLUMNS) == _columns(IncidentTagRelation) - {"id"}
 
 
 def test_bulk_created_incidents_round_trip(source):

@@ -10,11 +10,10 @@ and discard every earlier row sharing the timestamp (2 ms at depth 15,000 in a b
 
 import base64
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import parse_qs, urlencode
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import F, QuerySet
 
 # Row-value lookups: internal to Django (composite keys, 5.2+), pinned to 6.1 by pyproject.
@@ -25,8 +24,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from fleetwatch.api.sql import read_cursor
+from fleetwatch import fastsql
 from fleetwatch.api.validation import MAX_ID, storable_datetime
+from fleetwatch.fastsql import pages
 
 INVALID_CURSOR = "Invalid cursor."
 
@@ -115,29 +115,16 @@ class KeysetCursorPagination:
         return self._finish(list(self._page(queryset, value, pk, reverse)), value, reverse)
 
     def paginate_compiled(self, request: Request, key: tuple, build: Callable[[], QuerySet]):
-        """As ``paginate(build(), request)`` for a ``.values()`` queryset, its SQL compiled once.
-
-        ``key`` must determine ``build()``'s SQL (everything but the cursor position). Per key,
-        cursor kind and page size, the page query is compiled by the ORM once and then run as
-        plain SQL with the cursor's values; ORM build and compile cost 1.5 ms of a page. A query
-        whose parameters are not exactly the cursor's (checked with two probes) is never cached.
-        """
+        """As ``paginate(build(), request)`` for a ``.values()`` queryset; with the fast SQL on,
+        its page SQL is compiled by the ORM once per ``key`` (which must determine ``build()``'s
+        SQL: everything but the cursor position), cursor kind and page size, then run as plain
+        SQL (``fleetwatch.fastsql.pages``): ORM build and compile cost 1.5 ms of a page."""
         value, pk, reverse = self._start(request)
-        queryset = None
-        kind = "first" if value is None else "before" if reverse else "after"
-        cache_key = (key, kind, self.page_size)
-        connection = connections[DEFAULT_DB_ALIAS]
-        per_db = _compiled.setdefault((DEFAULT_DB_ALIAS, connection.vendor), {})
-        compiled = per_db.get(cache_key)
-        if compiled is None:
-            queryset = build()
-            compiled = _compile(self, queryset, kind) if queryset.db == DEFAULT_DB_ALIAS else False
-            per_db[cache_key] = compiled
-        if compiled is False:
-            queryset = queryset if queryset is not None else build()
-            rows = list(self._page(queryset, value, pk, reverse))
-        else:
-            rows = compiled.run(value, pk)
+        rows = None
+        if fastsql.enabled():
+            rows = pages.run_compiled(self, key, build, value, pk, reverse)
+        if rows is None:
+            rows = list(self._page(build(), value, pk, reverse))
         return self._finish(rows, value, reverse)
 
     def _link(self, row, reverse: bool) -> str:
@@ -161,78 +148,3 @@ class KeysetCursorPagination:
     def response(self, data: list) -> Response:
         next_link, previous_link = self.links()
         return Response({"next": next_link, "previous": previous_link, "results": data})
-
-
-_compiled: dict[tuple, dict[tuple, "CompiledPage | bool"]] = {}
-# Cursor positions used only to compile a page query; never sent to the database.
-_PROBES = (
-    (datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC), 1),
-    (datetime(2002, 3, 4, 5, 6, 7, 8, tzinfo=UTC), 2),
-)
-
-
-class CompiledPage:
-    """A ``.values()`` page query as SQL, constant parameters, column names and converters."""
-
-    def __init__(self, alias, sql, constants, names, converters, prep) -> None:
-        self.alias, self.sql, self.constants = alias, sql, constants
-        self.names, self.converters, self.prep = names, converters, prep
-
-    def run(self, value, pk) -> list[dict]:
-        connection = connections[self.alias]
-        params = list(self.constants)
-        if value is not None:
-            params += [self.prep(value, connection), pk]
-        with read_cursor(connection) as cursor:
-            cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
-        names, converters = self.names, self.converters
-        if not converters:
-            return [dict(zip(names, row, strict=True)) for row in rows]
-        result = []
-        for row in rows:
-            row = list(row)
-            for index, (functions, expression) in converters:
-                cell = row[index]
-                for function in functions:
-                    cell = function(cell, expression, connection)
-                row[index] = cell
-            result.append(dict(zip(names, row, strict=True)))
-        return result
-
-
-def _compile(paginator: KeysetCursorPagination, queryset: QuerySet, kind: str):
-    """The page query of ``queryset`` as a ``CompiledPage``, or False if it cannot be reused."""
-    from django.db.models.query import ValuesIterable
-
-    if queryset._iterable_class is not ValuesIterable:
-        return False
-    field = queryset.model._meta.get_field(paginator.field)
-    connection = connections[queryset.db]
-
-    def prep(value, connection):
-        return field.get_db_prep_value(value, connection, prepared=False)
-
-    probes = [(None, None)] if kind == "first" else _PROBES
-    compiled = []
-    for value, pk in probes:
-        page = paginator._page(queryset, value, pk, kind == "before")
-        compiler = page.query.get_compiler(using=page.db)
-        sql, params = compiler.as_sql()
-        compiled.append((sql, list(params), compiler, page.query))
-    sql, params, compiler, query = compiled[0]
-    if kind == "first":
-        constants = params
-    else:
-        constants = params[:-2]
-        for (value, pk), (other_sql, other_params, _, _) in zip(probes, compiled, strict=True):
-            if other_sql != sql or other_params != [*constants, prep(value, connection), pk]:
-                return False
-    if query.extra_select:
-        return False
-    names = [*query.values_select, *query.annotation_select]
-    select = [column[0] for column in compiler.select[: compiler.col_count]]
-    if len(select) != len(names):
-        return False
-    converters = list(compiler.get_converters(select).items())
-    return CompiledPage(queryset.db, sql, constants, names, converters, prep)

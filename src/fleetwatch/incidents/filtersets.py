@@ -11,17 +11,22 @@ from datetime import timedelta
 import django_filters as filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
+from fleetwatch import fastsql
+from fleetwatch.fastsql import plans
 from fleetwatch.incidents.models import (
     Acknowledgement,
     Event,
     Incident,
     IncidentTagRelation,
     Level,
+    SourceSystem,
+    Tag,
 )
 from fleetwatch.incidents.tags import parse_tag
 from fleetwatch.incidents.validation import MAX_ID, storable_datetime
@@ -120,19 +125,33 @@ class CharInFilter(filters.BaseInFilter, filters.CharFilter):
 
 
 def tags_q(tags: list[tuple[str, str]]) -> Q:
-    """Same key ⇒ any of its values; different keys ⇒ all of them (Argus's tag semantics)."""
+    """Same key ⇒ any of its values; different keys ⇒ all of them (Argus's tag semantics).
+
+    The tags' ids are looked up first (one small query on the unique ``(key, value)`` index):
+    with the ids in the SQL the planner knows from its statistics how many incidents carry
+    each tag. Joined to the tag table instead it assumed the average for every tag, and drove
+    a two-tag filter from a tag on every incident: 1.4 s a page at 100,000 incidents, 18 s at
+    1,000,000. With the fast SQL on PostgreSQL, a tag on many incidents is then matched
+    in the form that suits their number (``fastsql.plans.tag_filter``).
+    """
     by_key: dict[str, list[str]] = defaultdict(list)
     for key, value in tags:
         by_key[key].append(value)
-    q = Q()
+    wanted = Q()
     for key, values in by_key.items():
-        q &= Q(
-            Exists(
-                IncidentTagRelation.objects.filter(
-                    incident=OuterRef("pk"), tag__key=key, tag__value__in=values
-                )
-            )
-        )
+        wanted |= Q(key=key, value__in=values)
+    ids_by_key: dict[str, list[int]] = defaultdict(list)
+    for pk, key in Tag.objects.filter(wanted).values_list("pk", "key"):
+        ids_by_key[key].append(pk)
+    q = Q()
+    for key in by_key:
+        if not ids_by_key[key]:
+            return Q(pk__in=[])  # a key none of whose values exists: nothing matches
+        relations = IncidentTagRelation.objects.filter(tag_id__in=sorted(ids_by_key[key]))
+        if fastsql.postgresql():
+            q &= plans.tag_filter(relations.order_by(), Incident.objects.order_by())
+        else:
+            q &= Q(Exists(relations.filter(incident=OuterRef("pk"))))
     return q
 
 
@@ -152,8 +171,8 @@ class IncidentFilterSet(filters.FilterSet):
         max_value=max(Level.values),
     )
     source__id__in = IdListFilter(field_name="source_id")
-    source__name__in = CharInFilter(field_name="source__name", lookup_expr="in")
-    source__type__in = CharInFilter(field_name="source__type__name", lookup_expr="in")
+    source__name__in = CharInFilter(method="filter_sources", field_name="name")
+    source__type__in = CharInFilter(method="filter_sources", field_name="type_id")
     source_incident_id = filters.CharFilter()
     id__in = IdListFilter(field_name="id")
     start_time__gte = DateTimeFilter(field_name="start_time", lookup_expr="gte")
@@ -223,6 +242,13 @@ class IncidentFilterSet(filters.FilterSet):
         q = tags_q([("problem_type", "token_expiry")])
         return queryset.filter(q) if value else queryset.exclude(q)
 
+    def filter_sources(self, queryset, name, value):
+        """By source name or type: the (few) sources' ids first, then ``source_id IN (ids)``,
+        which the planner estimates from its statistics. Joined to the source table it could
+        not, and scanned the whole incident table for a page (60-150 ms at 100,000)."""
+        ids = SourceSystem.objects.filter(**{f"{name}__in": value}).values_list("pk", flat=True)
+        return queryset.filter(source_id__in=sorted(ids))
+
     def filter_tags(self, queryset, name, value):
         return queryset.filter(tags_q(value))
 
@@ -240,8 +266,31 @@ class IncidentFilterSet(filters.FilterSet):
         ).filter(closed_long | open_long)
 
     def filter_search(self, queryset, name, value):
+        """Case-insensitive substring of the description or of any event's description.
+
+        Two equivalent forms (see ``fleetwatch.fastsql.plans``): the *index form*, ``id IN
+        (matching incidents UNION ALL incidents of matching events)``, which the trigram
+        indexes on ``UPPER(description)`` answer (migration 0002, PostgreSQL only), and the
+        *walk form*, ``description LIKE … OR EXISTS (…)``, which checks rows in page order.
+        PostgreSQL with the fast SQL on takes the index form for a rare word and the walk form
+        for a common one, as the planner estimates; with it off, always the index form. SQLite
+        has no trigram index: always the walk form.
+        """
         if not value:
             return queryset
+        matching = (
+            Incident.objects.filter(description__icontains=value)
+            .values("pk")
+            .order_by()
+            .union(
+                Event.objects.filter(description__icontains=value).values("incident_id").order_by(),
+                all=True,
+            )
+        )
+        if connection.vendor == "postgresql" and (
+            not fastsql.postgresql() or plans.few_matches(matching, Incident.objects.order_by())
+        ):
+            return queryset.filter(pk__in=matching)
         in_events = Exists(
             Event.objects.filter(incident=OuterRef("pk"), description__icontains=value)
         )

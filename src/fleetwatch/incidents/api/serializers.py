@@ -17,8 +17,9 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.fields import DateTimeField
 
+from fleetwatch import fastsql
 from fleetwatch.api.serializers import StrictFieldsMixin
-from fleetwatch.api.sql import read_cursor
+from fleetwatch.fastsql.tags import incident_tag_rows
 from fleetwatch.incidents.models import (
     INCIDENT_COLUMNS,
     Acknowledgement,
@@ -28,7 +29,6 @@ from fleetwatch.incidents.models import (
     Level,
     SourceSystem,
     SourceSystemType,
-    Tag,
     is_infinite,
 )
 from fleetwatch.incidents.tags import format_tag, parse_tag
@@ -75,39 +75,27 @@ def incident_rows(queryset: QuerySet) -> QuerySet:
     return queryset.with_state().values(*ROW_FIELDS, "is_acked", "is_open")
 
 
-def _tags_sql(connection, count: int) -> str:
-    """On PostgreSQL ``= ANY(%s)``, one array parameter: psycopg caches the conversion of
-    queries with at most 50 parameters and re-parsed the 100-id ``IN`` list every page."""
-    q = connection.ops.quote_name
-    if connection.vendor == "postgresql":
-        ids = "= ANY(%s)"
-    else:
-        ids = f"IN ({', '.join(['%s'] * count)})"
-    relation, tag = IncidentTagRelation._meta.db_table, Tag._meta.db_table
-    return (
-        f"SELECT r.{q('incident_id')}, r.{q('added_by_id')}, r.{q('added_time')}, "
-        f"t.{q('key')}, t.{q('value')} FROM {q(relation)} r "
-        f"INNER JOIN {q(tag)} t ON t.{q('id')} = r.{q('tag_id')} "
-        f"WHERE r.{q('incident_id')} {ids} ORDER BY r.{q('id')}"
+def _tag_rows(ids: list[int]) -> list[tuple]:
+    """``(incident_id, added_by_id, added_time, key, value)``, oldest relation first."""
+    if fastsql.enabled():
+        return incident_tag_rows(ids)
+    return list(
+        IncidentTagRelation.objects.filter(incident_id__in=ids)
+        .order_by("id")
+        .values_list("incident_id", "added_by_id", "added_time", "tag__key", "tag__value")
     )
 
 
 def tags_by_incident(ids: list[int]) -> dict[int, list[dict]]:
-    """The tags of each incident, oldest relation first: one plain SQL query.
-
-    Plain SQL rather than the ORM: compiling the equivalent ``values_list`` query cost more
-    than running it. SQLite returns datetimes as text; its backend's converter parses them.
-    """
+    """The tags of each incident, oldest relation first: one query (plain SQL when the fast
+    SQL is on, whose ``added_time`` SQLite returns as text for its backend to convert)."""
     tags: dict[int, list[dict]] = defaultdict(list)
     if not ids:
         return tags
-    convert = getattr(connection.ops, "convert_datetimefield_value", None)
-    params = [ids] if connection.vendor == "postgresql" else ids
-    with read_cursor(connection) as cursor:
-        cursor.execute(_tags_sql(connection, len(ids)), params)
-        rows = cursor.fetchall()
+    fast = fastsql.enabled()
+    convert = getattr(connection.ops, "convert_datetimefield_value", None) if fast else None
     rendered: dict = {}  # relations added together share their timestamp
-    for incident_id, added_by, added_time, key, value in rows:
+    for incident_id, added_by, added_time, key, value in _tag_rows(ids):
         added = rendered.get(added_time)
         if added is None:
             moment = convert(added_time, None, connection) if convert else added_time

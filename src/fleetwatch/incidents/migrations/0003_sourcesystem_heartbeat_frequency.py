@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0001_initial"),
+        ("incidents", "0002_search_trgm"),
     ]
 
     operations = [

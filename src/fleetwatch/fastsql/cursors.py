@@ -9,12 +9,14 @@ instants at offset 0, so a read cursor uses it directly. Rendered values are unc
 
 from django.conf import settings
 
+from fleetwatch.fastsql import postgresql
+
 
 def read_cursor(connection):
     """``connection.cursor()``; on PostgreSQL in UTC, timestamps by psycopg's own loader."""
     cursor = connection.cursor()
     if (
-        connection.vendor == "postgresql"
+        postgresql(connection)
         and settings.USE_TZ
         and connection.settings_dict.get("TIME_ZONE") is None
     ):

@@ -1,0 +1,107 @@
+"""List pages as SQL compiled once: the ORM builds and compiles a page query per filter
+combination, cursor kind and page size once; later pages run that SQL with the cursor's values.
+ORM build and compile cost 1.5 ms of a page.
+
+This reads compiler internals (``compiler.select``, ``get_converters``, ``values_select``):
+the first thing to check after a Django upgrade (``tests/incidents/test_incident_list.py::
+test_compiled_page_sql_matches_the_orm``). A query whose parameters are not exactly the cursor's
+(checked with two probe positions) is never cached, and runs through the ORM.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import QuerySet
+from django.db.models.query import ValuesIterable
+
+from fleetwatch.fastsql.cursors import read_cursor
+
+_compiled: dict[tuple, dict[tuple, "CompiledPage | bool"]] = {}
+# Cursor positions used only to compile a page query; never sent to the database.
+_PROBES = (
+    (datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC), 1),
+    (datetime(2002, 3, 4, 5, 6, 7, 8, tzinfo=UTC), 2),
+)
+
+
+class CompiledPage:
+    """A ``.values()`` page query as SQL, constant parameters, column names and converters."""
+
+    def __init__(self, alias, sql, constants, names, converters, prep) -> None:
+        self.alias, self.sql, self.constants = alias, sql, constants
+        self.names, self.converters, self.prep = names, converters, prep
+
+    def run(self, value, pk) -> list[dict]:
+        connection = connections[self.alias]
+        params = list(self.constants)
+        if value is not None:
+            params += [self.prep(value, connection), pk]
+        with read_cursor(connection) as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        names, converters = self.names, self.converters
+        if not converters:
+            return [dict(zip(names, row, strict=True)) for row in rows]
+        result = []
+        for row in rows:
+            row = list(row)
+            for index, (functions, expression) in converters:
+                cell = row[index]
+                for function in functions:
+                    cell = function(cell, expression, connection)
+                row[index] = cell
+            result.append(dict(zip(names, row, strict=True)))
+        return result
+
+
+def _compile(paginator, queryset: QuerySet, kind: str):
+    """The page query of ``queryset`` as a ``CompiledPage``, or False if it cannot be reused."""
+    if queryset._iterable_class is not ValuesIterable:
+        return False
+    field = queryset.model._meta.get_field(paginator.field)
+    connection = connections[queryset.db]
+
+    def prep(value, connection):
+        return field.get_db_prep_value(value, connection, prepared=False)
+
+    probes = [(None, None)] if kind == "first" else _PROBES
+    compiled = []
+    for value, pk in probes:
+        page = paginator._page(queryset, value, pk, kind == "before")
+        compiler = page.query.get_compiler(using=page.db)
+        sql, params = compiler.as_sql()
+        compiled.append((sql, list(params), compiler, page.query))
+    sql, params, compiler, query = compiled[0]
+    if kind == "first":
+        constants = params
+    else:
+        constants = params[:-2]
+        for (value, pk), (other_sql, other_params, _, _) in zip(probes, compiled, strict=True):
+            if other_sql != sql or other_params != [*constants, prep(value, connection), pk]:
+                return False
+    if query.extra_select:
+        return False
+    names = [*query.values_select, *query.annotation_select]
+    select = [column[0] for column in compiler.select[: compiler.col_count]]
+    if len(select) != len(names):
+        return False
+    converters = list(compiler.get_converters(select).items())
+    return CompiledPage(queryset.db, sql, constants, names, converters, prep)
+
+
+def run_compiled(paginator, key: tuple, build: Callable[[], QuerySet], value, pk, reverse):
+    """The page's rows through the compiled SQL, or None when this query cannot be compiled
+    (the caller then runs it through the ORM)."""
+    kind = "first" if value is None else "before" if reverse else "after"
+    cache_key = (key, kind, paginator.page_size)
+    connection = connections[DEFAULT_DB_ALIAS]
+    per_db = _compiled.setdefault((DEFAULT_DB_ALIAS, connection.vendor), {})
+    compiled = per_db.get(cache_key)
+    if compiled is None:
+        queryset = build()
+        compiled = _compile(paginator, queryset, kind) if queryset.db == DEFAULT_DB_ALIAS else False
+        per_db[cache_key] = compiled
+    if compiled is False:
+        return None
+    return compiled.run(value, pk)
