@@ -176,7 +176,14 @@ def test_first_poll_is_a_full_resync_equal_to_the_truth(ma, poll):
     assert {"group", "os", "status"} <= tags.keys() and tags["status"] == "non-compliant"
     assert incident.metadata["severity"] == one["severity"]
     marks = bookmarks(connector)
-    assert set(marks) == {"status_changed", "activities", "full_sync"}
+    assert set(marks) == {
+        "status_changed",
+        "activities",
+        "full_sync",
+        "vendor_clock",
+        "vendor_clock_from",
+    }
+    assert marks["vendor_clock_from"] == "data"  # the newest last_seen of the list
     assert marks["full_sync"] == marks["status_changed"]
     # The blocked activities of the last hour arrived as stateless incidents.
     stateless = Incident.objects.filter(source=connector.source, end_time__isnull=True)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -25,8 +26,9 @@ from django.utils import timezone
 
 from fleetwatch.connectors.base import PollResult, VendorConnector
 from fleetwatch.connectors.http import AuthError, RetryPolicy, VendorError, VendorHTTP
+from fleetwatch.connectors.hub import DatabaseHub
 from fleetwatch.connectors.models import HEALTH_ID, Connector, ConnectorState, VendorDevice
-from fleetwatch.connectors.options import OptionsError, clean_options
+from fleetwatch.connectors.options import OptionsError, clean_options, resolve_options
 from fleetwatch.connectors.ratelimit import SharedRateLimiter
 from fleetwatch.connectors.registry import connector_class
 from fleetwatch.incidents.events import acknowledge
@@ -112,31 +114,45 @@ def limiter_key(connector: Connector) -> str:
     return f"{connector.vendor}:{connector.base_url}:{cls.credential_id(connector)}"
 
 
-def build(connector: Connector, auth_cache: dict, *, on_request=None, sleep=time.sleep):
-    """The vendor module wired to the shared HTTP layer and rate limiter.
+def build(
+    connector: Connector,
+    auth_cache: dict,
+    *,
+    on_request=None,
+    sleep=time.sleep,
+    transport: httpx.BaseTransport | None = None,
+):
+    """The vendor module wired to the shared HTTP layer and rate limiter, given its resolved
+    options (checked, defaults filled in). ``transport``: an httpx transport (tests).
 
     Raises OptionsError (a ValueError naming each option) when the stored options are bad.
     """
     cls = connector_class(connector.vendor)
-    options = clean_options(connector.vendor, connector.options)
-    limit, window = options.get("rate_limit") or cls.rate_limit
-    retry = RetryPolicy(**options.get("retry", {}))
+    options = resolve_options(connector.vendor, connector.options)
+    limit, window = options["rate_limit"]
     limiter = SharedRateLimiter(
         limiter_key(connector),
         int(limit),
         float(window),
-        margin=float(options.get("rate_limit_margin", 0.02)),
+        margin=float(options["rate_limit_margin"]),
         sleep=sleep,
     )
     http = VendorHTTP(
         connector.base_url,
         limiter=limiter,
-        retry=retry,
-        timeout=float(options.get("timeout", 15.0)),
+        retry=RetryPolicy(**options["retry"]),
+        timeout=float(options["timeout"]),
         on_request=on_request,
         sleep=sleep,
+        transport=transport,
     )
-    return cls(connector, http, auth_cache)
+    return cls(
+        http=http,
+        options=options,
+        credentials=connector.credentials,
+        auth_cache=auth_cache,
+        name=connector.name,
+    )
 
 
 def run_poll(
@@ -161,7 +177,7 @@ def run_poll(
                 progress()
 
         vendor = build(connector, auth_cache, on_request=on_request, sleep=keeper.sleep)
-        result = vendor.poll(dict(state.bookmarks), timezone.now())
+        result = vendor.poll(dict(state.bookmarks), timezone.now(), DatabaseHub(connector))
         summary = store(connector, owner, result, vendor, auth_cache, started)
         log.info("connector %s polled: %s", connector.name, summary)
         return PollOutcome("ok", summary)
