@@ -125,13 +125,19 @@ class MetaAccessConnector(VendorConnector):
         mark_from = bookmarks.get("vendor_clock_from") if vendor_mark else None
         since = max(0.0, (now - last_poll).total_seconds()) if last_poll else None
         full = since is None or since + self.overlap > MAX_AGE
-        pages = {"status_changed": 0, "devices": 0, "activities": 0}
+        pages = {"status_changed": 0, "devices": 0, "activities": 0, "clock": 0}
         clock = Clock()
         widened = False
 
         if not full:
             age = math.ceil(since + self.overlap)
             monitored, deleted = self.read_status_changed(age, pages, clock)
+            if clock.source != "data" and mark_from == "data":
+                # Nothing changed within the window, so the answer told no vendor time (and
+                # its Date header may be another clock than its data): read the devices that
+                # changed most recently, one page, for how far the vendor's clock has run.
+                clock = Clock()
+                self.read_clock(pages, clock)
             elapsed = (
                 self.vendor_elapsed(clock.now, vendor_mark) if clock.source == mark_from else None
             )
@@ -178,6 +184,22 @@ class MetaAccessConnector(VendorConnector):
             "ended": ended,
         }
         return result
+
+    def read_clock(self, pages: dict, clock: Clock) -> None:
+        """One ``status_changed`` page over the whole day the vendor keeps: the newest
+        ``last_seen`` among the devices that changed most recently is the vendor's now (a
+        lower bound). With nothing changed in a day there is nothing to miss either."""
+        status, body = self.http.request(
+            "POST",
+            STATUS_CHANGED_PATH,
+            json={"age": MAX_AGE, "verbose": 1, "limit": self.page_size, "page": 1},
+            auth=self.auth,
+            accept=(413,),
+        )
+        pages["clock"] += 1
+        if status == 413 or not isinstance(body, dict):
+            return
+        clock.read(self.records(body, "monitored_devices", required=False), None)
 
     @staticmethod
     def vendor_elapsed(vendor_now: datetime | None, vendor_mark: datetime | None) -> float | None:
