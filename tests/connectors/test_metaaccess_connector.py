@@ -310,6 +310,23 @@ def test_a_gap_on_the_vendor_s_clock_is_caught_up_completely(ma, poll, fresh_cha
     assert connector.open_incident_ids() == truth_open(ctl)
 
 
+def test_blocked_activities_of_a_gap_on_the_vendor_s_clock_are_read(ma, poll):
+    """The activities window (whole hours) is measured on the vendor's clock too: three of its
+    hours have passed, a few seconds of ours, and an activity from the start of the gap still
+    arrives."""
+    server, connector, ctl = ma
+    poll(connector)
+    device_id = compliant_ids(ctl, server, 1)[0]
+    early = ctl.act("block_access", device_id=device_id, app_name="Dropbox")
+    ctl.advance(3 * 3600)
+    ctl.act("set_compliance", device_id=device_id, status="non-compliant", severity="warning")
+    summary = poll(connector)
+    assert summary["status"] == "ok" and summary["widened"], summary
+    assert Incident.objects.filter(source_incident_id=mapping.activity_key(early)).exists()
+    assert connector.open_incident_ids() == truth_open(ctl)
+    assert_no_duplicates(connector)
+
+
 def test_a_gap_longer_than_status_changed_reaches_is_a_full_resync(ma, poll):
     """More than a day on the vendor's clock, minutes on ours: the delta cannot reach back, so
     the full list now, instead of waiting for the hub's 24 h."""

@@ -184,6 +184,7 @@ class VendorConnector(ABC):
         self.options = options
         self.http = http
         self.log = logging.getLogger(vendors.BY_SLUG[self.vendor].logger)
+        http.log = self.log  # retries and waits are logged as this vendor's
         self.auth = self.authenticator(credentials, auth_cache)
 
     @abstractmethod

@@ -258,6 +258,8 @@ class VendorHTTP:
         self.retries = 0
         self.rate_limited = 0
         self.secrets: frozenset[str] = frozenset()  # redacted from every log line we cause
+        #: where retries and waits are logged (the vendor's own logger, set by its connector)
+        self.log = log
         #: the vendor's answer to the last request sent (its headers: ``vendor_date``)
         self.last_response: httpx.Response | None = None
         self.client = httpx.Client(
@@ -379,7 +381,7 @@ class VendorHTTP:
                 self.limiter.block_until(timezone.now() + timedelta(seconds=wait))
                 if rate_limits >= self.retry.rate_limited_attempts:
                     raise TransientError(f"rate limited {rate_limits} times on {path}", 429)
-                log.info("rate limited on %s; waiting %.1f s", path, wait)
+                self.log.info("rate limited on %s; waiting %.1f s", path, wait)
                 continue
             if status in (401, 403) and status not in req.accept:
                 return Answer(status, None, response, refused=True)
@@ -413,5 +415,5 @@ class VendorHTTP:
             raise TransientError(f"{what} (gave up after {failures} attempts)", status)
         delay = self.retry.backoff(failures)
         self.retries += 1
-        log.info("%s; retry %d in %.2f s", what, failures, delay)
+        self.log.info("%s; retry %d in %.2f s", what, failures, delay)
         self.sleep(delay)

@@ -373,6 +373,11 @@ class MetaAccessConnector(VendorConnector):
         if vendor_now is not None and cutoff is not None:
             vendor_window = (vendor_now - cutoff).total_seconds()
         hours = self.activity_hours(since, vendor_window)
+        # A window widened on the vendor's clock may reach back past what earlier polls
+        # read: keep only what is not older than the cutoff (older was seen, or predates the
+        # first poll's window and is history, not news).
+        widened = vendor_window is not None and since is not None
+        widened = widened and vendor_window > since + self.overlap
         found: list[dict] = []
 
         def more(items: list[dict]) -> bool:
@@ -399,9 +404,19 @@ class MetaAccessConnector(VendorConnector):
                 raise VendorError("activities answered without a list")
             items = [i for i in body if isinstance(i, dict)]
             # Only what was asked for (a missing action is taken to be the one asked for).
-            found.extend(i for i in items if mapping.text(i.get("action")) in ("", "blocked"))
+            found.extend(
+                i
+                for i in items
+                if mapping.text(i.get("action")) in ("", "blocked")
+                and not (widened and self.older_than(i, cutoff))
+            )
             paginator.advance(items if len(body) >= self.page_size else [])
         return found
+
+    @staticmethod
+    def older_than(item: dict, cutoff: datetime | None) -> bool:
+        when = mapping.parse_activity_time(item.get("timestamp"))
+        return cutoff is not None and when is not None and when < cutoff
 
     def activities_bookmark(
         self, activities: list[dict], bookmarks: dict, since: float | None, now: datetime

@@ -11,7 +11,6 @@ The bookmark is the vendor's own ``range.to``, so the vendor's clock — not our
 what "since the last poll" means.
 """
 
-import logging
 from datetime import datetime
 
 from fleetwatch.connectors.auth import OAuth2ClientCredentials
@@ -20,8 +19,6 @@ from fleetwatch.connectors.http import ClientError, VendorError
 from fleetwatch.connectors.options import Number
 from fleetwatch.connectors.pagination import PageNumberPaginator
 from fleetwatch.connectors.vendors.sevensignal import mapping
-
-log = logging.getLogger("fleetwatch.connectors.7signal")
 
 DAY_MS = 86_400_000
 MAX_WINDOW_MS = 29 * DAY_MS  # the vendor refuses more than 30 days; keep a day spare
@@ -104,7 +101,7 @@ class SevenSignalConnector(VendorConnector):
         clamped = max(start, vendor_now - MAX_WINDOW_MS)
         if clamped >= vendor_now - DAY_MS:  # the default window already covers it
             if start > vendor_now:
-                log.warning(
+                self.log.warning(
                     "7SIGNAL connector %s: bookmark %d is ahead of the vendor's clock (%d); "
                     "re-reading the vendor's last 24 h",
                     self.name,
