@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 
 from fleetwatch import __version__
-from fleetwatch.connectors.redaction import logging_config
+from fleetwatch.connectors.redaction import with_redaction
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -210,21 +210,18 @@ INDELIBLE_INCIDENTS = env_bool("FLEETWATCH_INDELIBLE_INCIDENTS", True)
 CONNECTOR_LEASE_SECONDS = env_int("FLEETWATCH_CONNECTOR_LEASE_SECONDS", 90)
 SCHEDULER_INTERVAL = float(os.environ.get("FLEETWATCH_SCHEDULER_INTERVAL", "2"))
 
-# Secrets never reach a log: the redacting filter sits on every logger that may see a vendor
-# request (httpx, httpcore.*, fleetwatch.connectors and each fleetwatch.connectors.<vendor>);
-# see fleetwatch/connectors/redaction.py. Keep it on any logger added below.
-_REDACT_FILTERS, _REDACT_LOGGERS = logging_config()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": _REDACT_FILTERS,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("FLEETWATCH_LOG_LEVEL", "INFO")},
     "loggers": {
-        **_REDACT_LOGGERS,
         "django.db.backends": {"level": "INFO"},
-        "httpx": {**_REDACT_LOGGERS["httpx"], "level": "WARNING"},
+        "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },
 }
+# Secrets never reach a log: the redacting filter on every logger that may see a vendor request
+# (httpx, httpcore.*, fleetwatch.connectors and each fleetwatch.connectors.<vendor>).
+LOGGING = with_redaction(LOGGING)

@@ -20,7 +20,7 @@ from fleetwatch.connectors.pagination import (
     PaginationError,
     TokenPaginator,
 )
-from fleetwatch.connectors.redaction import LOGGERS, RedactSecrets
+from fleetwatch.connectors.redaction import LOGGERS, RedactSecrets, with_redaction
 from fleetwatch.emulators import server
 
 VENDOR_DIR = Path(registry.__file__).parent / "vendors"
@@ -209,3 +209,21 @@ def test_the_same_page_twice_is_a_loop():
     paginator.advance(("a", "b"))
     with pytest.raises(PaginationError, match="same items"):
         paginator.advance(("a", "b"))
+
+
+def test_with_redaction_adds_the_filter_to_any_logging_config():
+    config = {
+        "version": 1,
+        "filters": {"request_id": {"()": "x.RequestIdFilter"}},
+        "loggers": {"httpx": {"level": "WARNING", "filters": ["request_id"]}},
+    }
+    redacted = with_redaction(config)
+    assert set(redacted["filters"]) == {"request_id", "redact_secrets"}
+    assert redacted["loggers"]["httpx"] == {
+        "level": "WARNING",
+        "filters": ["request_id", "redact_secrets"],
+    }
+    assert redacted["loggers"]["fleetwatch.connectors.sensaphone"] == {
+        "filters": ["redact_secrets"]
+    }
+    assert "redact_secrets" not in config["filters"]  # the input is left as it was

@@ -72,9 +72,18 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def logging_config() -> tuple[dict, dict]:
-    """``(filters, loggers)`` entries for ``settings.LOGGING``: the filter on every logger
-    in ``LOGGERS``. ``levels`` already configured there are kept by the caller."""
-    filters = {"redact_secrets": {"()": "fleetwatch.connectors.redaction.RedactSecrets"}}
-    loggers = {name: {"filters": ["redact_secrets"]} for name in LOGGERS}
-    return filters, loggers
+def with_redaction(config: dict) -> dict:
+    """``config`` (a ``LOGGING`` dict) with the ``redact_secrets`` filter on every logger in
+    ``LOGGERS``, whatever else it configures for them (their levels are kept)."""
+    config = {**config}
+    config["filters"] = {
+        **config.get("filters", {}),
+        "redact_secrets": {"()": "fleetwatch.connectors.redaction.RedactSecrets"},
+    }
+    loggers = {**config.get("loggers", {})}
+    for name in LOGGERS:
+        entry = {**loggers.get(name, {})}
+        entry["filters"] = [*entry.get("filters", []), "redact_secrets"]
+        loggers[name] = entry
+    config["loggers"] = loggers
+    return config
