@@ -134,6 +134,12 @@ class NoLimit:
     def block_until(self, until: datetime) -> None:
         pass
 
+    def sent(self) -> None:
+        pass
+
+    def completed(self) -> bool:
+        return False
+
 
 #: The longest wait any rate-limit header can impose (a vendor asking for more is asked again
 #: after this long; the 429s count against ``rate_limited_attempts``).

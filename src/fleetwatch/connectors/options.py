@@ -12,6 +12,7 @@ every default filled in, so vendor code reads ``self.options["overlap"]`` and ne
 a default of its own.
 """
 
+import copy
 import math
 from dataclasses import dataclass, fields
 from typing import Any
@@ -159,7 +160,7 @@ def resolve_options(vendor: str, options: object) -> dict:
     gets. Raises OptionsError like ``clean_options``."""
     cleaned = clean_options(vendor, options)
     specs = specs_for(vendor) or SHARED
-    resolved = {name: spec.default for name, spec in specs.items()}
+    resolved = {name: copy.deepcopy(spec.default) for name, spec in specs.items()}
     if resolved.get("rate_limit") is None:
         from fleetwatch.connectors.registry import connector_class
 
