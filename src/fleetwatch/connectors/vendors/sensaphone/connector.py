@@ -515,11 +515,22 @@ class SensaphoneConnector(VendorConnector):
         size = 50
         for key, since in sorted(stale.items(), key=lambda item: item[1]):
             history: list[VendorEvent] = []
-            begin, reached = 0, False
+            reached = False
             filters = self.key_filters(key)
             if key[0] == ZONE:
                 filters["event_types"] = [*filters["event_types"], "acknowledged"]
-            while budget > 0 and not reached:
+            # Newest first, back to the episode's start, within what is left of the budget.
+            paginator = OffsetPaginator(
+                0,
+                size,
+                stream="event_log (reconcile)",
+                has_more=lambda page_reached: not page_reached,
+                max_pages=max(1, budget),
+                cap="stop",
+            )
+            for begin in paginator:
+                if budget <= 0:
+                    break
                 items = read(filters, begin, size)
                 if items is None:
                     break
@@ -529,7 +540,7 @@ class SensaphoneConnector(VendorConnector):
                         history.append(event)
                     reached = reached or (event is not None and event.epoch <= since)
                 reached = reached or len(items) < size
-                begin += size
+                paginator.advance(reached)
             if reached:  # the key's whole history since the hub's episode began
                 found.extend(history)
                 seen.add(key)
