@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from fleetwatch.connectors.redaction import with_redaction
 from fleetwatch import __version__
 from fleetwatch.observability.logs import logging_config
 
@@ -230,6 +231,9 @@ LOG_FORMAT = os.environ.get("FLEETWATCH_LOG_FORMAT", "plain").strip().lower() or
 # log is plain text, so ``fleetwatch serve`` turns it off when this is on.
 ACCESS_LOG = env_bool("FLEETWATCH_ACCESS_LOG", LOG_FORMAT == "json")
 LOGGING = logging_config(LOG_FORMAT, os.environ.get("FLEETWATCH_LOG_LEVEL", "INFO"))
+# Secrets never reach a log: the redacting filter on every logger that may see a vendor request
+# (httpx, httpcore.*, fleetwatch.connectors and each fleetwatch.connectors.<vendor>).
+LOGGING = with_redaction(LOGGING)
 
 # prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first imported, which is after
 # the settings: every process on a machine that shares FLEETWATCH_DATA_DIR adds its counters

@@ -122,9 +122,8 @@ def test_secrets_are_redacted_from_urls_and_known_values():
 
 
 def test_httpx_request_logs_carry_no_query_token(caplog):
-    """httpx logs every URL at INFO; with the token in the query string that would leak it."""
-    import fleetwatch.connectors.http  # noqa: F401  (installs the filter)
-
+    """httpx logs every URL at INFO; with the token in the query string that would leak it.
+    The filter comes from ``settings.LOGGING``, not from importing the connector code."""
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="httpx")
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))

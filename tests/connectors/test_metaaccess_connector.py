@@ -176,7 +176,14 @@ def test_first_poll_is_a_full_resync_equal_to_the_truth(ma, poll):
     assert {"group", "os", "status"} <= tags.keys() and tags["status"] == "non-compliant"
     assert incident.metadata["severity"] == one["severity"]
     marks = bookmarks(connector)
-    assert set(marks) == {"status_changed", "activities", "full_sync"}
+    assert set(marks) == {
+        "status_changed",
+        "activities",
+        "full_sync",
+        "vendor_clock",
+        "vendor_clock_from",
+    }
+    assert marks["vendor_clock_from"] == "data"  # the newest last_seen of the list
     assert marks["full_sync"] == marks["status_changed"]
     # The blocked activities of the last hour arrived as stateless incidents.
     stateless = Incident.objects.filter(source=connector.source, end_time__isnull=True)
@@ -249,8 +256,7 @@ def test_a_stale_bookmark_means_a_full_resync_that_misses_nothing(ma, poll):
     ctl.act("delete_device", device_id=non_compliant[0])
     ctl.act("set_compliance", device_id=non_compliant[1], status="compliant")
     ctl.advance(25 * 3600)  # a day of scenario: falls, recoveries, deletions; tokens expire
-    # ... while the hub was down. Windows are measured on the hub's clock (the vendor tells
-    # no time), so a vendor clock jump alone ages nothing: age the hub's bookmarks too.
+    # ... while the hub was down: the hub's own bookmarks are a day old too.
     shift_bookmarks(connector, 25)
     summary = poll(connector)
     assert summary["status"] == "ok", summary
@@ -268,6 +274,73 @@ def test_a_stale_bookmark_means_a_full_resync_that_misses_nothing(ma, poll):
     # Back to deltas from here.
     assert poll(connector)["full_sync"] is False
     assert connector.open_incident_ids() == truth_open(ctl)
+
+
+@pytest.mark.parametrize("fresh_change", [True, False], ids=["busy-now", "quiet-now"])
+def test_a_gap_on_the_vendor_s_clock_is_caught_up_completely(ma, poll, fresh_change):
+    """The chaos run: at the demo's 10× speed, two killed-worker leases (~100 s of the hub's
+    time) were ~1,000 s on the vendor's, and a window measured on the hub's clock dropped new
+    non-compliant devices and left recovered ones open for good. Here the vendor's clock jumps
+    1,000 s while the hub's hardly moves: the window is measured on the vendor's clock (the
+    newest ``last_seen`` it reports), widened, and nothing is lost — whether or not something
+    changed just before the poll (quiet: one page of recent changes tells the vendor's time)."""
+    server, connector, ctl = ma
+    poll(connector)
+    non_compliant = [d["device_id"] for d in ctl.truth()["non_compliant_devices"]]
+    recovered = non_compliant[:8]
+    fallen = compliant_ids(ctl, server, 4)
+    for device_id in recovered:
+        ctl.act("set_compliance", device_id=device_id, status="compliant")
+    for device_id in fallen[:3]:
+        ctl.act("set_compliance", device_id=device_id, status="non-compliant", severity="critical")
+    ctl.advance(1000)
+    if fresh_change:
+        ctl.act("set_compliance", device_id=fallen[3], status="non-compliant", severity="warning")
+    summary = poll(connector)
+    assert summary["status"] == "ok" and summary["widened"] and not summary["full_sync"], summary
+    assert summary["pages"]["clock"] == (0 if fresh_change else 1)
+    open_ids = connector.open_incident_ids()
+    assert open_ids == truth_open(ctl)
+    assert {f"device:{d}" for d in fallen[:3]} <= open_ids
+    assert not {f"device:{d}" for d in recovered} & open_ids
+    assert_no_duplicates(connector)
+    # Caught up: the next poll, with no gap, reads a normal window again.
+    summary = poll(connector)
+    assert summary["status"] == "ok" and not summary["widened"], summary
+    assert connector.open_incident_ids() == truth_open(ctl)
+
+
+def test_blocked_activities_of_a_gap_on_the_vendor_s_clock_are_read(ma, poll):
+    """The activities window (whole hours) is measured on the vendor's clock too: three of its
+    hours have passed, a few seconds of ours, and an activity from the start of the gap still
+    arrives."""
+    server, connector, ctl = ma
+    poll(connector)
+    device_id = compliant_ids(ctl, server, 1)[0]
+    early = ctl.act("block_access", device_id=device_id, app_name="Dropbox")
+    ctl.advance(3 * 3600)
+    ctl.act("set_compliance", device_id=device_id, status="non-compliant", severity="warning")
+    summary = poll(connector)
+    assert summary["status"] == "ok" and summary["widened"], summary
+    assert Incident.objects.filter(source_incident_id=mapping.activity_key(early)).exists()
+    assert connector.open_incident_ids() == truth_open(ctl)
+    assert_no_duplicates(connector)
+
+
+def test_a_gap_longer_than_status_changed_reaches_is_a_full_resync(ma, poll):
+    """More than a day on the vendor's clock, minutes on ours: the delta cannot reach back, so
+    the full list now, instead of waiting for the hub's 24 h."""
+    _, connector, ctl = ma
+    poll(connector)
+    gone = ctl.truth()["non_compliant_devices"][0]["device_id"]
+    ctl.act("delete_device", device_id=gone)
+    ctl.advance(25 * 3600)
+    summary = poll(connector)
+    assert summary["status"] == "ok" and summary["full_sync"] and summary["widened"], summary
+    assert connector.open_incident_ids() == truth_open(ctl)
+    assert VendorDevice.objects.get(connector=connector, vendor_id=gone).deleted
+    assert_no_duplicates(connector)
+    assert poll(connector)["full_sync"] is False
 
 
 def test_status_changed_pages_and_a_413_ends_the_stream(ma, poll, control):

@@ -1,5 +1,12 @@
-"""Authenticators: get credentials onto each request, cache what the vendor hands out, and
-renew it before it expires or when the vendor refuses it.
+"""Authenticators: flows the HTTP layer drives, like httpx's ``Auth.auth_flow``.
+
+An authenticator is a generator over one request: it yields what to send — a token or login
+request when it holds nothing valid, then a copy of the request with its credential — and
+receives each :class:`~fleetwatch.connectors.http.Answer`. When the vendor refuses the
+credential it decides the next step itself (refresh once, then a full login) and never calls
+back into ``VendorHTTP.request``; the HTTP layer only sends, retries and counts. A flow ends
+after yielding the caller's request; if that answer is still a refusal, the HTTP layer
+raises AuthError ("credentials refused").
 
 The cache is a plain dict the engine keeps encrypted in ``ConnectorState`` between polls, so
 every worker reuses one token or session instead of logging in per poll.
@@ -7,8 +14,12 @@ every worker reuses one token or session instead of logging in per poll.
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Generator
 
-from fleetwatch.connectors.http import AuthError, ClientError, Request, VendorHTTP
+from fleetwatch.connectors.http import Answer, AuthError, AuthFlow, Request
+
+#: A sub-flow that sends token requests and returns whether it got a credential.
+TokenFlow = Generator[Request, Answer, bool]
 
 
 class Authenticator(ABC):
@@ -17,12 +28,9 @@ class Authenticator(ABC):
         self.cache = cache  # mutated in place; the engine persists it
 
     @abstractmethod
-    def apply(self, request: Request, http: VendorHTTP) -> None:
-        """Put the credential on ``request`` (logging in first if needed)."""
-
-    def invalidate(self, http: VendorHTTP) -> None:
-        """The vendor refused what we sent: forget it so ``apply`` logs in again."""
-        self.cache.clear()
+    def auth_flow(self, request: Request) -> AuthFlow:
+        """Yield the requests to send for ``request``, the last one ``request`` itself
+        with the credential; each yield receives the vendor's answer."""
 
     def secret_values(self) -> frozenset[str]:
         """Every credential and cached token or session (long enough to be one): the HTTP
@@ -39,8 +47,12 @@ class Authenticator(ABC):
 
 class OAuth2ClientCredentials(Authenticator):
     """OAuth 2 client credentials: a token endpoint, a cached access token renewed
-    ``renew_before`` seconds before it expires, and optionally a refresh token that is tried
-    before a full login when the vendor refuses the access token (MetaAccess)."""
+    ``renew_before`` seconds before it expires, and optionally a refresh token.
+
+    When the vendor refuses the access token: the refresh grant once (if the vendor gave a
+    refresh token and ``use_refresh_token``), and if the refreshed token is refused too — or
+    the refresh itself is — a full login, the documented rule (MetaAccess; the PacketFence
+    pattern). Only a refusal after a fresh login means the credentials are bad."""
 
     def __init__(
         self,
@@ -60,43 +72,69 @@ class OAuth2ClientCredentials(Authenticator):
         self.use_refresh_token = use_refresh_token
         self.extra_form = extra_form or {}
 
-    def apply(self, request: Request, http: VendorHTTP) -> None:
-        token = self.cache.get("access_token")
-        if not token or time.time() >= self.cache.get("expires_at", 0) - self.renew_before:
-            token = self._login(http)
-        if self.placement == "query":
-            request.params["access_token"] = token
-        else:
-            request.headers["Authorization"] = f"Bearer {token}"
+    def valid(self) -> bool:
+        return bool(self.cache.get("access_token")) and time.time() < (
+            float(self.cache.get("expires_at", 0)) - self.renew_before
+        )
 
-    def invalidate(self, http: VendorHTTP) -> None:
+    def auth_flow(self, request: Request) -> AuthFlow:
+        if not self.valid():
+            yield from self.login()
+        answer = yield self.authorized(request)
+        if not answer.refused:
+            return
         refresh = self.cache.get("refresh_token") if self.use_refresh_token else None
-        self.cache.clear()
+        self.cache.pop("access_token", None)
         if refresh:
-            try:
-                self._token_request(http, {"grant_type": "refresh_token", "refresh_token": refresh})
-            except AuthError:
-                self.cache.clear()  # fall back to a full login on next apply
+            grant = {"grant_type": "refresh_token", "refresh_token": refresh}
+            if (yield from self.token_request(grant, refusal_is_fatal=False)):
+                answer = yield self.authorized(request)
+                if not answer.refused:
+                    return
+        # Refused again (or no refresh token): a full login before calling the credentials
+        # bad. If the vendor refuses the request after this too, the HTTP layer says so.
+        self.cache.clear()
+        yield from self.login()
+        yield self.authorized(request)
 
-    def _login(self, http: VendorHTTP) -> str:
-        return self._token_request(http, {"grant_type": "client_credentials", **self.extra_form})
+    def authorized(self, request: Request) -> Request:
+        sent = request.copy()
+        token = self.cache["access_token"]
+        if self.placement == "query":
+            sent.params["access_token"] = token
+        else:
+            sent.headers["Authorization"] = f"Bearer {token}"
+        return sent
 
-    def _token_request(self, http: VendorHTTP, form: dict) -> str:
+    def login(self) -> TokenFlow:
+        grant = {"grant_type": "client_credentials", **self.extra_form}
+        return (yield from self.token_request(grant, refusal_is_fatal=True))
+
+    def token_request(self, form: dict, *, refusal_is_fatal: bool) -> TokenFlow:
+        """One token request; True when it gave a token. A refused login is an AuthError; a
+        refused refresh (``refusal_is_fatal`` False) is False, so the caller logs in."""
         client_id, client_secret = self._require("client_id", "client_secret")
-        try:
-            _, body = http.request(
-                "POST",
-                self.token_path,
-                data={**form, "client_id": client_id, "client_secret": client_secret},
-            )
-        except ClientError as exc:  # RFC 6749 errors are 400s
-            raise AuthError(f"token request refused ({exc.status})", exc.status) from None
+        answer = yield Request(
+            "POST",
+            self.token_path,
+            data={**form, "client_id": client_id, "client_secret": client_secret},
+        )
+        body = answer.body
+        if answer.status >= 400 or answer.refused:  # RFC 6749 errors are 400s (or 401)
+            if not refusal_is_fatal:
+                return False
+            raise AuthError(f"token request refused ({answer.status})", answer.status)
         if not isinstance(body, dict) or not body.get("access_token"):
+            if not refusal_is_fatal:
+                return False
             raise AuthError("the token endpoint answered without an access_token")
-        expires_in = float(body.get("expires_in") or 3600)
+        try:
+            expires_in = float(body.get("expires_in") or 3600)
+        except (TypeError, ValueError):
+            expires_in = 3600.0
         self.cache.update(
             access_token=body["access_token"],
             expires_at=time.time() + expires_in,
             refresh_token=body.get("refresh_token") or self.cache.get("refresh_token"),
         )
-        return body["access_token"]
+        return True

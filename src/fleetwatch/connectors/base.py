@@ -1,15 +1,40 @@
-"""What a vendor module declares, and what one poll hands back to the engine."""
+"""The one connector contract: what a vendor module declares, what it is given, and what one
+poll hands back to the engine.
 
+A vendor module gets, from ``engine.build``: its *resolved* options (checked, every default
+filled in from its ``option_specs``), the shared HTTP layer (``self.http``, any httpx
+transport), its credentials and auth cache; and for each poll a read-only :class:`HubView`
+of what the hub already knows (open incidents, known devices). It reads the vendor and
+returns a :class:`PollResult`; it never touches the database, and imports no Django model
+(``tests/connectors/test_contract.py`` checks the imports). Everything a vendor module needs
+from the hub's side — ``IncidentDraft``, ``INFINITY``, ``is_infinite`` — is re-exported here.
+"""
+
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import ClassVar
+from datetime import UTC, datetime
+from typing import ClassVar, Protocol
 
+from fleetwatch import vendors
 from fleetwatch.connectors.auth import Authenticator
 from fleetwatch.connectors.http import VendorHTTP
 from fleetwatch.incidents.ingest import IncidentDraft
-from fleetwatch.incidents.models import Incident
+from fleetwatch.incidents.models import INFINITY, is_infinite
+
+__all__ = [
+    "INFINITY",
+    "AckRecord",
+    "DeviceRecord",
+    "HubView",
+    "IncidentDraft",
+    "MemoryHub",
+    "PollResult",
+    "StoredIncident",
+    "VendorConnector",
+    "is_infinite",
+]
 
 
 @dataclass(slots=True)
@@ -70,61 +95,107 @@ class PollResult:
     notes: dict = field(default_factory=dict)  # counts for the poll summary
 
 
-class VendorConnector(ABC):
-    """One vendor: its rate limit, its authenticator, and ``poll``.
+class HubView(Protocol):
+    """What the hub knows about this connector's incidents and devices, read-only.
 
-    ``poll`` only reads from the vendor (through ``self.http``) and returns a PollResult;
-    it never writes to the database. It must be idempotent over overlapping windows: the
-    engine upserts by ``source_incident_id``.
+    Built by the engine for each poll (``connectors/hub.py`` reads the database, lazily and
+    in bounded queries); :class:`MemoryHub` is the same view over plain dicts, for unit
+    tests. Lets a vendor module end only incidents the hub has open, keep stored fields on
+    an end, and mark as deleted only devices the hub knows — without an ORM query of its own.
+    """
+
+    def open_incidents(self, prefix: str = "") -> Mapping[str, StoredIncident]:
+        """This connector's open incidents (its health incident excluded), by
+        ``source_incident_id``, those starting with ``prefix``."""
+        ...
+
+    def incidents(self, sids: Iterable[str]) -> Mapping[str, StoredIncident]:
+        """Those of ``sids`` the hub has, open or closed."""
+        ...
+
+    def incident_ids(self, prefix: str) -> set[str]:
+        """Every ``source_incident_id`` starting with ``prefix``, open or closed."""
+        ...
+
+    def device_ids(self) -> set[str]:
+        """Vendor ids of the devices the hub knows as live (not marked deleted)."""
+        ...
+
+    def devices(self, vendor_ids: Iterable[str]) -> Mapping[str, DeviceRecord]:
+        """What the hub stored about these devices (deleted ones too)."""
+        ...
+
+
+@dataclass
+class MemoryHub:
+    """A :class:`HubView` over plain dicts (unit tests; a first poll knows nothing)."""
+
+    stored: dict[str, StoredIncident] = field(default_factory=dict)
+    known: dict[str, DeviceRecord] = field(default_factory=dict)
+
+    def open_incidents(self, prefix: str = "") -> dict[str, StoredIncident]:
+        now = datetime.now(UTC)
+        return {
+            sid: incident
+            for sid, incident in self.stored.items()
+            if sid.startswith(prefix) and incident.end_time is not None and incident.end_time > now
+        }
+
+    def incidents(self, sids: Iterable[str]) -> dict[str, StoredIncident]:
+        return {sid: self.stored[sid] for sid in sids if sid in self.stored}
+
+    def incident_ids(self, prefix: str) -> set[str]:
+        return {sid for sid in self.stored if sid.startswith(prefix)}
+
+    def device_ids(self) -> set[str]:
+        return {vid for vid, record in self.known.items() if not record.deleted}
+
+    def devices(self, vendor_ids: Iterable[str]) -> dict[str, DeviceRecord]:
+        return {vid: self.known[vid] for vid in vendor_ids if vid in self.known}
+
+
+class VendorConnector(ABC):
+    """One vendor: its options, rate limit, authenticator, ``check`` and ``poll``.
+
+    ``poll`` only reads from the vendor (through ``self.http``) and the ``hub`` view, and
+    returns a PollResult; it never writes to the database. It must be idempotent over
+    overlapping windows: the engine upserts by ``source_incident_id``.
     """
 
     vendor: str = ""
     #: (requests, seconds) the vendor allows per credential; ``options["rate_limit"]`` overrides.
     rate_limit: tuple[int, float] = (5, 1.0)
-    #: The vendor's own options: ``{name: options.Spec}`` (the shared ones are added). None:
-    #: the keys are not checked.
+    #: The vendor's own options: ``{name: options.Spec}``, each with its default (the shared
+    #: ones are added). None: the keys are not checked.
     option_specs: ClassVar[dict | None] = None
 
-    def __init__(self, connector, http: VendorHTTP, auth_cache: dict) -> None:
-        self.connector = connector
-        self.options = connector.options or {}
+    def __init__(
+        self,
+        *,
+        http: VendorHTTP,
+        options: dict,
+        credentials: dict,
+        auth_cache: dict,
+        name: str = "",
+    ) -> None:
+        """``options`` are the resolved ones (``options.resolve_options``): every key the
+        vendor declares is there."""
+        self.name = name or self.vendor
+        self.options = options
         self.http = http
-        self.auth = self.authenticator(connector.credentials, auth_cache)
+        self.log = logging.getLogger(vendors.BY_SLUG[self.vendor].logger)
+        http.log = self.log  # retries and waits are logged as this vendor's
+        self.auth = self.authenticator(credentials, auth_cache)
 
     @abstractmethod
     def authenticator(self, credentials: dict, cache: dict) -> Authenticator: ...
 
     @abstractmethod
-    def poll(self, bookmarks: dict, now: datetime) -> PollResult: ...
+    def poll(self, bookmarks: dict, now: datetime, hub: HubView) -> PollResult: ...
 
     @abstractmethod
     def check(self) -> dict:
         """A cheap authenticated call, for ``fleetwatch connector test``: what it saw."""
-
-    def open_incident_ids(self, prefix: str = "") -> set[str]:
-        """``source_incident_id`` of this connector's incidents open in the hub (a read).
-
-        Lets a vendor module end only incidents the hub has open, and skip records that
-        would only create an incident already closed.
-        """
-        return self.connector.open_incident_ids(prefix)
-
-    def stored_incidents(
-        self, *, sids: Iterable[str] | None = None, prefix: str = "", open_only: bool = False
-    ) -> dict[str, StoredIncident]:
-        """This connector's incidents (by ``sids``, or all starting with ``prefix``; only open
-        ones if asked) and the fields an ending or re-reading draft keeps — one read."""
-        incidents = Incident.objects.open() if open_only else Incident.objects.all()
-        incidents = incidents.filter(
-            source=self.connector.source, source_incident_id__startswith=prefix
-        )
-        if sids is not None:
-            sids = list(sids)
-            if not sids:
-                return {}
-            incidents = incidents.filter(source_incident_id__in=sids)
-        rows = incidents.values_list("source_incident_id", *STORED_FIELDS)
-        return {sid: StoredIncident(*fields) for sid, *fields in rows}
 
     @staticmethod
     def credential_id(connector) -> str:

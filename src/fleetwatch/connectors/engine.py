@@ -35,8 +35,9 @@ from fleetwatch.connectors.http import (
     VendorError,
     VendorHTTP,
 )
+from fleetwatch.connectors.hub import DatabaseHub
 from fleetwatch.connectors.models import HEALTH_ID, Connector, ConnectorState, VendorDevice
-from fleetwatch.connectors.options import OptionsError, clean_options
+from fleetwatch.connectors.options import OptionsError, clean_options, resolve_options
 from fleetwatch.connectors.ratelimit import SharedRateLimiter
 from fleetwatch.connectors.registry import connector_class
 from fleetwatch.incidents.events import acknowledge
@@ -166,8 +167,11 @@ def build(
     on_request=None,
     sleep=time.sleep,
     deadline: Deadline | None = None,
+    transport: httpx.BaseTransport | None = None,
 ):
-    """The vendor module wired to the shared HTTP layer and rate limiter.
+    """The vendor module wired to the shared HTTP layer and rate limiter, given its resolved
+    options (checked, defaults filled in). ``transport``: instead of ``GuardedTransport``
+    (tests: ``httpx.MockTransport``).
 
     Connections go through ``GuardedTransport`` (no link-local, metadata or — unless allowed —
     private addresses, checked on every connection). The limiter hears when each answer
@@ -177,9 +181,9 @@ def build(
     Raises OptionsError (a ValueError naming each option) when the stored options are bad.
     """
     cls = connector_class(connector.vendor)
-    options = clean_options(connector.vendor, connector.options)
-    limit, window = options.get("rate_limit") or cls.rate_limit
-    retry = RetryPolicy(**options.get("retry", {}))
+    options = resolve_options(connector.vendor, connector.options)
+    limit, window = options["rate_limit"]
+    retry = RetryPolicy(**options["retry"])
     if deadline is not None:
         sleep = deadline.sleep
         on_request = _chain(deadline.before_request, on_request)
@@ -187,17 +191,17 @@ def build(
         limiter_key(connector),
         int(limit),
         float(window),
-        margin=float(options.get("rate_limit_margin", 0.02)),
+        margin=float(options["rate_limit_margin"]),
         sleep=sleep,
     )
     http = VendorHTTP(
         connector.base_url,
         limiter=limiter,
         retry=retry,
-        timeout=float(options.get("timeout", 15.0)),
+        timeout=float(options["timeout"]),
         on_request=on_request,
         sleep=sleep,
-        transport=GuardedTransport(),
+        transport=transport if transport is not None else GuardedTransport(),
     )
     http.client.event_hooks = {
         "request": [lambda request: limiter.sent()],
@@ -205,7 +209,13 @@ def build(
     }
     if deadline is not None:
         deadline.http = http
-    return cls(connector, http, auth_cache)
+    return cls(
+        http=http,
+        options=options,
+        credentials=connector.credentials,
+        auth_cache=auth_cache,
+        name=connector.name,
+    )
 
 
 def _chain(*calls):
@@ -241,7 +251,7 @@ def run_poll(
                 progress()
 
         vendor = build(connector, auth_cache, on_request=on_request, sleep=keeper.sleep)
-        result = vendor.poll(dict(state.bookmarks), timezone.now())
+        result = vendor.poll(dict(state.bookmarks), timezone.now(), DatabaseHub(connector))
         summary = store(connector, owner, result, vendor, auth_cache, started)
         log.info("connector %s polled: %s", connector.name, summary)
         return PollOutcome("ok", summary)
@@ -307,16 +317,10 @@ def clamp_ends(drafts: list[IncidentDraft], now) -> list[IncidentDraft]:
     come after that end. The vendor's own times stay in the metadata."""
     for draft in drafts:
         if draft.end_time is not None and draft.end_time != INFINITY and draft.end_time > now:
-            draft.metadata = {
-                **(draft.metadata or {}),
-                "vendor_end_time": draft.end_time.isoformat(),
-            }
+            draft.metadata = {**(draft.metadata or {}), "vendor_end_time": draft.end_time.isoformat()}
             draft.end_time = now
         if draft.start_time > now:
-            draft.metadata = {
-                **(draft.metadata or {}),
-                "vendor_start_time": draft.start_time.isoformat(),
-            }
+            draft.metadata = {**(draft.metadata or {}), "vendor_start_time": draft.start_time.isoformat()}
             draft.start_time = now
     return drafts
 

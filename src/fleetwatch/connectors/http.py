@@ -1,89 +1,37 @@
 """The one HTTP layer every connector uses: timeouts, retries with backoff and jitter, the
-shared rate limiter, 429 handling, authentication refresh, request counting.
+shared rate limiter, 429 handling, the authentication flow, request counting.
 
 Vendor modules call ``VendorHTTP.request`` and get parsed JSON back, or one of the errors
 below. What counts as "try again" is decided here, once: transport errors and dropped
 connections, 5xx, 429 and bodies that are not the JSON they claim to be.
+
+Authentication is a flow the layer drives, like httpx's ``Auth.auth_flow``: the
+authenticator (``auth.py``) is a generator that yields the requests to send — a token or
+login request when it has none, then the request with its credential — and receives each
+:class:`Answer`; on a refusal it decides what comes next (refresh, log in again) and never
+calls back into ``request``. ``transport=`` takes any httpx transport, so a vendor module's
+parsing can be tested against ``httpx.MockTransport`` without sockets.
 """
 
 import email.utils
 import logging
 import math
 import random
-import re
 import time
-from collections.abc import Callable
-from contextvars import ContextVar
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from django.utils import timezone
 
 from fleetwatch import __version__
-from fleetwatch.connectors.ratelimit import SharedRateLimiter
+from fleetwatch.connectors.redaction import REDACTED, RedactSecrets, redact, secrets_in_use
+
+__all__ = ["REDACTED", "RedactSecrets", "redact"]  # re-exported: the redaction lives apart
 
 log = logging.getLogger("fleetwatch.connectors")
-
-# --- secrets never reach a log ----------------------------------------------------------------
-# httpx logs every request's URL at INFO ("HTTP Request: POST https://…?access_token=…"), and
-# MetaAccess wants its token in the query string. Whatever log level an operator picks, the
-# loggers below redact secret-looking query parameters and every credential or cached token of
-# the request being sent.
-
-_SECRETS: ContextVar[frozenset[str]] = ContextVar("fleetwatch_secrets", default=frozenset())
-_SECRET_PARAM = re.compile(
-    r"(?i)\b((?:access_|refresh_|id_)?token|client_secret|secret|password|passwd|pass|"
-    r"session(?:_?id)?|api_?key|sig(?:nature)?)=([^&\s\"'<>]+)"
-)
-REDACTED = "[redacted]"
-REDACTED_LOGGERS = (
-    "httpx",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-    "httpcore.socks",
-    "fleetwatch.connectors",
-)
-
-
-def redact(text: str, secrets: frozenset[str] = frozenset()) -> str:
-    text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text
-
-
-class RedactSecrets(logging.Filter):
-    """Rewrites a record's message (and traceback) with the secrets taken out."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        secrets = _SECRETS.get()
-        message = record.getMessage()
-        cleaned = redact(message, secrets)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text, secrets)
-        return True
-
-
-_REDACTOR = RedactSecrets()
-
-
-def install_log_redaction() -> None:
-    """Put the redacting filter on every logger that may see a request (idempotent)."""
-    for name in REDACTED_LOGGERS:
-        logger = logging.getLogger(name)
-        if _REDACTOR not in logger.filters:
-            logger.addFilter(_REDACTOR)
-
-
-install_log_redaction()
 
 
 class VendorError(Exception):
@@ -126,7 +74,12 @@ class RetryPolicy:
 
 @dataclass
 class Request:
-    """A request being built; authenticators add their header, parameter or body fields."""
+    """A request to send; authenticators add their header, parameter or body fields to a
+    copy (:meth:`copy`), so a request sent again after a new login carries the new one.
+
+    ``accept``: non-2xx statuses the caller handles itself (MetaAccess's 413 "past the last
+    page"). ``check``: inspects a parsed body and may raise SessionExpired (Sensaphone's
+    "session expired" inside an HTTP 200)."""
 
     method: str
     path: str
@@ -134,6 +87,58 @@ class Request:
     headers: dict = field(default_factory=dict)
     json: Any = None
     data: dict | None = None
+    accept: tuple[int, ...] = ()
+    check: Callable[[Any], None] | None = None
+
+    def copy(self) -> "Request":
+        return Request(
+            self.method,
+            self.path,
+            dict(self.params),
+            dict(self.headers),
+            self.json,
+            dict(self.data) if self.data is not None else None,
+            self.accept,
+            self.check,
+        )
+
+
+@dataclass
+class Answer:
+    """What the vendor answered one request, after retries: the status, the parsed JSON
+    (None for an error status the caller did not accept), and whether it refused the
+    credential (401/403 not accepted, or a body check that raised SessionExpired)."""
+
+    status: int
+    body: Any
+    response: httpx.Response
+    refused: bool = False
+    session_expired: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused and self.status < 400
+
+
+AuthFlow = Generator[Request, Answer, None]
+
+
+class NoLimit:
+    """A limiter that never waits (unit tests against a MockTransport; no database)."""
+
+    waited = 0.0
+
+    def acquire(self) -> float:
+        return 0.0
+
+    def block_until(self, until: datetime) -> None:
+        pass
+
+    def sent(self) -> None:
+        pass
+
+    def completed(self) -> bool:
+        return False
 
 
 #: The longest wait any rate-limit header can impose (a vendor asking for more is asked again
@@ -220,14 +225,30 @@ def exhausted_wait(response: httpx.Response, default: float) -> float | None:
     return default if reset is None else reset
 
 
+def http_date(value: str | None) -> datetime | None:
+    """An HTTP ``Date`` header as an aware datetime; None when missing or unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 class VendorHTTP:
-    """One vendor base URL, one credential: every request goes through ``request``."""
+    """One vendor base URL, one credential: every request goes through ``request``.
+
+    ``limiter`` None: no pacing (unit tests). ``transport``: an httpx transport to use
+    instead of the network (``httpx.MockTransport`` in unit tests)."""
 
     def __init__(
         self,
         base_url: str,
         *,
-        limiter: SharedRateLimiter,
+        limiter=None,
         retry: RetryPolicy | None = None,
         timeout: float = 15.0,
         on_request: Callable[[], None] | None = None,
@@ -235,7 +256,7 @@ class VendorHTTP:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.limiter = limiter
+        self.limiter = limiter if limiter is not None else NoLimit()
         self.retry = retry or RetryPolicy()
         self.on_request = on_request
         self.sleep = sleep
@@ -243,6 +264,10 @@ class VendorHTTP:
         self.retries = 0
         self.rate_limited = 0
         self.secrets: frozenset[str] = frozenset()  # redacted from every log line we cause
+        #: where retries and waits are logged (the vendor's own logger, set by its connector)
+        self.log = log
+        #: the vendor's answer to the last request sent (its headers: ``vendor_date``)
+        self.last_response: httpx.Response | None = None
         self.client = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -254,15 +279,20 @@ class VendorHTTP:
     def close(self) -> None:
         self.client.close()
 
+    def vendor_date(self) -> datetime | None:
+        """The vendor's clock as its last answer's ``Date`` header gives it (None: not sent)."""
+        if self.last_response is None:
+            return None
+        return http_date(self.last_response.headers.get("Date"))
+
     def send_once(self, req: Request) -> httpx.Response:
         """One paced request, counted; transport errors propagate."""
         self.limiter.acquire()
         self.requests += 1
         if self.on_request:
             self.on_request()
-        secrets = _SECRETS.set(self.secrets)
-        try:
-            return self.client.request(
+        with secrets_in_use(self.secrets):
+            response = self.client.request(
                 req.method,
                 req.path,
                 params=req.params or None,
@@ -270,8 +300,8 @@ class VendorHTTP:
                 json=req.json,
                 data=req.data,
             )
-        finally:
-            _SECRETS.reset(secrets)
+        self.last_response = response
+        return response
 
     def request(
         self,
@@ -285,18 +315,54 @@ class VendorHTTP:
         accept: tuple[int, ...] = (),
         check: Callable[[Any], None] | None = None,
     ) -> tuple[int, Any]:
-        """Send with retries; returns ``(status, parsed JSON)``.
+        """Send with retries (and ``auth``'s flow); returns ``(status, parsed JSON)``.
 
-        ``accept`` lists non-2xx statuses the caller handles itself (MetaAccess's 413 "past the
-        last page"). ``check`` inspects a parsed body and may raise SessionExpired.
+        ``accept`` lists non-2xx statuses the caller handles itself (MetaAccess's 413 "past
+        the last page"). ``check`` inspects a parsed body and may raise SessionExpired.
+        Raises AuthError when the credential is still refused once the flow has done what
+        it can, ClientError for another 4xx, TransientError when retries run out.
         """
-        failures = rate_limits = 0
-        refreshed = False
-        while True:
-            req = Request(method, path, dict(params or {}), {}, json, dict(data) if data else None)
-            if auth is not None:
-                auth.apply(req, self)
+        req = Request(
+            method, path, dict(params or {}), {}, json, dict(data) if data else None, accept, check
+        )
+        answer = self.exchange(req) if auth is None else self.drive(auth, req)
+        if answer.refused:
+            if answer.session_expired:
+                raise AuthError(f"session refused on {path}")
+            raise AuthError(
+                f"{answer.status} from {method} {path}: credentials refused", answer.status
+            )
+        if answer.status >= 400 and answer.status not in accept:
+            raise ClientError(
+                f"{answer.status} from {method} {path}: {answer.response.text[:200]}",
+                answer.status,
+            )
+        return answer.status, answer.body
+
+    def drive(self, auth, req: Request) -> Answer:
+        """Run ``auth.auth_flow(req)``: send each request it yields, hand it the answer; the
+        last answer is the one to the caller's request."""
+        flow = auth.auth_flow(req)
+        try:
+            outgoing = next(flow)
+            while True:
                 self.secrets |= auth.secret_values()
+                answer = self.exchange(outgoing)
+                self.secrets |= auth.secret_values()
+                try:
+                    outgoing = flow.send(answer)
+                except StopIteration:
+                    return answer
+        finally:
+            flow.close()
+
+    def exchange(self, req: Request) -> Answer:
+        """One request to an answer the caller (or the auth flow) can act on: transport
+        errors, 5xx, 429 and malformed JSON are retried or waited out here; every other
+        status is answered as it came."""
+        failures = rate_limits = 0
+        method, path = req.method, req.path
+        while True:
             try:
                 response = self.send_once(req)
             except httpx.TransportError as exc:
@@ -321,41 +387,39 @@ class VendorHTTP:
                 self.limiter.block_until(timezone.now() + timedelta(seconds=wait))
                 if rate_limits >= self.retry.rate_limited_attempts:
                     raise TransientError(f"rate limited {rate_limits} times on {path}", 429)
-                log.info("rate limited on %s; waiting %.1f s", path, wait)
+                self.log.info("rate limited on %s; waiting %.1f s", path, wait)
                 continue
-            if status in (401, 403) and status not in accept:
-                if auth is not None and not refreshed:
-                    refreshed = True
-                    auth.invalidate(self)
-                    continue
-                raise AuthError(f"{status} from {method} {path}: credentials refused", status)
+            if status in (401, 403) and status not in req.accept:
+                return Answer(status, None, response, refused=True)
             if status >= 500:
                 failures += 1
                 self._give_up_or_wait(failures, f"{status} from {method} {path}", status)
                 continue
-            if status >= 400 and status not in accept:
-                raise ClientError(f"{status} from {method} {path}: {response.text[:200]}", status)
+            if status >= 400 and status not in req.accept:
+                body = None
+                if "json" in response.headers.get("content-type", ""):
+                    try:  # a token endpoint's RFC 6749 error, for the auth flow to read
+                        body = response.json()
+                    except ValueError:
+                        body = None
+                return Answer(status, body, response)
             try:
                 body = response.json() if response.content else None
             except ValueError:
                 failures += 1
                 self._give_up_or_wait(failures, f"malformed JSON from {method} {path}", status)
                 continue
-            if check is not None:
+            if req.check is not None:
                 try:
-                    check(body)
+                    req.check(body)
                 except SessionExpired:
-                    if auth is None or refreshed:
-                        raise AuthError(f"session refused on {path}") from None
-                    refreshed = True
-                    auth.invalidate(self)
-                    continue
-            return status, body
+                    return Answer(status, body, response, refused=True, session_expired=True)
+            return Answer(status, body, response)
 
     def _give_up_or_wait(self, failures: int, what: str, status: int | None = None) -> None:
         if failures >= self.retry.attempts:
             raise TransientError(f"{what} (gave up after {failures} attempts)", status)
         delay = self.retry.backoff(failures)
         self.retries += 1
-        log.info("%s; retry %d in %.2f s", what, failures, delay)
+        self.log.info("%s; retry %d in %.2f s", what, failures, delay)
         self.sleep(delay)

@@ -4,6 +4,7 @@ vendor device records they keep."""
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
+from fleetwatch import vendors
 from fleetwatch.connectors import secrets
 from fleetwatch.incidents.models import Incident, SourceSystem
 
@@ -11,10 +12,8 @@ from fleetwatch.incidents.models import Incident, SourceSystem
 HEALTH_ID = "fleetwatch:connector-health"
 
 
-class Vendor(models.TextChoices):
-    SEVENSIGNAL = "7signal", "7SIGNAL Mobile Eye"
-    METAACCESS = "metaaccess", "OPSWAT MetaAccess"
-    SENSAPHONE = "sensaphone", "Sensaphone.net"
+#: The database choices, from the one vendor list (``fleetwatch.vendors``).
+Vendor = models.TextChoices("Vendor", {v.name: (v.slug, v.label) for v in vendors.VENDORS})
 
 
 class Connector(models.Model):

@@ -5,13 +5,17 @@ the admin, ``fleetwatch connector add``, ``create_connector``) and again by the 
 poll is built, so a bad value is a 400 (or a form error) naming the option — never a
 ``TypeError`` deep inside a poll.
 
-Options every connector takes are ``SHARED``. A vendor module declares its own in
-``option_specs`` on its connector class (``specs_from_defaults`` derives type checks from a
-``{name: default}`` dict).
+Options every connector takes are ``SHARED``. A vendor module declares its own once, in
+``option_specs`` on its connector class: each :class:`Spec` is the rule *and* the default.
+``resolve_options`` (what ``engine.build`` hands the vendor) is the cleaned options with
+every default filled in, so vendor code reads ``self.options["overlap"]`` and never carries
+a default of its own.
 """
 
+import copy
 import math
 from dataclasses import dataclass, fields
+from typing import Any
 
 from fleetwatch.connectors.http import RetryPolicy
 
@@ -37,8 +41,13 @@ class OptionsError(ValueError):
         return self.lines(self.errors)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Spec:
-    """One option's rule: ``check`` returns an error message, or None when the value is fine."""
+    """One option's rule and its default: ``check`` returns an error message, or None when
+    the value is fine. A default of None means "not set" (the shared layer decides, e.g. the
+    vendor's own ``rate_limit``)."""
+
+    default: Any = None
 
     def check(self, value: object) -> str | None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -129,32 +138,12 @@ class Retry(Spec):
 
 
 SHARED: dict[str, Spec] = {
-    "rate_limit": RateLimit(),
-    "rate_limit_margin": Number(minimum=0, maximum=1),
-    "timeout": Number(above=0, maximum=600),
-    "retry": Retry(),
-    "failure_threshold": Number(minimum=1, maximum=1000, integer=True),
+    "rate_limit": RateLimit(),  # default: the vendor class's ``rate_limit``
+    "rate_limit_margin": Number(minimum=0, maximum=1, default=0.02),
+    "timeout": Number(above=0, maximum=600, default=15.0),
+    "retry": Retry(default={}),
+    "failure_threshold": Number(minimum=1, maximum=1000, integer=True, default=3),
 }
-
-
-class Anything(Spec):
-    def check(self, value: object) -> str | None:
-        return None
-
-
-def spec_from_default(default: object) -> Spec:
-    if isinstance(default, bool):
-        return Boolean()
-    if isinstance(default, int | float):
-        return Number(minimum=0)
-    if isinstance(default, str):
-        return Text()
-    return Anything()
-
-
-def specs_from_defaults(defaults: dict[str, object]) -> dict[str, Spec]:
-    """Type checks for options known only by their defaults (``{name: default}``)."""
-    return {name: spec_from_default(value) for name, value in defaults.items()}
 
 
 def specs_for(vendor: str) -> dict[str, Spec] | None:
@@ -164,6 +153,19 @@ def specs_for(vendor: str) -> dict[str, Spec] | None:
 
     own = connector_class(vendor).option_specs
     return None if own is None else {**own, **SHARED}
+
+
+def resolve_options(vendor: str, options: object) -> dict:
+    """The cleaned options with every declared default filled in: what the vendor module
+    gets. Raises OptionsError like ``clean_options``."""
+    cleaned = clean_options(vendor, options)
+    specs = specs_for(vendor) or SHARED
+    resolved = {name: copy.deepcopy(spec.default) for name, spec in specs.items()}
+    if resolved.get("rate_limit") is None:
+        from fleetwatch.connectors.registry import connector_class
+
+        resolved["rate_limit"] = list(connector_class(vendor).rate_limit)
+    return {**resolved, **cleaned}
 
 
 def clean_options(vendor: str, options: object) -> dict:

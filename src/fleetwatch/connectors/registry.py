@@ -1,17 +1,13 @@
-"""Which module implements which vendor. Adding a vendor: one module in ``vendors/`` and one
-line here (plus its ``Vendor`` choice in models)."""
+"""Which module implements which vendor: read from the one vendor list, ``fleetwatch.vendors``.
+Adding a vendor: its entry there and its package in ``connectors/vendors/``."""
 
-from importlib import import_module
-
+from fleetwatch import vendors
 from fleetwatch.connectors.base import VendorConnector
 
-VENDORS = {
-    "7signal": "fleetwatch.connectors.vendors.sevensignal:SevenSignalConnector",
-    "metaaccess": "fleetwatch.connectors.vendors.metaaccess:MetaAccessConnector",
-    "sensaphone": "fleetwatch.connectors.vendors.sensaphone:SensaphoneConnector",
-}
+#: slug → "module:Class" of its connector (from ``fleetwatch.vendors``)
+VENDORS = {v.slug: v.connector for v in vendors.VENDORS}
 
 
 def connector_class(vendor: str) -> type[VendorConnector]:
-    module, _, name = VENDORS[vendor].partition(":")
-    return getattr(import_module(module), name)
+    """The connector class for ``vendor``; KeyError for a vendor not in the list."""
+    return vendors.load(vendors.BY_SLUG[vendor].connector)

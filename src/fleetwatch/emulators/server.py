@@ -3,25 +3,22 @@
 import socket
 import threading
 import time
-from importlib import import_module
 
 import uvicorn
 
+from fleetwatch import vendors
 from fleetwatch.emulators.app import build_app
 from fleetwatch.emulators.base import VendorEmulator
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.emulators.fleet import Fleet, generate_fleet
 
-VENDORS = {
-    "7signal": "fleetwatch.emulators.sevensignal:SevenSignalEmulator",
-    "metaaccess": "fleetwatch.emulators.metaaccess:MetaAccessEmulator",
-    "sensaphone": "fleetwatch.emulators.sensaphone:SensaphoneEmulator",
-}
+#: slug → "module:Class" of its emulator, from the one vendor list (``fleetwatch.vendors``,
+#: which imports no Django).
+VENDORS = {v.slug: v.emulator for v in vendors.VENDORS}
 
 
 def vendor_class(name: str) -> type[VendorEmulator]:
-    module, _, attr = VENDORS[name].partition(":")
-    return getattr(import_module(module), attr)
+    return vendors.load(vendors.BY_SLUG[name].emulator)
 
 
 def make_emulator(name: str, fleet: Fleet, clock: SimClock, seed: int) -> VendorEmulator:

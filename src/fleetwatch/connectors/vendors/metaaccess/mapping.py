@@ -7,9 +7,7 @@ import hashlib
 import re
 from datetime import UTC, datetime
 
-from fleetwatch.connectors.base import DeviceRecord, StoredIncident
-from fleetwatch.incidents.ingest import IncidentDraft
-from fleetwatch.incidents.models import INFINITY
+from fleetwatch.connectors.base import INFINITY, DeviceRecord, IncidentDraft, StoredIncident
 
 DEVICE_PREFIX = "device:"
 ACTIVITY_PREFIX = "activity:"

@@ -3,18 +3,21 @@
 Every answer is ``{"result": {"success", "code", "message"}, "response": {...}}`` and
 application errors come as HTTP 200 with ``success: false`` (vendor-apis.md §3.4), so the
 status says little: :func:`check_envelope` reads ``result`` on every answer. Code 2 is "session
-expired" [C]: the shared HTTP layer then invalidates the session and retries once.
+expired" [C]: the session's auth flow then logs in again once and resends the request.
 
 All reads use JSON mode (POST, credentials in the body): nothing secret or session-like ends
 up in URLs, access logs or proxies.
 """
 
 import time
+from collections.abc import Generator
 from typing import Any
 
 from fleetwatch.connectors.auth import Authenticator
 from fleetwatch.connectors.http import (
+    Answer,
     AuthError,
+    AuthFlow,
     ClientError,
     Request,
     SessionExpired,
@@ -92,19 +95,30 @@ class SensaphoneSession(Authenticator):
             and time.time() < float(self.cache.get("renew_at", 0))
         )
 
-    def apply(self, request: Request, http: VendorHTTP) -> None:
+    def auth_flow(self, request: Request) -> AuthFlow:
+        """Log in when the session is missing or due for renewal; when the vendor answers
+        code 2 (session expired), log in again once and resend."""
         if not self.valid():
-            self.login(http)
-        # A new dict: the caller's body is reused as is when the request is retried.
-        request.json = {
+            yield from self.login()
+        answer = yield self.authorized(request)
+        if answer.refused:
+            self.cache.clear()
+            yield from self.login()
+            yield self.authorized(request)
+
+    def authorized(self, request: Request) -> Request:
+        # A new body: the caller's is reused as is when the request is sent again.
+        sent = request.copy()
+        sent.json = {
             **(request.json or {}),
             "acctid": self.cache["acctid"],
             "session": self.cache["session"],
         }
+        return sent
 
-    def login(self, http: VendorHTTP) -> None:
+    def login(self) -> Generator[Request, Answer, None]:
         user_name, password = self._require("user_name", "password")
-        _, body = http.request(
+        answer = yield Request(
             "POST",
             f"{self.prefix}/login",
             json={
@@ -115,6 +129,9 @@ class SensaphoneSession(Authenticator):
             },
             check=check_login,
         )
+        if answer.status >= 400 or answer.refused:
+            raise AuthError(f"Sensaphone login refused ({answer.status})", answer.status)
+        body = answer.body
         answer = body.get("response") if isinstance(body, dict) else None
         if not isinstance(answer, dict) or not answer.get("session"):
             raise AuthError("Sensaphone login answered without a session")

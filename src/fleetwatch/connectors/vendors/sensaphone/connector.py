@@ -35,9 +35,19 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-from fleetwatch.connectors.base import AckRecord, DeviceRecord, PollResult, VendorConnector
+from fleetwatch.connectors.base import (
+    INFINITY,
+    AckRecord,
+    DeviceRecord,
+    HubView,
+    IncidentDraft,
+    PollResult,
+    VendorConnector,
+    is_infinite,
+)
 from fleetwatch.connectors.http import ClientError
-from fleetwatch.connectors.options import specs_from_defaults
+from fleetwatch.connectors.options import Boolean, Number, Text
+from fleetwatch.connectors.pagination import OffsetPaginator
 from fleetwatch.connectors.vendors.sensaphone import mapping
 from fleetwatch.connectors.vendors.sensaphone.client import SensaphoneAPI, SensaphoneSession
 from fleetwatch.connectors.vendors.sensaphone.mapping import (
@@ -56,21 +66,27 @@ from fleetwatch.connectors.vendors.sensaphone.mapping import (
     record_time,
     text,
 )
-from fleetwatch.incidents.ingest import IncidentDraft
-from fleetwatch.incidents.models import INFINITY, Incident, is_infinite
 
 ACKED_STATE = 17  # zone state "Acknowledged" [F]: in alarm, acknowledged (emulator)
-DEFAULTS = {
-    "api_version": "v1",
-    "page_size": 200,  # events per event_log page
-    "max_pages": 25,  # per poll: 5,000 events; more: the next polls catch up, in order
-    "initial_hours": 72,  # first poll: how far back from the newest event to read
-    "overlap_seconds": 300,  # re-read before the bookmark, for events the vendor logs late
-    "reconcile_max": 25,  # targeted lookups (requests) per reconciling (first) poll
-    "readings": 4,  # data_log values per new alarm (one hour at 15-minute logging)
-    "readings_max_zones": 50,  # zones per poll that get readings (one request)
-    "devices_every": 3600,  # seconds between device records
-    "audit_log": False,
+OPTION_SPECS = {
+    "api_version": Text(default="v1"),
+    # events per event_log page
+    "page_size": Number(minimum=1, maximum=5000, integer=True, default=200),
+    # per poll: 5,000 events; more: the next polls catch up, in order
+    "max_pages": Number(minimum=1, integer=True, default=25),
+    # first poll: how far back from the newest event to read
+    "initial_hours": Number(minimum=0, default=72),
+    # re-read before the bookmark, for events the vendor logs late
+    "overlap_seconds": Number(minimum=0, default=300),
+    # targeted lookups (requests) per reconciling (first) poll
+    "reconcile_max": Number(minimum=0, integer=True, default=25),
+    # data_log values per new alarm (one hour at 15-minute logging)
+    "readings": Number(minimum=0, integer=True, default=4),
+    # zones per poll that get readings (one request)
+    "readings_max_zones": Number(minimum=0, integer=True, default=50),
+    # seconds between device records
+    "devices_every": Number(minimum=0, default=3600),
+    "audit_log": Boolean(default=False),
 }
 
 
@@ -121,8 +137,17 @@ class LogPager:
         True)``; after ``limit`` pages without either, ``(…, False)``. ``floor`` None: it is
         ``initial_seconds`` before the first record read."""
         got: dict[int, tuple[datetime, dict]] = {}
-        for page in range(limit):
-            items = self.api.log_page(self.log, {}, start + page * self.size, self.size)
+        reached = False
+
+        def more(page: tuple[int, bool]) -> bool:
+            length, passed_floor = page
+            return not passed_floor and length >= self.size
+
+        paginator = OffsetPaginator(
+            start, self.size, stream=self.log, has_more=more, max_pages=limit, cap="stop"
+        )
+        for offset in paginator:
+            items = self.api.log_page(self.log, {}, offset, self.size)
             self.pages += 1
             reached = False
             for item in items:
@@ -136,9 +161,8 @@ class LogPager:
                     reached = True
                     continue
                 got.setdefault(record_id, (at, item))  # pages shift as records arrive
-            if reached or len(items) < self.size:
-                return got, True
-        return got, False
+            paginator.advance((len(items), reached))
+        return got, not paginator.capped
 
     def older(self, offset: int, epoch: int) -> bool:
         """Is the record at ``offset`` older than ``epoch``, or is ``offset`` past the end of
@@ -181,11 +205,11 @@ class SensaphoneConnector(VendorConnector):
     vendor = "sensaphone"
     #: Sensaphone documents no limit [F, absence]: two requests a second is polite.
     rate_limit = (2, 1.0)
-    option_specs = specs_from_defaults(DEFAULTS)
+    option_specs = OPTION_SPECS
 
     def option(self, name: str) -> Any:
-        """A connector option, else this module's default (``DEFAULTS``)."""
-        return self.options.get(name, DEFAULTS[name])
+        """A connector option (resolved: its default when the connector does not set it)."""
+        return self.options[name]
 
     def prefix(self) -> str:
         """``/api/v1`` unless the connector's base URL already ends in an API version."""
@@ -211,7 +235,7 @@ class SensaphoneConnector(VendorConnector):
         }
 
     # --- the poll -------------------------------------------------------------------------
-    def poll(self, bookmarks: dict, now: datetime) -> PollResult:
+    def poll(self, bookmarks: dict, now: datetime, hub: HubView) -> PollResult:
         result = PollResult()
         devices = self.read_devices()
         mark = bookmarks.get("event_log") if isinstance(bookmarks.get("event_log"), dict) else None
@@ -228,7 +252,7 @@ class SensaphoneConnector(VendorConnector):
                 malformed += 1
             else:
                 events.append(event)
-        tracker = Tracker(self.open_incident_ids())
+        tracker = Tracker(set(hub.open_incidents()))
         reconciled = 0
         if mark is None:  # later polls read on from the bookmark without gaps: no guessing
             found = self.reconcile(devices, events, tracker)
@@ -239,9 +263,9 @@ class SensaphoneConnector(VendorConnector):
         # Behind, the replay knows the log only up to the chunk's last instant: the hub may
         # know more (a bookmark set back), and zone readings taken now are not the alarm's.
         horizon = datetime.fromtimestamp(log.bookmark["epoch"], UTC) if log.behind else None
-        drafts, readings = self.drafts(tracker, devices, horizon=horizon)
+        drafts, readings = self.drafts(tracker, devices, hub, horizon=horizon)
         result.incidents = drafts
-        result.acks = self.acks(tracker)
+        result.acks = self.acks(tracker, hub)
         result.bookmarks["event_log"] = log.bookmark
         result.notes["event_log"] = {
             "read": len(log.items),
@@ -491,11 +515,22 @@ class SensaphoneConnector(VendorConnector):
         size = 50
         for key, since in sorted(stale.items(), key=lambda item: item[1]):
             history: list[VendorEvent] = []
-            begin, reached = 0, False
+            reached = False
             filters = self.key_filters(key)
             if key[0] == ZONE:
                 filters["event_types"] = [*filters["event_types"], "acknowledged"]
-            while budget > 0 and not reached:
+            # Newest first, back to the episode's start, within what is left of the budget.
+            paginator = OffsetPaginator(
+                0,
+                size,
+                stream="event_log (reconcile)",
+                has_more=lambda page_reached: not page_reached,
+                max_pages=max(1, budget),
+                cap="stop",
+            )
+            for begin in paginator:
+                if budget <= 0:
+                    break
                 items = read(filters, begin, size)
                 if items is None:
                     break
@@ -505,7 +540,7 @@ class SensaphoneConnector(VendorConnector):
                         history.append(event)
                     reached = reached or (event is not None and event.epoch <= since)
                 reached = reached or len(items) < size
-                begin += size
+                paginator.advance(reached)
             if reached:  # the key's whole history since the hub's episode began
                 found.extend(history)
                 seen.add(key)
@@ -544,6 +579,7 @@ class SensaphoneConnector(VendorConnector):
         self,
         tracker: Tracker,
         devices: dict[int, DeviceInfo],
+        hub: HubView,
         *,
         horizon: datetime | None = None,
     ) -> tuple[list[IncidentDraft], int]:
@@ -556,7 +592,7 @@ class SensaphoneConnector(VendorConnector):
         zones the device read shows in alarm now.
         """
         touched = [e for e in tracker.episodes.values() if e.touched]
-        stored = self.stored_incidents(sids=[e.sid for e in touched])
+        stored = hub.incidents(e.sid for e in touched)
         ended_later: set[str] = set()
         if horizon is not None:
             ended_later = {
@@ -662,7 +698,7 @@ class SensaphoneConnector(VendorConnector):
         return len(by_point)
 
     # --- acknowledgements -----------------------------------------------------------------
-    def acks(self, tracker: Tracker) -> list[AckRecord]:
+    def acks(self, tracker: Tracker, hub: HubView) -> list[AckRecord]:
         """One AckRecord per vendor acknowledgement, on the episode it acknowledges: the one
         open at that moment, else the key's latest episode begun before it (the alarm had
         already returned to normal), looked up in the hub when this poll did not see it."""
@@ -672,9 +708,7 @@ class SensaphoneConnector(VendorConnector):
         prefixes = {mapping.key_prefix(p.key) for p in tracker.pending_acks}
         known: dict[tuple, list[int]] = {}
         for prefix in prefixes:
-            for sid in Incident.objects.filter(
-                source=self.connector.source, source_incident_id__startswith=prefix
-            ).values_list("source_incident_id", flat=True):
+            for sid in hub.incident_ids(prefix):
                 parsed = mapping.parse_sid(sid)
                 if parsed is not None:
                     known.setdefault(parsed[0], []).append(parsed[1])

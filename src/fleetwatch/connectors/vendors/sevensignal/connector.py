@@ -11,66 +11,30 @@ The bookmark is the vendor's own ``range.to``, so the vendor's clock — not our
 what "since the last poll" means.
 """
 
-import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fleetwatch.connectors.auth import OAuth2ClientCredentials
-from fleetwatch.connectors.base import DeviceRecord, PollResult, VendorConnector
+from fleetwatch.connectors.base import DeviceRecord, HubView, PollResult, VendorConnector
 from fleetwatch.connectors.http import ClientError, VendorError
 from fleetwatch.connectors.options import Number
-from fleetwatch.incidents.ingest import IncidentDraft
-from fleetwatch.incidents.models import INFINITY
-
-log = logging.getLogger("fleetwatch.connectors")
+from fleetwatch.connectors.pagination import PageNumberPaginator
+from fleetwatch.connectors.vendors.sevensignal import mapping
 
 DAY_MS = 86_400_000
 MAX_WINDOW_MS = 29 * DAY_MS  # the vendor refuses more than 30 days; keep a day spare
-
-
-def parse_ts(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def from_ms(value: int | float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
-
-
-def band_label(band) -> str:
-    try:
-        return f"{float(band):g} GHz"
-    except (TypeError, ValueError):
-        return str(band or "?")
-
-
-def level_for(count: float, population: float, thresholds: dict) -> int:
-    """Share of agents impacted against the vendor's ``minPercentImpacted`` (default 10 %):
-    5× the minimum or more is High (2), 2× Moderate (3), otherwise Low (4)."""
-    if not population:
-        return 4
-    share = 100.0 * float(count or 0) / float(population)
-    minimum = float(thresholds.get("minPercentImpacted") or 10)
-    if share >= 5 * minimum:
-        return 2
-    if share >= 2 * minimum:
-        return 3
-    return 4
-
-
-def is_open(record: dict) -> bool:
-    """Open until the vendor reports an ``endTimestamp`` (its FAQ: a missing or empty one means
-    "not reported" yet). ``asOfTimestamp`` keeps moving after the end and says nothing more."""
-    return not record.get("endTimestamp")
+MAX_AGENT_PAGES = 10_000  # a vendor that never ends the agent list is a bug
 
 
 class SevenSignalConnector(VendorConnector):
     vendor = "7signal"
     rate_limit = (5, 1.0)  # the vendor's illustration: replenish 5/s (burst 15)
     option_specs = {
-        "overlap_minutes": Number(minimum=0, maximum=MAX_WINDOW_MS / 60_000),
-        "agents_every": Number(minimum=0),
-        "agents_per_page": Number(minimum=1, maximum=250, integer=True),
+        # each poll re-reads this much before the last window's end, for late changes
+        "overlap_minutes": Number(minimum=0, maximum=MAX_WINDOW_MS / 60_000, default=60),
+        # seconds between reads of the agent (device) list
+        "agents_every": Number(minimum=0, default=3600),
+        # page size of /eyes/agents (the vendor's maximum)
+        "agents_per_page": Number(minimum=1, maximum=250, integer=True, default=250),
     }
 
     def authenticator(self, credentials: dict, cache: dict) -> OAuth2ClientCredentials:
@@ -86,10 +50,12 @@ class SevenSignalConnector(VendorConnector):
             "devices": agents.get("deviceCount"),
         }
 
-    def poll(self, bookmarks: dict, now: datetime) -> PollResult:
+    def poll(self, bookmarks: dict, now: datetime, hub: HubView) -> PollResult:
+        """Reads only the vendor: ends come from the vendor's ``endTimestamp``, so the hub's
+        view is not needed here."""
         result = PollResult()
         incidents, window_to = self.read_incidents(bookmarks.get("incidents"))
-        result.incidents = [self.draft(record) for record in incidents]
+        result.incidents = [mapping.incident(record) for record in incidents]
         result.bookmarks["incidents"] = window_to
         result.notes["vendor_incidents"] = len(incidents)
         if self.agents_due(bookmarks.get("agents"), now):
@@ -104,7 +70,7 @@ class SevenSignalConnector(VendorConnector):
             elapsed = (now - datetime.fromisoformat(str(last))).total_seconds()
         except (TypeError, ValueError):
             return True
-        return elapsed < 0 or elapsed >= float(self.options.get("agents_every", 3600))
+        return elapsed < 0 or elapsed >= float(self.options["agents_every"])
 
     def read_incidents(self, bookmark: int | None) -> tuple[list[dict], int]:
         """Every incident overlapping (bookmark - overlap, vendor now]; the first poll takes
@@ -118,7 +84,7 @@ class SevenSignalConnector(VendorConnector):
         if bookmark is None:
             body = self.fetch_incidents({})
             return body["results"], self.window_end(body)
-        overlap_ms = int(float(self.options.get("overlap_minutes", 60)) * 60_000)
+        overlap_ms = int(float(self.options["overlap_minutes"]) * 60_000)
         start = int(bookmark) - overlap_ms
         try:
             body = self.fetch_incidents({"from": start})
@@ -135,10 +101,10 @@ class SevenSignalConnector(VendorConnector):
         clamped = max(start, vendor_now - MAX_WINDOW_MS)
         if clamped >= vendor_now - DAY_MS:  # the default window already covers it
             if start > vendor_now:
-                log.warning(
+                self.log.warning(
                     "7SIGNAL connector %s: bookmark %d is ahead of the vendor's clock (%d); "
                     "re-reading the vendor's last 24 h",
-                    self.connector.name,
+                    self.name,
                     bookmark,
                     vendor_now,
                 )
@@ -165,43 +131,30 @@ class SevenSignalConnector(VendorConnector):
             raise VendorError("7SIGNAL answered /incidents/agents with an incident without id")
         return body
 
-    def draft(self, record: dict) -> IncidentDraft:
-        thresholds = record.get("thresholds") or {}
-        count, population = record.get("countImpacted") or 0, record.get("populationCount") or 0
-        network, kind = record.get("network") or "?", record.get("type") or "UNKNOWN"
-        location = record.get("locationName") or record.get("location") or "?"
-        end = None if is_open(record) else parse_ts(record.get("endTimestamp"))
-        organisation = record.get("organizationName") or ""
-        tags = [
-            ("type", kind),
-            ("network", network),
-            ("band", band_label(record.get("band"))),
-            ("location", location),
-            ("location_id", record.get("location") or ""),
-            ("organisation", organisation),
-        ]
-        return IncidentDraft(
-            start_time=parse_ts(record["startTimestamp"]),
-            end_time=INFINITY if end is None else end,
-            source_incident_id=str(record["id"]),
-            description=(
-                f"{kind} on {network} ({band_label(record.get('band'))}) at {location}: "
-                f"{count:g} of {population:g} agents impacted"
-            ),
-            level=level_for(count, population, thresholds),
-            metadata={
-                "countImpacted": count,
-                "populationCount": population,
-                "thresholds": thresholds,
-                "determined": record.get("timestampDeterminedToBeIncident"),
-            },
-            tags=[(k, v) for k, v in tags if v],
-        )
-
     def read_agents(self) -> list[DeviceRecord]:
-        devices, page = [], 1
-        per_page = int(self.options.get("agents_per_page", 250))
-        while True:
+        """``/eyes/agents`` page by page until ``pagination.pages``; a vendor that repeats a
+        page (it ignores ``page``) or never ends fails the poll instead of looping."""
+        devices: list[DeviceRecord] = []
+        per_page = int(self.options["agents_per_page"])
+
+        def more(body: dict) -> bool:
+            try:
+                pages = int(body["pagination"]["pages"] or 0)
+            except (TypeError, ValueError):
+                raise VendorError("7SIGNAL answered /eyes/agents with bad pagination") from None
+            return paginator.current_value < pages
+
+        def ids(body: dict) -> tuple | None:
+            found = tuple(a.get("id") for a in body["results"] if isinstance(a, dict))
+            return found or None
+
+        paginator = PageNumberPaginator(
+            stream="7SIGNAL /eyes/agents",
+            has_more=more,
+            fingerprint=ids,
+            max_pages=MAX_AGENT_PAGES,
+        )
+        for page in paginator:
             _, body = self.http.request(
                 "GET", "/eyes/agents", params={"page": page, "perPage": per_page}, auth=self.auth
             )
@@ -210,33 +163,10 @@ class SevenSignalConnector(VendorConnector):
             pagination = body.get("pagination")
             if not isinstance(pagination, dict) or "pages" not in pagination:
                 raise VendorError("7SIGNAL answered /eyes/agents without its pagination")
-            for agent in body["results"]:
-                if not isinstance(agent, dict) or not agent.get("id"):
-                    continue
-                devices.append(
-                    DeviceRecord(
-                        vendor_id=agent["id"],
-                        name=agent.get("name") or "",
-                        mac=agent.get("mac") or "",
-                        ip=agent.get("localIpAddress") or "",
-                        os=" ".join(p for p in (agent.get("platform"), agent.get("version")) if p),
-                        last_seen=from_ms(agent.get("lastSeen")),
-                        data={
-                            k: agent.get(k)
-                            for k in (
-                                "manufacturer",
-                                "model",
-                                "lastSsid",
-                                "lastDefinedLocation",
-                                "isLicensed",
-                            )
-                        },
-                    )
-                )
-            try:
-                pages = int(pagination["pages"] or 0)
-            except (TypeError, ValueError):
-                raise VendorError("7SIGNAL answered /eyes/agents with bad pagination") from None
-            if page >= pages:
-                return devices
-            page += 1
+            devices.extend(
+                mapping.agent_record(agent)
+                for agent in body["results"]
+                if isinstance(agent, dict) and agent.get("id")
+            )
+            paginator.advance(body)
+        return devices
