@@ -10,8 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
-from fleetwatch.connectors.redaction import with_redaction
 from fleetwatch import __version__
+from fleetwatch.connectors.redaction import with_redaction
 from fleetwatch.observability.logs import logging_config
 
 
