@@ -60,6 +60,7 @@ def test_a_held_lease_skips_the_poll(seven, poll):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_worker_killed_mid_poll_loses_and_duplicates_nothing(seven, worker_env):
     _, connector, ctl = seven
     assert run_poll(connector.pk).status == "ok"
@@ -103,6 +104,7 @@ def stop(process) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_a_worker_killed_mid_poll_is_taken_over_by_another_after_its_lease(seven, worker_env):
     """A ``fleetwatch worker`` is SIGKILLed while its poll waits on the vendor. Nothing is
     stored; the connector stays blocked until the dead worker's lease (5 s here) runs out;
@@ -227,6 +229,7 @@ def test_concurrent_schedulers_enqueue_once(seven):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_workers_poll_on_schedule_and_share_a_strict_limit(
     emulator, make_connector, control, worker_env
 ):

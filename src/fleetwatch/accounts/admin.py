@@ -1,5 +1,7 @@
 """Admin for users, phone numbers and login tokens (DRF tokens: ``rest_framework.authtoken``)."""
 
+from typing import override
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
@@ -48,9 +50,11 @@ class LoginTokenAdmin(admin.ModelAdmin):
     fields = ["prefix", "user", "created", "expiry"]
     readonly_fields = fields
 
+    @override
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    @override
     def has_change_permission(self, request: HttpRequest, obj: LoginToken | None = None) -> bool:
         return False
 

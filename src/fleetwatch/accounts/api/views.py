@@ -4,6 +4,8 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +21,7 @@ from fleetwatch.accounts.api.serializers import (
     PhoneNumberSerializer,
     TokenSerializer,
 )
+from fleetwatch.accounts.authentication import INVALID
 from fleetwatch.accounts.models import LoginToken, PhoneNumber, User, replace_drf_token
 from fleetwatch.api.validation import StrictQueryParams, require_object
 
@@ -43,10 +46,19 @@ class CurrentUserView(StrictQueryParams, generics.GenericAPIView):
 
 
 class UserDetailView(StrictQueryParams, generics.RetrieveAPIView):
-    """``GET auth/users/<pk>/``: any user's public fields, e.g. to name an event's actor."""
+    """``GET auth/users/<pk>/``: a user's name and e-mail address, as Argus shows them.
 
-    queryset = User.objects.all()
+    Argus shows any user to anyone logged in; here staff see every user and everyone else
+    only themselves (another user is a 404, so ids cannot be probed). Argus clients name an
+    event's or acknowledgement's actor from the ``actor`` those carry, not from here.
+    """
+
     serializer_class = BasicUserSerializer
+
+    def get_queryset(self):
+        if self.request.user.is_staff:
+            return User.objects.all()
+        return User.objects.filter(pk=self.request.user.pk)
 
 
 @hide_password
@@ -70,15 +82,28 @@ class ObtainTokenView(StrictQueryParams, APIView):
 
 
 class RefreshTokenView(StrictQueryParams, APIView):
-    """``POST auth/refresh-token/``: replace the requesting user's DRF token.
+    """``POST auth/refresh-token/``: replace the DRF token the request is made with.
 
-    The old token stops working at once. Unlike Argus, a user without a DRF token (logged in
-    with a login token or a session) gets one instead of a 400.
+    The old token, and every login token minted with it, stop working at once. A login token
+    cannot do this (400): a 10-hour token must not turn itself into a 14-day one, nor revoke
+    the token it may have come from. With a session (a password login, like ``token-auth/``)
+    the user's DRF token is replaced, or made if there is none.
     """
 
-    @extend_schema(request=None, responses=TokenSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: TokenSerializer,
+            400: OpenApiResponse(description="Made with a login token."),
+        },
+    )
     def post(self, request: Request) -> Response:
         require_empty_body(request)
+        if isinstance(request.auth, LoginToken):
+            return Response(
+                {"detail": "Only a DRF token (from token-auth/) can be refreshed."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         token = replace_drf_token(request.user)
         return Response({"token": token.key})
 
@@ -87,7 +112,8 @@ class RefreshTokenView(StrictQueryParams, APIView):
 class LoginView(StrictQueryParams, APIView):
     """``POST auth/token/login/``: a new login token (64 hex characters, expiring after
     ``LOGIN_TOKEN_TTL_HOURS``), for the posted ``{"username", "password"}`` or, with an empty
-    body, for the user the request is authenticated as.
+    body, for the user the request is authenticated as. A token minted with another token is
+    derived from it: revoked with it, and expiring no later.
 
     Deviation from Argus: bad credentials are ``400 {"non_field_errors": ["Unable to log in
     with provided credentials."]}``, the same JSON object ``token-auth/`` answers, where Argus
@@ -99,13 +125,19 @@ class LoginView(StrictQueryParams, APIView):
     @extend_schema(request=CredentialsSerializer, responses=LoginTokenSerializer)
     def post(self, request: Request) -> Response:
         require_object(request.data)
+        derived_from: Token | LoginToken | None = None
         if not request.data and request.user is not None:
             user = request.user
+            if isinstance(request.auth, Token | LoginToken):
+                derived_from = request.auth
         else:
             serializer = CredentialsSerializer(data=request.data, context={"request": request})
             serializer.is_valid(raise_exception=True)
             user = serializer.validated_data["user"]
-        token, key = LoginToken.objects.issue(user)
+        issued = LoginToken.objects.issue(user, derived_from=derived_from)
+        if issued is None:  # the token it was asked with was revoked meanwhile
+            raise AuthenticationFailed(INVALID)
+        token, key = issued
         return Response(LoginTokenSerializer({"expiry": token.expiry, "token": key}).data)
 
 
