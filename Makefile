@@ -3,8 +3,11 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/fleetwatch
 PYTEST_ARGS ?=
+# make test-fast: parallel pytest workers. Many tests wait on sockets and clocks rather than the
+# CPU, so more workers than cores still helps (each worker has its own SQLite test database).
+FAST_WORKERS ?= 4
 
-.PHONY: venv demo test test-sqlite test-postgres lint format bench clean
+.PHONY: venv demo test test-fast test-sqlite test-postgres lint typecheck format bench clean
 
 venv: $(VENV)/.installed
 
@@ -19,9 +22,17 @@ demo: venv
 
 test: venv lint test-sqlite test-postgres
 
-lint: venv
+# The edit loop: unit and API tests on SQLite, in parallel; no subprocesses, no end-to-end runs
+# (the tests marked `slow`). `make test` runs everything, as CI does.
+test-fast: venv
+	env -u DATABASE_URL $(VENV)/bin/pytest -m "not slow" -n $(FAST_WORKERS) --dist worksteal -q $(PYTEST_ARGS)
+
+lint: venv typecheck
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: venv
+	$(VENV)/bin/mypy
 
 test-sqlite: venv
 	@echo "== tests on SQLite"
@@ -43,4 +54,4 @@ format: venv
 	$(VENV)/bin/ruff check --fix src tests bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -164,7 +164,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": SQLITE_PATH,
+            "NAME": str(SQLITE_PATH),
             "OPTIONS": {
                 # WAL lets the worker and the web server read while the other writes;
                 # IMMEDIATE transactions avoid "database is locked" on lock upgrades.
@@ -173,7 +173,7 @@ else:
                 "timeout": 20,
             },
             # A file, not memory, so that tests can start workers as separate processes.
-            "TEST": {"NAME": DATA_DIR / f"test-{os.getpid()}.sqlite3"},
+            "TEST": {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

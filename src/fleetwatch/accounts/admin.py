@@ -22,7 +22,7 @@ class UserAdmin(DjangoUserAdmin):
     """Django's user admin, plus phone numbers and whether the user is a source system."""
 
     inlines = [PhoneNumberInline]
-    list_display = (*DjangoUserAdmin.list_display, "is_source_system")
+    list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_source_system")
     list_select_related = ["source_system"]
 
     @admin.display(boolean=True, description="source system")
@@ -47,8 +47,8 @@ class LoginTokenAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     list_filter = ["expiry"]
     search_fields = ["user__username", "prefix"]
-    fields = ["prefix", "user", "created", "expiry"]
-    readonly_fields = fields
+    fields = ("prefix", "user", "created", "expiry")
+    readonly_fields = ("prefix", "user", "created", "expiry")
 
     @override
     def has_add_permission(self, request: HttpRequest) -> bool:

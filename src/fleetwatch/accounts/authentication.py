@@ -6,9 +6,11 @@ authtoken has 40 hex characters (one per user, ``/token-auth/``), a login token 
 """
 
 from datetime import timedelta
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Model
 from django.db.models.expressions import Col
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -25,12 +27,19 @@ INACTIVE = "User inactive or deleted."
 
 
 _TOKEN_MODELS = (Token, User, SourceSystem)
+# Per model: the model, its attnames, the position of its pk, and (position, Col, converters)
+# of the columns that need converting.
+_Layout = list[tuple[type[Model], list[str], int, list[tuple[int, Col, list[Any]]]]]
 
 
-def _token_sql() -> tuple[str, list[tuple]]:
+def _token_sql() -> tuple[str, _Layout]:
     """The SQL of ``Token.objects.select_related("user", "user__source_system").get(key=...)``
     written once, and per model its attnames, pk position and column converters."""
-    quote = connection.ops.quote_name
+
+    def quote(name: str | None) -> str:  # a concrete field always has its column
+        assert name is not None
+        return connection.ops.quote_name(name)
+
     columns, layout = [], []
     for alias, model in zip(("t", "u", "s"), _TOKEN_MODELS, strict=True):
         names, conversions = [], []
@@ -54,7 +63,7 @@ def _token_sql() -> tuple[str, list[tuple]]:
     return sql, layout
 
 
-_token_queries: dict[str, tuple[str, list[tuple]]] = {}
+_token_queries: dict[str, tuple[str, _Layout]] = {}
 
 
 def find_drf_token(key: str) -> Token | None:
@@ -70,7 +79,8 @@ def find_drf_token(key: str) -> Token | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    objects, start = [], 0
+    objects: list[Model | None] = []
+    start = 0
     for model, names, pk_index, conversions in layout:
         values = list(row[start : start + len(names)])
         start += len(names)
@@ -81,7 +91,7 @@ def find_drf_token(key: str) -> Token | None:
             for converter in converters:
                 values[index] = converter(values[index], col, connection)
         objects.append(model.from_db(connection.alias, names, values))
-    token, user, source = objects
+    token, user, source = cast(tuple[Token, User, SourceSystem | None], tuple(objects))
     # The caches select_related fills, both ways of each one-to-one relation.
     user_field = Token._meta.get_field("user")
     user_field.set_cached_value(token, user)

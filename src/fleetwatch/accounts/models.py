@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import Any
 
 import phonenumbers
 from django.conf import settings
@@ -40,15 +41,15 @@ def normalize_phone_number(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-class PhoneNumberField(models.CharField):
+class PhoneNumberField(models.CharField[str, str]):
     """A CharField that holds E.164 numbers; ``to_python`` normalizes, so the admin and
     ``full_clean`` store the same form as the API."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 20)  # E.164: "+" and at most 15 digits
         super().__init__(*args, **kwargs)
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> Any:
         value = super().to_python(value)
         if value in self.empty_values:
             return value
@@ -86,7 +87,7 @@ def replace_drf_token(user: User) -> Token:
     return Token.objects.create(user=user)
 
 
-class LoginTokenQuerySet(models.QuerySet):
+class LoginTokenQuerySet(models.QuerySet["LoginToken"]):
     def expired(self) -> "LoginTokenQuerySet":
         return self.filter(expiry__lte=timezone.now())
 

@@ -133,11 +133,11 @@ class KeysetCursorPagination:
             queryset = build()
             compiled = _compile(self, queryset, kind) if queryset.db == DEFAULT_DB_ALIAS else False
             per_db[cache_key] = compiled
-        if compiled is False:
+        if isinstance(compiled, CompiledPage):
+            rows = compiled.run(value, pk)
+        else:  # False: not cacheable
             queryset = queryset if queryset is not None else build()
             rows = list(self._page(queryset, value, pk, reverse))
-        else:
-            rows = compiled.run(value, pk)
         return self._finish(rows, value, reverse)
 
     def _link(self, row, reverse: bool) -> str:

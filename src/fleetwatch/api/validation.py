@@ -3,9 +3,11 @@
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 UNKNOWN_PARAMETER = "Unknown query parameter."
 DATETIME_RANGE_MESSAGE = "Datetime value out of range."
@@ -26,7 +28,7 @@ def reject_unknown(
 ) -> None:
     """400 naming every key of ``data`` (a body or the query parameters) not in ``allowed``."""
     require_object(data)
-    unknown = sorted(set(data.keys()) - set(allowed))
+    unknown = sorted(set(data.keys()) - set(allowed))  # type: ignore[attr-defined]  # require_object checked
     if unknown:
         if isinstance(message, str):
             message = [message]
@@ -73,7 +75,13 @@ def json_problem(value: object) -> str | None:
     return None
 
 
-class StrictQueryParams:
+if TYPE_CHECKING:
+    _ViewBase = APIView
+else:
+    _ViewBase = object
+
+
+class StrictQueryParams(_ViewBase):
     """A view mixin: a query parameter the view does not read is a 400 naming it.
 
     ``query_params`` lists what the view reads (``format`` is DRF's own); ``None`` means the

@@ -5,10 +5,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from fleetwatch.accounts.api.serializers import (
@@ -26,6 +27,14 @@ from fleetwatch.accounts.models import LoginToken, PhoneNumber, User, replace_dr
 from fleetwatch.api.validation import StrictQueryParams, require_object
 
 hide_password = method_decorator(sensitive_post_parameters("password"), name="dispatch")
+
+
+def requesting_user(request: Request) -> User:
+    """The user the request is authenticated as; these views let no one else in."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
 
 
 def require_empty_body(request: Request) -> None:
@@ -104,7 +113,7 @@ class RefreshTokenView(StrictQueryParams, APIView):
                 {"detail": "Only a DRF token (from token-auth/) can be refreshed."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        token = replace_drf_token(request.user)
+        token = replace_drf_token(requesting_user(request))
         return Response({"token": token.key})
 
 
@@ -126,7 +135,7 @@ class LoginView(StrictQueryParams, APIView):
     def post(self, request: Request) -> Response:
         require_object(request.data)
         derived_from: Token | LoginToken | None = None
-        if not request.data and request.user is not None:
+        if not request.data and isinstance(request.user, User):
             user = request.user
             if isinstance(request.auth, Token | LoginToken):
                 derived_from = request.auth
@@ -166,25 +175,25 @@ class LogoutAllView(StrictQueryParams, APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
         require_empty_body(request)
-        LoginToken.objects.filter(user=request.user).delete()
+        LoginToken.objects.filter(user=requesting_user(request)).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class OwnPhoneNumbers(StrictQueryParams):
+class OwnPhoneNumbers(StrictQueryParams, generics.GenericAPIView):
     """Only the requesting user's numbers exist for these views; others' are 404."""
 
     serializer_class = PhoneNumberSerializer
     pagination_class = None  # a plain array, as Argus v1
 
     def get_queryset(self):
-        return PhoneNumber.objects.filter(user=self.request.user)
+        return PhoneNumber.objects.filter(user=requesting_user(self.request))
 
 
 class PhoneNumberListView(OwnPhoneNumbers, generics.ListCreateAPIView):
     """``GET, POST auth/phone-number/`` (v1)."""
 
-    def perform_create(self, serializer: PhoneNumberSerializer) -> None:
-        serializer.save(user=self.request.user)
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        serializer.save(user=requesting_user(self.request))
 
 
 class PhoneNumberDetailView(OwnPhoneNumbers, generics.RetrieveUpdateDestroyAPIView):
