@@ -3,9 +3,10 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/fleetwatch
 PYTEST_ARGS ?=
-# make test-fast: parallel pytest workers. Many tests wait on sockets and clocks rather than the
-# CPU, so more workers than cores still helps (each worker has its own SQLite test database).
-FAST_WORKERS ?= 4
+# make test-fast: parallel pytest workers, one per core by default (`auto`); each has its own
+# SQLite test database. More than the cores (FAST_WORKERS=4) can help an idle machine: many tests
+# wait on sockets and clocks, not the CPU.
+FAST_WORKERS ?= auto
 
 .PHONY: venv demo test test-fast test-sqlite test-postgres lint typecheck format bench clean
 
