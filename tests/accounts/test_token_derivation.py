@@ -186,3 +186,11 @@ def test_minting_with_a_token_revoked_meanwhile_issues_nothing(enduser):
     assert LoginToken.objects.issue(enduser, derived_from=drf_token) is None
     assert LoginToken.objects.issue(enduser, derived_from=parent) is None
     assert not LoginToken.objects.exists()
+
+
+def test_deleting_a_user_with_derived_tokens_deletes_them_all(api, enduser, mint):
+    mint(mint(api.token))
+    assert LoginToken.objects.filter(user=enduser).count() == 2
+    enduser.delete()
+    assert not LoginToken.objects.exists()
+    assert not Token.objects.exists()
