@@ -194,3 +194,14 @@ def test_deleting_a_user_with_derived_tokens_deletes_them_all(api, enduser, mint
     enduser.delete()
     assert not LoginToken.objects.exists()
     assert not Token.objects.exists()
+
+
+def test_the_admin_shows_what_a_login_token_was_minted_with(admin_client, api, anon, mint):
+    child = mint(api.token)
+    grandchild = mint(child)
+    anon.post(LOGIN, CREDENTIALS, format="json")
+    page = admin_client.get("/admin/accounts/logintoken/").content.decode()
+    assert "the user&#x27;s DRF token" in page
+    assert f"login token {child[:8]}…" in page
+    assert "a password or session" in page
+    assert grandchild[:8] in page

@@ -43,12 +43,21 @@ class LoginTokenAdmin(admin.ModelAdmin):
     """Login tokens can be looked at and revoked (deleted) here, never made or edited: a key
     exists only in the login response. The digest is not shown; the prefix identifies a token."""
 
-    list_display = ["prefix", "user", "created", "expiry"]
-    list_select_related = ["user"]
+    list_display = ["prefix", "user", "created", "expiry", "minted_with"]
+    list_select_related = ["user", "parent"]
     list_filter = ["expiry"]
     search_fields = ["user__username", "prefix"]
-    fields = ("prefix", "user", "created", "expiry")
-    readonly_fields = ("prefix", "user", "created", "expiry")
+    fields = ("prefix", "user", "created", "expiry", "minted_with")
+    readonly_fields = ("prefix", "user", "created", "expiry", "minted_with")
+
+    @admin.display(description="minted with")
+    def minted_with(self, token: LoginToken) -> str:
+        """What revokes this token besides itself (README, "Tokens")."""
+        if token.drf_token_id is not None:
+            return "the user's DRF token"
+        if token.parent is not None:
+            return f"login token {token.parent}"
+        return "a password or session"
 
     @override
     def has_add_permission(self, request: HttpRequest) -> bool:
