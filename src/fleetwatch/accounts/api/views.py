@@ -58,8 +58,8 @@ class UserDetailView(StrictQueryParams, generics.RetrieveAPIView):
     """``GET auth/users/<pk>/``: a user's name and e-mail address, as Argus shows them.
 
     Argus shows any user to anyone logged in; here staff see every user and everyone else
-    only themselves (another user is a 404, so ids cannot be probed). Argus clients name an
-    event's or acknowledgement's actor from the ``actor`` those carry, not from here.
+    only themselves (another user is a 404, so ids cannot be probed). Events and
+    acknowledgements carry their actor's name themselves (README, "stricter than Argus").
     """
 
     serializer_class = BasicUserSerializer
