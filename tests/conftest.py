@@ -1,6 +1,7 @@
 """Fixtures shared by every test package: users, source systems, token-authenticated clients."""
 
 import os
+import subprocess
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -118,3 +119,23 @@ def metrics_files_of_this_run():
 
     for path in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob(f"*_{os.getpid()}.db"):
         path.unlink(missing_ok=True)
+def pytest_collection_modifyitems(config, items):
+    """Tests that start their own processes and database (``standalone``) are ``slow`` too."""
+    for item in items:
+        if item.get_closest_marker("standalone"):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def subprocesses_only_in_slow_tests(request, monkeypatch):
+    """``make test-fast`` leaves out the ``slow`` tests and promises no subprocesses: a test
+    that starts one must say so with ``@pytest.mark.slow``, or it fails here and tells you."""
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(
+            "this test starts a subprocess: mark it @pytest.mark.slow (see README, make test-fast)"
+        )
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)

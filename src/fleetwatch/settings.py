@@ -41,7 +41,36 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 BASE_DIR = Path(__file__).resolve().parent
-DATA_DIR = Path(os.environ.get("FLEETWATCH_DATA_DIR", Path.cwd() / "var")).resolve()
+
+
+def _private_data_dir(path: Path) -> Path:
+    """Create the data directory, if it is missing, readable by its owner only (0700): it
+    holds the SQLite database with the API token keys, the secret key and the encryption key.
+    A directory that exists is left as it is (it may be one the operator chose and shares)."""
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by another process starting up
+            pass
+        else:
+            path.chmod(0o700)  # mkdir's mode is masked by the umask; make sure of it
+    return path
+
+
+def _private_file(path: Path) -> Path:
+    """Create ``path`` empty with mode 0600 if it does not exist yet, so that whatever fills it
+    later (SQLite; its -wal and -shm files take the database file's mode) keeps it private."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    return path
+
+
+DATA_DIR = _private_data_dir(
+    Path(os.environ.get("FLEETWATCH_DATA_DIR", Path.cwd() / "var")).resolve()
+)
 
 
 def _secret_key() -> str:
@@ -51,7 +80,6 @@ def _secret_key() -> str:
     path = DATA_DIR / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(50)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -136,10 +164,12 @@ if DATABASE_URL:
             server_side_binding=True, prepare_threshold=2
         )
 else:
+    # The file holds the API token keys: created 0600 in a 0700 directory (README, "Tokens").
+    _private_file(SQLITE_PATH)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": SQLITE_PATH,
+            "NAME": str(SQLITE_PATH),
             "OPTIONS": {
                 # WAL lets the worker and the web server read while the other writes;
                 # IMMEDIATE transactions avoid "database is locked" on lock upgrades.
@@ -148,7 +178,7 @@ else:
                 "timeout": 20,
             },
             # A file, not memory, so that tests can start workers as separate processes.
-            "TEST": {"NAME": DATA_DIR / f"test-{os.getpid()}.sqlite3"},
+            "TEST": {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -5,8 +5,9 @@ from datetime import timedelta
 
 import pytest
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
-from fleetwatch.accounts.models import PhoneNumber
+from fleetwatch.accounts.models import LoginToken, PhoneNumber
 
 from .conftest import VERSIONS
 
@@ -143,17 +144,36 @@ def test_current_user_is_read_only(api):
     assert response.status_code == 405
 
 
+BOB = {"username": "bob", "first_name": "Bob", "last_name": "Builder", "email": "bob@example.org"}
+
+
 @pytest.mark.parametrize("version", VERSIONS)
-def test_user_by_pk(api, make_user, version):
+def test_staff_see_any_user_by_pk(client_for, make_user, version):
     bob = make_user("bob", first_name="Bob", last_name="Builder", email="bob@example.org")
-    response = api.get(f"/api/{version}/auth/users/{bob.pk}/")
+    staff = client_for(make_user("ops", is_staff=True))
+    response = staff.get(f"/api/{version}/auth/users/{bob.pk}/")
     assert response.status_code == 200
-    assert response.json() == {
-        "username": "bob",
-        "first_name": "Bob",
-        "last_name": "Builder",
-        "email": "bob@example.org",
-    }
+    assert response.json() == BOB
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_user_sees_themself_by_pk(client_for, make_user, version):
+    bob = make_user("bob", first_name="Bob", last_name="Builder", email="bob@example.org")
+    response = client_for(bob).get(f"/api/{version}/auth/users/{bob.pk}/")
+    assert response.status_code == 200
+    assert response.json() == BOB
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_other_users_are_404_to_non_staff(api, make_user, source_api, version):
+    """Another user's e-mail address is not for everyone: the same 404 as a missing user."""
+    bob = make_user("bob", email="bob@example.org")
+    for client in (api, source_api):
+        response = client.get(f"/api/{version}/auth/users/{bob.pk}/")
+        assert response.status_code == 404
+        assert "bob" not in response.content.decode()
+    missing = api.get(f"/api/{version}/auth/users/999999/")
+    assert response.json() == missing.json()
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -334,13 +354,33 @@ def test_refresh_token_resets_the_expiry_clock(api, client_with, enduser):
     assert client_with(new).get("/api/v2/auth/user/").status_code == 200
 
 
-def test_refresh_token_with_a_login_token_creates_a_drf_token(
-    client_with, enduser, login_token_for
+def test_refresh_token_with_a_login_token_is_400_and_changes_nothing(
+    api, client_with, enduser, login_token_for
 ):
+    """A 10-hour login token cannot turn itself into a 14-day DRF token."""
     _, key = login_token_for(enduser)
     response = client_with(key).post("/api/v2/auth/refresh-token/")
+    assert response.status_code == 400
+    assert "DRF token" in response.json()["detail"]
+    assert Token.objects.get(user=enduser).key == api.token
+    assert api.get("/api/v2/auth/user/").status_code == 200
+
+
+def test_refresh_token_with_a_login_token_makes_no_drf_token(client_with, make_user):
+    bob = make_user("bob")
+    _, key = LoginToken.objects.issue(bob)
+    assert client_with(key).post("/api/v2/auth/refresh-token/").status_code == 400
+    assert not Token.objects.filter(user=bob).exists()
+
+
+def test_refresh_token_with_a_session_makes_a_drf_token(make_user, client_with):
+    """A session is a password login, as token-auth/ is."""
+    bob = make_user("bob")
+    session = APIClient(enforce_csrf_checks=False)
+    session.force_login(bob)
+    response = session.post("/api/v2/auth/refresh-token/")
     assert response.status_code == 200
-    assert Token.objects.get(user=enduser).key == response.json()["token"]
+    assert client_with(response.json()["token"]).get("/api/v2/auth/user/").status_code == 200
 
 
 def test_refresh_token_rejects_unknown_fields(api, enduser):

@@ -84,6 +84,7 @@ def stop(process) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_a_worker_killed_mid_poll_is_taken_over_by_another_after_its_lease(seven, worker_env):
     """A ``fleetwatch worker`` is SIGKILLed while its poll waits on the vendor. Nothing is
     stored, and a poll meanwhile is skipped rather than doubled: the connector stays blocked
@@ -219,6 +220,7 @@ def test_concurrent_schedulers_enqueue_once(seven):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_workers_poll_on_schedule_and_share_a_strict_limit(
     emulator, make_connector, control, worker_env
 ):

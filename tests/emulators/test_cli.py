@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+# Every test here runs `fleetwatch emulate` (or Python) as a subprocess.
+pytestmark = pytest.mark.slow
+
 FLEETWATCH = str(Path(sys.executable).with_name("fleetwatch"))
 SEVEN_CREDS = {"client_id": "fleetwatch-demo", "client_secret": "demo-secret"}
 MA_CREDS = {"client_id": "fleetwatch-demo", "client_secret": "demo-secret"}

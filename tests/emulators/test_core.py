@@ -351,6 +351,7 @@ def test_control_index_lists_endpoints_actions_and_fault_kinds(still: Emu) -> No
 
 
 # --- the command line --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_serves_the_emulator_until_terminated() -> None:
     port = free_port()
     command = [

@@ -1,5 +1,7 @@
 """Admin for users, phone numbers and login tokens (DRF tokens: ``rest_framework.authtoken``)."""
 
+from typing import override
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
@@ -20,7 +22,7 @@ class UserAdmin(DjangoUserAdmin):
     """Django's user admin, plus phone numbers and whether the user is a source system."""
 
     inlines = [PhoneNumberInline]
-    list_display = (*DjangoUserAdmin.list_display, "is_source_system")
+    list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_source_system")
     list_select_related = ["source_system"]
 
     @admin.display(boolean=True, description="source system")
@@ -41,16 +43,27 @@ class LoginTokenAdmin(admin.ModelAdmin):
     """Login tokens can be looked at and revoked (deleted) here, never made or edited: a key
     exists only in the login response. The digest is not shown; the prefix identifies a token."""
 
-    list_display = ["prefix", "user", "created", "expiry"]
-    list_select_related = ["user"]
+    list_display = ["prefix", "user", "created", "expiry", "minted_with"]
+    list_select_related = ["user", "parent"]
     list_filter = ["expiry"]
     search_fields = ["user__username", "prefix"]
-    fields = ["prefix", "user", "created", "expiry"]
-    readonly_fields = fields
+    fields = ("prefix", "user", "created", "expiry", "minted_with")
+    readonly_fields = ("prefix", "user", "created", "expiry", "minted_with")
 
+    @admin.display(description="minted with")
+    def minted_with(self, token: LoginToken) -> str:
+        """What revokes this token besides itself (README, "Tokens")."""
+        if token.drf_token_id is not None:
+            return "the user's DRF token"
+        if token.parent is not None:
+            return f"login token {token.parent}"
+        return "a password or session"
+
+    @override
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    @override
     def has_change_permission(self, request: HttpRequest, obj: LoginToken | None = None) -> bool:
         return False
 

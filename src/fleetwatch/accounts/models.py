@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import Any
 
 import phonenumbers
 from django.conf import settings
@@ -40,15 +41,15 @@ def normalize_phone_number(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-class PhoneNumberField(models.CharField):
+class PhoneNumberField(models.CharField[str, str]):
     """A CharField that holds E.164 numbers; ``to_python`` normalizes, so the admin and
     ``full_clean`` store the same form as the API."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 20)  # E.164: "+" and at most 15 digits
         super().__init__(*args, **kwargs)
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> Any:
         value = super().to_python(value)
         if value in self.empty_values:
             return value
@@ -75,31 +76,58 @@ def replace_drf_token(user: User) -> Token:
     """Delete ``user``'s DRF token and make a new one: Argus allows one per user.
 
     The user's row is locked first, so two concurrent replacements queue instead of racing
-    into the one-token-per-user constraint.
+    into the one-token-per-user constraint. Deleting the old token deletes the login tokens
+    derived from it (``LoginToken.drf_token``, cascading); its row is locked before they are
+    looked up, so a login token being minted with it at that moment is either seen and
+    deleted or refused (``LoginTokenQuerySet.issue`` locks the same row).
     """
     User.objects.select_for_update().filter(pk=user.pk).first()
+    list(Token.objects.select_for_update().filter(user=user))
     Token.objects.filter(user=user).delete()
     return Token.objects.create(user=user)
 
 
-class LoginTokenQuerySet(models.QuerySet):
+class LoginTokenQuerySet(models.QuerySet["LoginToken"]):
     def expired(self) -> "LoginTokenQuerySet":
         return self.filter(expiry__lte=timezone.now())
 
     @sensitive_variables("key")
-    def issue(self, user: User) -> tuple["LoginToken", str]:
+    def issue(
+        self, user: User, derived_from: "Token | LoginToken | None" = None
+    ) -> tuple["LoginToken", str] | None:
         """Create a token for ``user``; return it and its key, which exists nowhere else.
 
+        ``derived_from`` is the token the request asking for it was made with: the new token
+        is then revoked with it (rotation, logout, expiry, deletion) and expires no later.
+        None if that token is gone by now (revoked meanwhile): its row is locked while the new
+        token is created, so a concurrent revocation either waits or has already won.
         The user's expired tokens are dropped on the way, so they cannot pile up.
         """
-        self.filter(user=user).expired().delete()
-        key = secrets.token_hex(LoginToken.KEY_LENGTH // 2)
-        token = self.create(
-            user=user,
-            prefix=key[: LoginToken.PREFIX_LENGTH],
-            digest=LoginToken.digest_of(key),
-            expiry=timezone.now() + timedelta(hours=settings.LOGIN_TOKEN_TTL_HOURS),
-        )
+        expiry = timezone.now() + timedelta(hours=settings.LOGIN_TOKEN_TTL_HOURS)
+        links: dict[str, object] = {}
+        with transaction.atomic():
+            if isinstance(derived_from, Token):
+                drf_token = Token.objects.select_for_update().filter(pk=derived_from.pk).first()
+                if drf_token is None:
+                    return None
+                lifetime = timedelta(days=settings.AUTH_TOKEN_EXPIRES_AFTER_DAYS)
+                expiry = min(expiry, drf_token.created + lifetime)
+                links["drf_token"] = drf_token
+            elif isinstance(derived_from, LoginToken):
+                parent = LoginToken.objects.select_for_update().filter(pk=derived_from.pk).first()
+                if parent is None:
+                    return None
+                expiry = min(expiry, parent.expiry)
+                links["parent"] = parent
+            self.filter(user=user).expired().delete()
+            key = secrets.token_hex(LoginToken.KEY_LENGTH // 2)
+            token = self.create(
+                user=user,
+                prefix=key[: LoginToken.PREFIX_LENGTH],
+                digest=LoginToken.digest_of(key),
+                expiry=expiry,
+                **links,
+            )
         return token, key
 
     @sensitive_variables("key")
@@ -120,6 +148,10 @@ class LoginToken(models.Model):
     Only the SHA-256 digest of the 64-hex-character key is stored, with the key's first eight
     characters to find it, so a database dump yields no usable token. The keys are 256 random
     bits, so a fast hash is enough: there is nothing to brute-force.
+
+    A token minted with another token (an empty-body login) records where it came from, and
+    goes when that goes: ``drf_token`` for one minted with a DRF token, ``parent`` for one
+    minted with a login token (README, "Tokens").
     """
 
     KEY_LENGTH = 64
@@ -132,6 +164,27 @@ class LoginToken(models.Model):
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     expiry = models.DateTimeField()
+    # The user's DRF token at the time, referenced through its one-per-user ``user`` column
+    # rather than its key, so that no DRF key is copied here. Deleting that token (rotation,
+    # expiry, admin) cascades here, and a later DRF token of the user does not bring it back:
+    # tokens minted with the new one are made after the old one is gone.
+    drf_token = models.ForeignKey(
+        Token,
+        to_field="user",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="derived_login_tokens",
+        editable=False,
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="derived_login_tokens",
+        editable=False,
+    )
 
     objects = LoginTokenQuerySet.as_manager()
 

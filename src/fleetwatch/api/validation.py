@@ -4,6 +4,7 @@ from collections.abc import Iterable
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 # The DRF-free checks live with the domain; re-exported for the API's modules.
 from fleetwatch.incidents.validation import (  # noqa: F401
@@ -29,7 +30,7 @@ def reject_unknown(
 ) -> None:
     """400 naming every key of ``data`` (a body or the query parameters) not in ``allowed``."""
     require_object(data)
-    unknown = sorted(set(data.keys()) - set(allowed))
+    unknown = sorted(set(data.keys()) - set(allowed))  # type: ignore[attr-defined]  # require_object checked
     if unknown:
         if isinstance(message, str):
             message = [message]

@@ -1,6 +1,6 @@
 """7SIGNAL Mobile Eye (gateway v2) emulator: OAuth2 tokens, Eyes agents and agent incidents.
 
-Behaviour follows /work/shared/notes/vendor-apis.md §1; every choice the vendor does not document
+Behaviour follows notes/vendor-apis.md §1 (references); every choice the vendor does not document
 is listed in docs/emulators/7signal.md. The scenario is a deterministic stream of Wi-Fi incidents
 (one per location + SSID + band) driven by ``on_tick``; agents are derived from the shared fleet.
 """

@@ -4,9 +4,12 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from fleetwatch.accounts.api.serializers import (
@@ -19,10 +22,19 @@ from fleetwatch.accounts.api.serializers import (
     PhoneNumberSerializer,
     TokenSerializer,
 )
+from fleetwatch.accounts.authentication import INVALID
 from fleetwatch.accounts.models import LoginToken, PhoneNumber, User, replace_drf_token
 from fleetwatch.api.validation import StrictQueryParams, require_object
 
 hide_password = method_decorator(sensitive_post_parameters("password"), name="dispatch")
+
+
+def requesting_user(request: Request) -> User:
+    """The user the request is authenticated as; these views let no one else in."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
 
 
 def require_empty_body(request: Request) -> None:
@@ -43,10 +55,19 @@ class CurrentUserView(StrictQueryParams, generics.GenericAPIView):
 
 
 class UserDetailView(StrictQueryParams, generics.RetrieveAPIView):
-    """``GET auth/users/<pk>/``: any user's public fields, e.g. to name an event's actor."""
+    """``GET auth/users/<pk>/``: a user's name and e-mail address, as Argus shows them.
 
-    queryset = User.objects.all()
+    Argus shows any user to anyone logged in; here staff see every user and everyone else
+    only themselves (another user is a 404, so ids cannot be probed). Events and
+    acknowledgements carry their actor's name themselves (README, "stricter than Argus").
+    """
+
     serializer_class = BasicUserSerializer
+
+    def get_queryset(self):
+        if self.request.user.is_staff:
+            return User.objects.all()
+        return User.objects.filter(pk=self.request.user.pk)
 
 
 @hide_password
@@ -70,16 +91,29 @@ class ObtainTokenView(StrictQueryParams, APIView):
 
 
 class RefreshTokenView(StrictQueryParams, APIView):
-    """``POST auth/refresh-token/``: replace the requesting user's DRF token.
+    """``POST auth/refresh-token/``: replace the DRF token the request is made with.
 
-    The old token stops working at once. Unlike Argus, a user without a DRF token (logged in
-    with a login token or a session) gets one instead of a 400.
+    The old token, and every login token minted with it, stop working at once. A login token
+    cannot do this (400): a 10-hour token must not turn itself into a 14-day one, nor revoke
+    the token it may have come from. With a session (a password login, like ``token-auth/``)
+    the user's DRF token is replaced, or made if there is none.
     """
 
-    @extend_schema(request=None, responses=TokenSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: TokenSerializer,
+            400: OpenApiResponse(description="Made with a login token."),
+        },
+    )
     def post(self, request: Request) -> Response:
         require_empty_body(request)
-        token = replace_drf_token(request.user)
+        if isinstance(request.auth, LoginToken):
+            return Response(
+                {"detail": "Only a DRF token (from token-auth/) can be refreshed."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        token = replace_drf_token(requesting_user(request))
         return Response({"token": token.key})
 
 
@@ -87,7 +121,8 @@ class RefreshTokenView(StrictQueryParams, APIView):
 class LoginView(StrictQueryParams, APIView):
     """``POST auth/token/login/``: a new login token (64 hex characters, expiring after
     ``LOGIN_TOKEN_TTL_HOURS``), for the posted ``{"username", "password"}`` or, with an empty
-    body, for the user the request is authenticated as.
+    body, for the user the request is authenticated as. A token minted with another token is
+    derived from it: revoked with it, and expiring no later.
 
     Deviation from Argus: bad credentials are ``400 {"non_field_errors": ["Unable to log in
     with provided credentials."]}``, the same JSON object ``token-auth/`` answers, where Argus
@@ -99,13 +134,19 @@ class LoginView(StrictQueryParams, APIView):
     @extend_schema(request=CredentialsSerializer, responses=LoginTokenSerializer)
     def post(self, request: Request) -> Response:
         require_object(request.data)
-        if not request.data and request.user is not None:
+        derived_from: Token | LoginToken | None = None
+        if not request.data and isinstance(request.user, User):
             user = request.user
+            if isinstance(request.auth, Token | LoginToken):
+                derived_from = request.auth
         else:
             serializer = CredentialsSerializer(data=request.data, context={"request": request})
             serializer.is_valid(raise_exception=True)
             user = serializer.validated_data["user"]
-        token, key = LoginToken.objects.issue(user)
+        issued = LoginToken.objects.issue(user, derived_from=derived_from)
+        if issued is None:  # the token it was asked with was revoked meanwhile
+            raise AuthenticationFailed(INVALID)
+        token, key = issued
         return Response(LoginTokenSerializer({"expiry": token.expiry, "token": key}).data)
 
 
@@ -134,25 +175,25 @@ class LogoutAllView(StrictQueryParams, APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
         require_empty_body(request)
-        LoginToken.objects.filter(user=request.user).delete()
+        LoginToken.objects.filter(user=requesting_user(request)).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class OwnPhoneNumbers(StrictQueryParams):
+class OwnPhoneNumbers(StrictQueryParams, generics.GenericAPIView):
     """Only the requesting user's numbers exist for these views; others' are 404."""
 
     serializer_class = PhoneNumberSerializer
     pagination_class = None  # a plain array, as Argus v1
 
     def get_queryset(self):
-        return PhoneNumber.objects.filter(user=self.request.user)
+        return PhoneNumber.objects.filter(user=requesting_user(self.request))
 
 
 class PhoneNumberListView(OwnPhoneNumbers, generics.ListCreateAPIView):
     """``GET, POST auth/phone-number/`` (v1)."""
 
-    def perform_create(self, serializer: PhoneNumberSerializer) -> None:
-        serializer.save(user=self.request.user)
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        serializer.save(user=requesting_user(self.request))
 
 
 class PhoneNumberDetailView(OwnPhoneNumbers, generics.RetrieveUpdateDestroyAPIView):
