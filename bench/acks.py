@@ -28,7 +28,7 @@ def measure(app, url: str, body: dict, token: str, count: int) -> tuple[list, li
     payload = json.dumps(body).encode()
     replies: list[str] = []
 
-    def start_response(status, headers, exc_info=None):
+    def start_response(status, _headers, _exc_info=None):
         replies.append(status)
 
     for _ in range(count):

@@ -119,6 +119,8 @@ def metrics_files_of_this_run():
 
     for path in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob(f"*_{os.getpid()}.db"):
         path.unlink(missing_ok=True)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests that start their own processes and database (``standalone``) are ``slow`` too."""
     for item in items:

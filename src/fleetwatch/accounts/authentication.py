@@ -6,7 +6,6 @@ authtoken has 40 hex characters (one per user, ``/token-auth/``), a login token 
 """
 
 from datetime import timedelta
-from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone

@@ -4,7 +4,6 @@ from collections.abc import Iterable
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 # The DRF-free checks live with the domain; re-exported for the API's modules.
 from fleetwatch.incidents.validation import (  # noqa: F401

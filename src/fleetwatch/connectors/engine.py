@@ -204,8 +204,8 @@ def build(
         transport=transport if transport is not None else GuardedTransport(),
     )
     http.client.event_hooks = {
-        "request": [lambda request: limiter.sent()],
-        "response": [lambda response: limiter.completed()],
+        "request": [lambda _request: limiter.sent()],
+        "response": [lambda _response: limiter.completed()],
     }
     if deadline is not None:
         deadline.http = http

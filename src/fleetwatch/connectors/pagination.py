@@ -98,7 +98,7 @@ class PageNumberPaginator(Paginator[int]):
     def __init__(self, start_value: int = 1, **kwargs: Any) -> None:
         super().__init__(start_value, **kwargs)
 
-    def get_next(self, page: Any) -> int:
+    def get_next(self, page: Any) -> int:  # noqa: ARG002  (the paginator interface)
         return self.current_value + 1
 
 
@@ -109,7 +109,7 @@ class OffsetPaginator(Paginator[int]):
         super().__init__(start_value, **kwargs)
         self.page_size = page_size
 
-    def get_next(self, page: Any) -> int:
+    def get_next(self, page: Any) -> int:  # noqa: ARG002  (the paginator interface)
         return self.current_value + self.page_size
 
 

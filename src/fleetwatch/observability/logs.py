@@ -41,7 +41,7 @@ class JsonFormatter(BaseJsonFormatter):
             **kwargs,
         )
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: ARG002
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 

@@ -51,7 +51,7 @@ def carried_request_id(task_result) -> str | None:
 
 
 @receiver(task_started)
-def _enter_task(sender, task_result, **kwargs) -> None:
+def _enter_task(task_result, **kwargs) -> None:
     request_id.set(carried_request_id(task_result))
     task_id.set(str(task_result.id))
 
@@ -60,7 +60,7 @@ POLL_TASK = "poll_connector"
 
 
 @receiver(task_finished)
-def _leave_task(sender, task_result, **kwargs) -> None:
+def _leave_task(task_result, **kwargs) -> None:
     try:
         if task_result.task.name == POLL_TASK and task_result.status == "SUCCESSFUL":
             from fleetwatch.observability.metrics import observe_poll

@@ -50,7 +50,7 @@ class SevenSignalConnector(VendorConnector):
             "devices": agents.get("deviceCount"),
         }
 
-    def poll(self, bookmarks: dict, now: datetime, hub: HubView) -> PollResult:
+    def poll(self, bookmarks: dict, now: datetime, hub: HubView) -> PollResult:  # noqa: ARG002
         """Reads only the vendor: ends come from the vendor's ``endTimestamp``, so the hub's
         view is not needed here."""
         result = PollResult()
