@@ -22,7 +22,7 @@ from fleetwatch.api.validation import (
     json_problem,
     storable_datetime,
 )
-from fleetwatch.incidents import pg_create
+from fleetwatch.incidents import limits, pg_create
 from fleetwatch.incidents.models import (
     INCIDENT_COLUMNS,
     INFINITY,
@@ -224,6 +224,8 @@ def parse_incident(
         tags, tag_errors = parse_tags(data["tags"])
         if tag_errors:
             errors["tags"] = tag_errors
+        elif problem := limits.tag_count_problem(len(tags)):
+            errors["tags"] = [problem]
     elif require_tags:
         errors["tags"] = ["This field is required."]
 
@@ -237,6 +239,9 @@ def parse_incident(
         sid = ""
     elif "\x00" in sid:
         errors["source_incident_id"] = [NUL_MESSAGE]
+        sid = ""
+    elif problem := limits.too_long(sid.strip(), limits.SOURCE_INCIDENT_ID_MAX_LENGTH):
+        errors["source_incident_id"] = [problem]
         sid = ""
     draft_text = {
         name: _text(data, name, errors, url=name.endswith("_url"))

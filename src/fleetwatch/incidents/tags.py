@@ -3,6 +3,7 @@
 import re
 
 from fleetwatch.api.validation import NUL_MESSAGE
+from fleetwatch.incidents.limits import tag_problem
 from fleetwatch.incidents.models import TAG_KEY_MESSAGE
 
 KEY_RE = re.compile(r"^[a-z0-9_]+$")
@@ -24,6 +25,8 @@ def parse_tag(text: object) -> tuple[str, str]:
         raise ValueError(TAG_KEY_MESSAGE)
     if not value:
         raise ValueError("The tag value may not be empty.")
+    if problem := tag_problem(key, value):
+        raise ValueError(problem)
     return key, value
 
 

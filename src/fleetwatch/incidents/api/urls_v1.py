@@ -2,13 +2,18 @@
 
 from django.urls import path
 
+from fleetwatch.incidents.api import open_lists
 from fleetwatch.incidents.api import views as v
 
 urlpatterns = [
     path("", v.IncidentListView.as_view(), name="incident-list"),
     path("mine/", v.MineView.as_view(), name="incident-mine"),
-    path("open/", v.OpenListView.as_view(), name="incident-open"),
-    path("open+unacked/", v.OpenListView.as_view(unacked_only=True), name="incident-open-unacked"),
+    path("open/", open_lists.OpenListV1View.as_view(), name="incident-open"),
+    path(
+        "open+unacked/",
+        open_lists.OpenListV1View.as_view(unacked_only=True),
+        name="incident-open-unacked",
+    ),
     path("metadata/", v.MetadataV1View.as_view(), name="incident-metadata"),
     path("sources/", v.SourceListView.as_view(), name="source-list"),
     path("<int:pk>/", v.IncidentDetailView.as_view(), name="incident-detail"),

@@ -2,12 +2,19 @@
 
 from django.urls import path
 
-from fleetwatch.incidents.api import bulk
+from fleetwatch.incidents.api import bulk, open_lists
 from fleetwatch.incidents.api import views as v
 
 urlpatterns = [
     path("", v.IncidentListView.as_view(), name="incident-list"),
     path("mine/", v.MineView.as_view(), name="incident-mine"),
+    # Argus 2.x dropped these from v2; argus-api-client 0.8.0 still calls them there.
+    path("open/", open_lists.OpenListV2View.as_view(), name="incident-open"),
+    path(
+        "open+unacked/",
+        open_lists.OpenListV2View.as_view(unacked_only=True),
+        name="incident-open-unacked",
+    ),
     path("upsert/", bulk.UpsertView.as_view(), name="incident-upsert"),
     path("bulk/", bulk.BulkIngestView.as_view(), name="incident-bulk"),
     path("events/", v.AllEventsView.as_view(), name="event-list"),

@@ -32,6 +32,7 @@ from fleetwatch.api.validation import (
     require_object,
 )
 from fleetwatch.incidents import events as rules
+from fleetwatch.incidents import limits
 from fleetwatch.incidents.api.serializers import (
     AckExpirationSerializer,
     AckSerializer,
@@ -223,20 +224,6 @@ class MineView(IncidentListView):
         source = getattr(request.user, "source_system", None)
         queryset = Incident.objects.filter(source=source) if source else Incident.objects.none()
         return self.list_response(request, queryset)
-
-
-class OpenListView(StrictQueryParams, GenericAPIView):
-    """v1 ``open/`` and ``open+unacked/``: unpaginated and unfiltered, as v1 served them."""
-
-    serializer_class = IncidentSerializer
-    renderer_classes = fast_renderers()
-    unacked_only = False
-
-    def get(self, request: Request) -> Response:
-        queryset = Incident.objects.open().order_by("-start_time", "-id")
-        if self.unacked_only:
-            queryset = queryset.not_acked()
-        return Response(render_incidents(list(incident_rows(queryset)), request.version))
 
 
 class IncidentDetailView(StrictQueryParams, GenericAPIView):
@@ -542,6 +529,9 @@ class IncidentTagsView(StrictQueryParams, GenericAPIView):
         serializer = TagSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         tag = parse_tag(serializer.validated_data["tag"])
+        current = {(r.tag.key, r.tag.value) for r in incident.tag_relations.all()}
+        if tag not in current and (problem := limits.tag_count_problem(len(current) + 1)):
+            raise ValidationError({"tag": [problem]})
         add_tags([(incident, [tag])], request.user)
         return Response({"tag": format_tag(*tag)}, status=status.HTTP_201_CREATED)
 
