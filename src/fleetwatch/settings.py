@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served by the hub itself (no CDN)
     "django_tasks_db",
     "fleetwatch.accounts",
     "fleetwatch.incidents",
@@ -196,6 +197,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Argus-compatible incident API of the Fleetwatch hub.",
     "VERSION": __version__,
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the installed drf-spectacular-sidecar: it works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Argus-compatible behaviour.
