@@ -201,6 +201,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["fleetwatch.api.schema.keep_plus_signs"],
+    "ENUM_NAME_OVERRIDES": {"EventTypeEnum": "fleetwatch.incidents.models.Event.Type"},
 }
 
 # Argus-compatible behaviour.

@@ -1,6 +1,8 @@
 """API-wide views."""
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -18,6 +20,11 @@ class MetadataView(StrictQueryParams, APIView):
     permission_classes = [AllowAny]
     versioning_class = None
 
+    @extend_schema(
+        operation_id="server_metadata",
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+        auth=[],
+    )
     def get(self, request):
         return Response(
             {

@@ -89,3 +89,9 @@ class OpenListV2View(IncidentListMixin, GenericAPIView):
 
     def get(self, request: Request) -> Response:
         return self.list_response(request, open_incidents(self.unacked_only))
+
+
+class OpenUnackedListV2View(OpenListV2View):
+    """v2 ``open+unacked/`` (its own class: its own OpenAPI operation)."""
+
+    unacked_only = True

@@ -2,8 +2,10 @@
 
 from django.urls import path
 
-from fleetwatch.incidents.api import bulk, open_lists
+from fleetwatch.incidents.api import bulk, open_lists, schema
 from fleetwatch.incidents.api import views as v
+
+schema.annotate()  # the OpenAPI shapes of these views
 
 urlpatterns = [
     path("", v.IncidentListView.as_view(), name="incident-list"),
@@ -12,7 +14,7 @@ urlpatterns = [
     path("open/", open_lists.OpenListV2View.as_view(), name="incident-open"),
     path(
         "open+unacked/",
-        open_lists.OpenListV2View.as_view(unacked_only=True),
+        open_lists.OpenUnackedListV2View.as_view(),
         name="incident-open-unacked",
     ),
     path("upsert/", bulk.UpsertView.as_view(), name="incident-upsert"),
