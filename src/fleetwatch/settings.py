@@ -202,6 +202,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["fleetwatch.api.schema.keep_plus_signs"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "fleetwatch.api.schema.document_error_answers",
+    ],
+    "PATH_CONVERTER_OVERRIDES": {"id": int},  # fleetwatch.api.converters
     "ENUM_NAME_OVERRIDES": {"EventTypeEnum": "fleetwatch.incidents.models.Event.Type"},
 }
 

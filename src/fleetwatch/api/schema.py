@@ -24,3 +24,51 @@ def keep_plus_signs(endpoints: list) -> list:
             path = _PARAMETER.sub(r"{\1}", simple)
         fixed.append((path, path_regex, method, callback))
     return fixed
+
+
+ERROR_ANSWERS = {
+    "400": "Invalid input: a JSON object naming each field (or parameter) and its problems",
+    "401": "Not authenticated",
+    "403": "Not allowed for this user",
+    "404": "No such object",
+    "413": "Body larger than FLEETWATCH_MAX_BODY_BYTES",
+}
+_ERROR_BODY = {"application/json": {"schema": {"type": "object", "additionalProperties": {}}}}
+
+
+def document_error_answers(result: dict, generator, request, public) -> dict:
+    """Every operation documents the error answers it can give; they are JSON objects.
+
+    400 everywhere (unknown query parameters are refused on every route), 401/403 where a
+    login is needed, 404 where the path names an object, 413 where a body is taken.
+    """
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in {"get", "put", "patch", "post", "delete"}:
+                continue
+            wanted = ["400"]
+            if operation.get("security") != [{}] and operation.get("security") != []:
+                wanted += ["401", "403"]
+            if "{" in path:
+                wanted.append("404")
+            if "requestBody" in operation:
+                wanted.append("413")
+            responses = operation.setdefault("responses", {})
+            for code in wanted:
+                responses.setdefault(
+                    code, {"description": ERROR_ANSWERS[code], "content": _ERROR_BODY}
+                )
+    _no_email_format(result.get("components", {}))
+    return result
+
+
+def _no_email_format(node: object) -> None:
+    """Django's ``EmailField(blank=True)`` answers ``""``, which is no ``format: email``."""
+    if isinstance(node, dict):
+        if node.get("format") == "email":
+            del node["format"]
+        for child in node.values():
+            _no_email_format(child)
+    elif isinstance(node, list):
+        for child in node:
+            _no_email_format(child)

@@ -3,6 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from fleetwatch.api import converters  # noqa: F401  (registers <id:...> before the routes)
 from fleetwatch.api.views import MetadataView, SwaggerView
 
 urlpatterns = [

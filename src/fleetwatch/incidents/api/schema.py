@@ -137,6 +137,8 @@ BULK_INGEST_RESULT = inline_serializer(
     },
 )
 
+BULK_400 = "No item succeeded (the same shape as a 201), or the body is invalid (by field)."
+
 # --- query parameters -------------------------------------------------------------------------
 
 PAGING = [
@@ -344,7 +346,7 @@ def annotate() -> None:
     extend_schema_view(
         post=op(
             "incidents_bulk_ingest",
-            {201: BULK_INGEST_RESULT, 400: BULK_INGEST_RESULT},
+            {201: BULK_INGEST_RESULT, 400: OpenApiResponse(ERROR, description=BULK_400)},
             path=False,
             body=True,
             request=inline_serializer(
@@ -384,7 +386,7 @@ def annotate() -> None:
         extend_schema_view(
             post=op(
                 name,
-                {201: result, 400: result},
+                {201: result, 400: OpenApiResponse(ERROR, description=BULK_400)},
                 path=False,
                 body=True,
                 request=bulk_request(f"{camel}Request", request),

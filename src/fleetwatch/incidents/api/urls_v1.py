@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+import fleetwatch.api.converters  # noqa: F401  (registers <id:...>)
 from fleetwatch.incidents.api import open_lists
 from fleetwatch.incidents.api import views as v
 
@@ -16,16 +17,16 @@ urlpatterns = [
     ),
     path("metadata/", v.MetadataV1View.as_view(), name="incident-metadata"),
     path("sources/", v.SourceListView.as_view(), name="source-list"),
-    path("<int:pk>/", v.IncidentDetailView.as_view(), name="incident-detail"),
-    path("<int:pk>/ticket_url/", v.TicketUrlView.as_view(), name="incident-ticket-url"),
-    path("<int:pk>/events/", v.IncidentEventsView.as_view(), name="incident-events"),
+    path("<id:pk>/", v.IncidentDetailView.as_view(), name="incident-detail"),
+    path("<id:pk>/ticket_url/", v.TicketUrlView.as_view(), name="incident-ticket-url"),
+    path("<id:pk>/events/", v.IncidentEventsView.as_view(), name="incident-events"),
     path(
-        "<int:pk>/events/<int:event_pk>/",
+        "<id:pk>/events/<id:event_pk>/",
         v.IncidentEventDetailView.as_view(),
         name="incident-event-detail",
     ),
-    path("<int:pk>/acks/", v.IncidentAcksView.as_view(), name="incident-acks"),
+    path("<id:pk>/acks/", v.IncidentAcksView.as_view(), name="incident-acks"),
     path(
-        "<int:pk>/acks/<int:ack_pk>/", v.IncidentAckDetailView.as_view(), name="incident-ack-detail"
+        "<id:pk>/acks/<id:ack_pk>/", v.IncidentAckDetailView.as_view(), name="incident-ack-detail"
     ),
 ]

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+import fleetwatch.api.converters  # noqa: F401  (registers <id:...>)
 from fleetwatch.incidents.api import bulk, open_lists, schema
 from fleetwatch.incidents.api import views as v
 
@@ -25,21 +26,21 @@ urlpatterns = [
     path("ticket_url/bulk/", bulk.BulkTicketUrlView.as_view(), name="ticket-url-bulk"),
     path("sources/", v.SourceListView.as_view(), name="source-list"),
     path("sources/heartbeat/", v.HeartbeatView.as_view(), name="source-heartbeat"),
-    path("sources/<int:pk>/", v.SourceDetailView.as_view(), name="source-detail"),
+    path("sources/<id:pk>/", v.SourceDetailView.as_view(), name="source-detail"),
     path("source-types/", v.SourceTypeListView.as_view(), name="source-type-list"),
     path("source-types/<str:name>/", v.SourceTypeDetailView.as_view(), name="source-type-detail"),
-    path("<int:pk>/", v.IncidentDetailView.as_view(), name="incident-detail"),
-    path("<int:pk>/ticket_url/", v.TicketUrlView.as_view(), name="incident-ticket-url"),
-    path("<int:pk>/events/", v.IncidentEventsView.as_view(), name="incident-events"),
+    path("<id:pk>/", v.IncidentDetailView.as_view(), name="incident-detail"),
+    path("<id:pk>/ticket_url/", v.TicketUrlView.as_view(), name="incident-ticket-url"),
+    path("<id:pk>/events/", v.IncidentEventsView.as_view(), name="incident-events"),
     path(
-        "<int:pk>/events/<int:event_pk>/",
+        "<id:pk>/events/<id:event_pk>/",
         v.IncidentEventDetailView.as_view(),
         name="incident-event-detail",
     ),
-    path("<int:pk>/acks/", v.IncidentAcksView.as_view(), name="incident-acks"),
+    path("<id:pk>/acks/", v.IncidentAcksView.as_view(), name="incident-acks"),
     path(
-        "<int:pk>/acks/<int:ack_pk>/", v.IncidentAckDetailView.as_view(), name="incident-ack-detail"
+        "<id:pk>/acks/<id:ack_pk>/", v.IncidentAckDetailView.as_view(), name="incident-ack-detail"
     ),
-    path("<int:pk>/tags/", v.IncidentTagsView.as_view(), name="incident-tags"),
-    path("<int:pk>/tags/<str:tag>/", v.IncidentTagDetailView.as_view(), name="incident-tag-detail"),
+    path("<id:pk>/tags/", v.IncidentTagsView.as_view(), name="incident-tags"),
+    path("<id:pk>/tags/<str:tag>/", v.IncidentTagDetailView.as_view(), name="incident-tag-detail"),
 ]
