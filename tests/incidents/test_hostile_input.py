@@ -300,12 +300,12 @@ def test_deeply_nested_json_is_a_400_on_every_json_endpoint(depth, objects, clie
     # Every view that reads a body refused it before parsing; those that read none ignore it.
     assert {
         ("POST", "api/v2/incidents/"),
-        ("PATCH", "api/v2/incidents/<int:pk>/"),
+        ("PATCH", "api/v2/incidents/<id:pk>/"),
         ("POST", "api/v2/incidents/bulk/"),
         ("POST", "api/v1/auth/phone-number/"),
         ("POST", "api/v2/connectors/"),
         ("POST", "api/v2/auth/token/login/"),
-        ("PUT", "api/v2/incidents/<int:pk>/ticket_url/"),
+        ("PUT", "api/v2/incidents/<id:pk>/ticket_url/"),
     } <= refused
 
 

@@ -14,7 +14,7 @@ __all__ = ["objects"]  # the fixture, used by name
 def test_the_route_list_is_complete():
     found = [route for route, _ in routes()]
     assert len(found) > 50
-    assert "api/v2/incidents/<int:pk>/tags/<str:tag>/" in found
+    assert "api/v2/incidents/<id:pk>/tags/<str:tag>/" in found
     assert "api/v2/incidents/open/" in found
 
 
