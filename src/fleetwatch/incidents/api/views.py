@@ -58,6 +58,7 @@ from fleetwatch.incidents.ingest import (
     InvalidIncident,
     add_tags,
     create_incident,
+    parse_datetime_value,
     parse_incident,
 )
 from fleetwatch.incidents.models import (
@@ -261,10 +262,14 @@ class IncidentDetailView(StrictQueryParams, GenericAPIView):
         require_object(data)
         editable = EDITABLE[request.version]
         errors: dict = {}
+        fixed = [name for name in data if name in INCIDENT_FIELDS and name not in editable]
+        # Clients (argus-api-client's update_incident) send back the whole incident they read:
+        # a field that cannot change is accepted when it has its current value.
+        current = render_incident(pk, request.version) if fixed else {}
         for name in data:
             if name not in INCIDENT_FIELDS:
                 errors[name] = "The field does not exist."
-            elif name not in editable:
+            elif name not in editable and not same_value(name, data[name], current):
                 errors[name] = "The field is not allowed to be changed."
         if errors:
             raise ValidationError(errors)
@@ -331,6 +336,21 @@ class IncidentDetailView(StrictQueryParams, GenericAPIView):
             raise ValidationError(refused)
         IncidentTagRelation.objects.filter(pk__in=[r.pk for r in removing]).delete()
         add_tags([(incident, [parse_tag(t) for t in sorted(new - old)])], user)
+
+
+def same_value(name: str, sent: object, current: dict) -> bool:
+    """Whether ``sent`` is the incident's current ``name`` as rendered (times compared as
+    instants: ``+00:00`` and ``Z`` are the same time)."""
+    if name not in current:
+        return False
+    if name in ("start_time", "end_time") and isinstance(sent, str) and current[name]:
+        try:
+            return parse_datetime_value(sent, allow_infinity=True) == parse_datetime_value(
+                current[name], allow_infinity=True
+            )
+        except ValueError:
+            return False
+    return sent == current[name]
 
 
 class TicketUrlView(StrictQueryParams, GenericAPIView):
