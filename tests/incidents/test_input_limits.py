@@ -148,3 +148,28 @@ def test_the_create_source_command_refuses_long_names(db):
     with pytest.raises(CommandError, match="no more than 200"):
         call_command("create_source", "n" * 201, "--type", "t", stdout=StringIO())
     assert not SourceSystem.objects.exists()
+
+
+def test_upserts_cannot_grow_an_incident_past_the_cap(source_api):
+    """An upsert adds tags and never removes them: 100 upserts of 100 new tags each made an
+    incident with 10,000."""
+    first = [{"tag": f"a={i}"} for i in range(60)]
+    more = [{"tag": f"b={i}"} for i in range(60)]
+    response = source_api.post(f"{V2}upsert/", body(source_incident_id="u", tags=first), "json")
+    assert response.status_code == 201
+    response = source_api.post(f"{V2}upsert/", body(source_incident_id="u", tags=more), "json")
+    assert response.status_code == 400
+    assert "would have 120" in response.json()["tags"][0]
+    # Re-sending tags it has is no growth; up to the cap is fine.
+    again = first + more[:40]
+    response = source_api.post(f"{V2}upsert/", body(source_incident_id="u", tags=again), "json")
+    assert response.status_code == 200, response.content[:200]
+    items = [
+        body(source_incident_id="u", tags=[{"tag": "c=1"}]),
+        body(source_incident_id="v", tags=[{"tag": "c=1"}]),
+    ]
+    response = source_api.post(f"{V2}bulk/", {"incidents": items}, "json")
+    results = response.json()["results"]
+    assert results[0]["status"] == "error" and "would have 101" in results[0]["errors"]["tags"][0]
+    assert results[1]["status"] == "created"
+    assert IncidentTagRelation.objects.filter(incident__source_incident_id="u").count() == 100
