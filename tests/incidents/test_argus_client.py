@@ -7,6 +7,7 @@ every method of its ``Client`` and every action of its low-level API is exercise
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import DEFAULT_DB_ALIAS, connections
 from rest_framework.authtoken.models import Token
 
 pyargus = pytest.importorskip("pyargus")
@@ -15,7 +16,10 @@ from pyargus.models import Event, Incident  # noqa: E402
 
 
 @pytest.fixture
-def argus(live_server, source):
+def argus(live_server, source, monkeypatch):
+    # The live server's request threads keep their connections for CONN_MAX_AGE; closed at
+    # the end of each request instead, the test database can be dropped afterwards.
+    monkeypatch.setitem(connections.settings[DEFAULT_DB_ALIAS], "CONN_MAX_AGE", 0)
     token, _ = Token.objects.get_or_create(user=source.user)
     return Client(f"{live_server.url}/api/v2/", token.key, timeout=10)
 

@@ -132,3 +132,15 @@ def run_all(schema, objects: dict, users: tuple, failures: list) -> int:
             if "{" in operation.path:  # and with generated path parameters
                 calls += exercise(operation, user, {}, failures)
     return calls
+
+
+def test_swagger_ui_loads_its_assets_from_the_hub(client, client_for, superuser):
+    """It loaded them from a CDN and was a blank page offline."""
+    api = client_for(superuser)
+    page = api.get("/api/v2/schema/swagger-ui/").content.decode()
+    assert "cdn.jsdelivr" not in page and "unpkg" not in page
+    assets = [src for src in page.split('"') if src.startswith("/static/") and src.endswith(".js")]
+    assert assets, page[:500]
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200, asset
