@@ -317,10 +317,16 @@ def clamp_ends(drafts: list[IncidentDraft], now) -> list[IncidentDraft]:
     come after that end. The vendor's own times stay in the metadata."""
     for draft in drafts:
         if draft.end_time is not None and draft.end_time != INFINITY and draft.end_time > now:
-            draft.metadata = {**(draft.metadata or {}), "vendor_end_time": draft.end_time.isoformat()}
+            draft.metadata = {
+                **(draft.metadata or {}),
+                "vendor_end_time": draft.end_time.isoformat(),
+            }
             draft.end_time = now
         if draft.start_time > now:
-            draft.metadata = {**(draft.metadata or {}), "vendor_start_time": draft.start_time.isoformat()}
+            draft.metadata = {
+                **(draft.metadata or {}),
+                "vendor_start_time": draft.start_time.isoformat(),
+            }
             draft.start_time = now
     return drafts
 
