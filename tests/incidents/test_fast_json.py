@@ -7,11 +7,16 @@ import uuid
 
 import pytest
 from django.utils.translation import gettext_lazy
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 
-from fleetwatch.api.renderers import FastJSONParser, FastJSONRenderer
+from fleetwatch.api.renderers import (
+    DEPTH_MESSAGE,
+    SURROGATE_MESSAGE,
+    FastJSONParser,
+    FastJSONRenderer,
+)
 
 UTC = datetime.UTC
 
@@ -54,7 +59,6 @@ def _parse(parser, body: bytes):
         b"",
         b"[1,",
         b'{"a": 123456789012345678901234567890}',
-        b'{"a": "\\ud800"}',
         b"\xef\xbb\xbf{}",
         b'{"a": 1, "a": 2}',
         b"\xff",
@@ -62,3 +66,44 @@ def _parse(parser, body: bytes):
 )
 def test_parser_result_and_errors_are_drfs(body):
     assert _parse(FastJSONParser(), body) == _parse(JSONParser(), body)
+
+
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        (
+            b'{"a": "\\ud800"}',
+            {"a": ["Lone surrogate characters (\\ud800-\\udfff) are not allowed."]},
+        ),
+        (b'{"a": [1, {"b": "x\\udfffy"}]}', {"a": {"1": {"b": [SURROGATE_MESSAGE]}}}),
+        (b'{"m": {"\\ud800": 1}}', {"m": [f"A key: {SURROGATE_MESSAGE}"]}),
+        (b'["\\ud800"]', {"0": [SURROGATE_MESSAGE]}),
+        # The same with a 19+ digit number elsewhere: the path that always takes DRF's parser.
+        (b'{"n": 12345678901234567890, "a": "\\ud800"}', {"a": [SURROGATE_MESSAGE]}),
+    ],
+)
+def test_lone_surrogates_are_a_validation_error_naming_the_field(body, error):
+    """DRF's parser accepts them; no database encoding can store them (a 500 or 503)."""
+    with pytest.raises(ValidationError) as caught:
+        FastJSONParser().parse(io.BytesIO(body), None, {"encoding": "utf-8"})
+    assert caught.value.detail == error
+
+
+def test_a_surrogate_pair_is_one_character():
+    assert _parse(FastJSONParser(), b'{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}
+
+
+@pytest.mark.parametrize("depth", [1025, 5000, 100_000])
+@pytest.mark.parametrize("long_number", [False, True])
+def test_deep_nesting_is_a_parse_error(depth, long_number):
+    """Python's json recursed to a RecursionError (a 500); now a 400 at orjson's limit."""
+    inner = b"12345678901234567890" if long_number else b"1"
+    body = b"[" * depth + inner + b"]" * depth
+    assert _parse(FastJSONParser(), body) == ("error", DEPTH_MESSAGE)
+    nested = b'{"a":' * depth + b"1" + b"}" * depth
+    assert _parse(FastJSONParser(), nested) == ("error", DEPTH_MESSAGE)
+
+
+def test_nesting_up_to_the_limit_parses():
+    body = b"[" * 1023 + b"]" * 1023
+    assert _parse(FastJSONParser(), body) is not None

@@ -9,8 +9,11 @@ import base64
 import json
 
 import pytest
+from route_helpers import objects
 
 from fleetwatch.incidents.models import Incident
+
+__all__ = ["objects"]  # the fixture, used by name
 
 V2 = "/api/v2/incidents/"
 
@@ -201,3 +204,141 @@ def test_an_unexpected_error_under_api_is_json(rf):
     assert response.status_code == 500
     assert json.loads(response.content) == {"detail": "Internal server error; see the server log."}
     assert internal_error(rf.get("/admin/")).status_code == 500
+
+
+# --- lone surrogates, deep nesting, oversized bodies -------------------------------------------
+
+SURROGATE = "\\ud800"  # as it travels in JSON text: the escape, not the character
+
+
+def raw(api, method: str, url: str, text: str):
+    return api.generic(method, url, text, content_type="application/json")
+
+
+def test_a_lone_surrogate_is_a_400_naming_the_field_on_every_path(source_api, post_incident):
+    """No database can store one: it was a 500 (and in a metadata key a 503)."""
+    pk = post_incident(tags=[{"tag": "host=r1"}])["pk"]
+    item = '{"start_time": "2026-11-20T10:00:00Z", "tags": [], %s}'
+    cases = [
+        ("POST", V2, item % f'"description": "a{SURROGATE}"', {"description"}),
+        ("POST", V2, item % f'"metadata": {{"{SURROGATE}": 1}}', {"metadata"}),
+        ("POST", V2, item % f'"metadata": {{"k": ["x{SURROGATE}"]}}', {"metadata"}),
+        (
+            "POST",
+            V2,
+            '{"start_time": "2026-11-20T10:00Z", "tags": [{"tag": "a=' + SURROGATE + '"}]}',
+            {"tags"},
+        ),
+        (
+            "POST",
+            f"{V2}upsert/",
+            item % f'"source_incident_id": "{SURROGATE}"',
+            {"source_incident_id"},
+        ),
+        (
+            "POST",
+            f"{V2}bulk/",
+            '{"incidents": [%s]}' % (item % f'"description": "{SURROGATE}"'),
+            {"incidents"},
+        ),
+        ("PATCH", f"{V2}{pk}/", f'{{"description": "{SURROGATE}"}}', {"description"}),
+        ("PUT", f"{V2}{pk}/", f'{{"ticket_url": "https://x/{SURROGATE}"}}', {"ticket_url"}),
+        ("POST", f"{V2}{pk}/tags/", f'{{"tag": "k={SURROGATE}"}}', {"tag"}),
+        (
+            "POST",
+            f"{V2}{pk}/events/",
+            f'{{"type": "OTH", "description": "{SURROGATE}"}}',
+            {"description"},
+        ),
+        ("POST", f"{V2}{pk}/acks/", f'{{"description": "{SURROGATE}"}}', {"description"}),
+    ]
+    before = Incident.objects.count()
+    for method, url, text, fields in cases:
+        response = raw(source_api, method, url, text)
+        assert response.status_code == 400, (url, text, response.content)
+        assert set(response.json()) == fields, (url, response.json())
+    assert Incident.objects.count() == before
+    # The whole path is named inside a bulk body.
+    good, bad = item % '"description": "ok"', item % f'"level": "{SURROGATE}"'
+    text = f'{{"incidents": [{good}, {bad}]}}'
+    response = raw(source_api, "POST", f"{V2}bulk/", text)
+    assert response.json() == {
+        "incidents": {
+            "1": {"level": ["Lone surrogate characters (\\ud800-\\udfff) are not allowed."]}
+        }
+    }
+
+
+def test_a_surrogate_pair_is_stored(source_api):
+    text = '{"start_time": "2026-11-20T10:00Z", "tags": [], "description": "\\ud83d\\ude00"}'
+    response = raw(source_api, "POST", V2, text)
+    assert response.status_code == 201, response.content
+    assert response.json()["description"] == "\U0001f600"
+
+
+@pytest.mark.parametrize("depth", [1025, 5000, 50_000])
+def test_deeply_nested_json_is_a_400_on_every_json_endpoint(depth, objects, client_for, superuser):
+    """Python's json recursed into a RecursionError (a 500) on every endpoint taking JSON."""
+    from route_helpers import fill, routes
+
+    api = client_for(superuser)
+    api.raise_request_exception = False
+    bodies = ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth)
+    failures, refused = [], set()
+    for route, _ in routes():
+        if route.endswith(("/sync/", "/test/")):
+            continue  # connector actions take no body (and /test/ would call the vendor)
+        url = fill(route, objects)
+        for method in ("POST", "PUT", "PATCH"):
+            for text in bodies:
+                response = raw(api, method, url, text)
+                if response.status_code >= 500:
+                    failures.append((method, url, response.status_code, response.content[:120]))
+                elif response.status_code == 400 and "nested deeper" in str(response.json()):
+                    refused.add((method, route))
+    assert not failures
+    # Every view that reads a body refused it before parsing; those that read none ignore it.
+    assert {
+        ("POST", "api/v2/incidents/"),
+        ("PATCH", "api/v2/incidents/<id:pk>/"),
+        ("POST", "api/v2/incidents/bulk/"),
+        ("POST", "api/v1/auth/phone-number/"),
+        ("POST", "api/v2/connectors/"),
+        ("POST", "api/v2/auth/token/login/"),
+        ("PUT", "api/v2/incidents/<id:pk>/ticket_url/"),
+    } <= refused
+
+
+def test_a_body_over_the_limit_is_a_json_413_naming_it(source_api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = source_api.post(V2, body(description="x" * 2000), "json")
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["max_body_bytes"] == 1000
+    assert "1000 bytes" in response.json()["detail"]
+    assert not Incident.objects.exists()
+
+
+def test_the_default_body_limit_carries_a_full_bulk_request(source_api, settings):
+    """10,000 realistic incidents (3.1 MB) were over Django's 2.5 MB default."""
+    from django.conf import settings as live
+
+    assert live.DATA_UPLOAD_MAX_MEMORY_SIZE >= 10 * 1024 * 1024
+    items = [
+        {
+            "start_time": "2026-11-20T10:00:00+00:00",
+            "end_time": "infinity",
+            "source_incident_id": f"device:{i:06d}:zone:3:2026-11-20T10:00:00",
+            "description": f"Temperature high on sensor-{i} zone 3 (31.2 °C > 30 °C)",
+            "level": 3,
+            "details_url": f"/devices/{i}/zones/3",
+            "tags": [{"tag": f"device=sensor-{i}"}, {"tag": "zone=3"}, {"tag": "site=oslo"}],
+            "metadata": {"reading": 31.2, "threshold": 30, "unit": "C"},
+        }
+        for i in range(live.BULK_INGEST_MAX)
+    ]
+    text = json.dumps({"incidents": items})
+    assert len(text) > 2_621_440  # Django's default limit
+    response = raw(source_api, "POST", f"{V2}bulk/", text)
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["created"] == live.BULK_INGEST_MAX

@@ -55,7 +55,7 @@ def test_routes_are_patterns_not_paths(db, source_api, post_incident):
     after = scrape()
     detail = dict(
         name=COUNT,
-        route="/api/v2/incidents/<int:pk>/",
+        route="/api/v2/incidents/<id:pk>/",
         method="GET",
         status="200",
     )

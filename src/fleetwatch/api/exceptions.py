@@ -2,6 +2,8 @@
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
 from rest_framework import exceptions, status
@@ -11,7 +13,22 @@ from rest_framework.views import exception_handler as drf_exception_handler
 log = logging.getLogger("fleetwatch.api")
 
 
+def body_too_large() -> Response:
+    """413 naming the limit; Django's own answer is an HTML 400 with an empty message."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return Response(
+        {
+            "detail": f"Request body too large: at most {limit} bytes "
+            "(FLEETWATCH_MAX_BODY_BYTES) are accepted.",
+            "max_body_bytes": limit,
+        },
+        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        return body_too_large()
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail)

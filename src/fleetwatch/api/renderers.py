@@ -6,12 +6,20 @@ dataclasses through DRF's encoder, pretty-printing (``indent``) and whatever orj
 (integers beyond 64 bits, unknown types) through DRF's renderer itself. Parsing falls back to
 DRF's parser on any orjson error and for 19+ digit numbers (orjson would read big integers as
 floats), so malformed bodies get DRF's exact error messages.
+
+Two kinds of body never reach that fallback unchecked, because Python's ``json`` either
+recurses until ``RecursionError`` or decodes what no database can store:
+
+- nesting deeper than orjson's 1,024 levels is a 400 parse error, whichever parser sees it;
+- a lone UTF-16 surrogate (``"\\ud800"``, which orjson refuses and ``json`` accepts) is a 400
+  naming the field it is in: no database encoding can store it.
 """
 
 import re
 from io import BytesIO
 
 import orjson
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.settings import api_settings
@@ -23,6 +31,11 @@ _OPTIONS = (
 _encoder = JSONEncoder()
 # orjson reads integers beyond 64 bits as floats; Python's json keeps them exact.
 _LONG_NUMBER = re.compile(rb"[0-9]{19}")
+#: orjson's own limit; ``json`` would recurse (and fail) at about Python's recursion limit.
+MAX_JSON_DEPTH = 1024
+DEPTH_MESSAGE = f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels."
+SURROGATE_MESSAGE = "Lone surrogate characters (\\ud800-\\udfff) are not allowed."
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FastJSONRenderer(JSONRenderer):
@@ -56,9 +69,55 @@ class FastJSONParser(JSONParser):
         if not _LONG_NUMBER.search(body):
             try:
                 return orjson.loads(body)
-            except orjson.JSONDecodeError:
-                pass
-        return super().parse(BytesIO(body), media_type, parser_context)
+            except orjson.JSONDecodeError as exc:
+                if "depth limit" in str(exc) or "recursion limit" in str(exc).lower():
+                    raise ParseError(DEPTH_MESSAGE) from None
+        try:
+            data = super().parse(BytesIO(body), media_type, parser_context)
+        except RecursionError:
+            raise ParseError(DEPTH_MESSAGE) from None
+        problem = surrogate_problem(data)
+        if problem is not None:
+            raise ValidationError(problem)
+        return data
+
+
+def _too_deep(path: list) -> bool:
+    return len(path) >= MAX_JSON_DEPTH
+
+
+def _at(path: list, message: str) -> dict:
+    """``{"a": {"0": {"b": [message]}}}`` for the path ``["a", 0, "b"]``."""
+    error: object = [message]
+    for step in reversed(path or ["non_field_errors"]):
+        error = {str(step): error}
+    return error  # type: ignore[return-value]
+
+
+def surrogate_problem(data: object) -> dict | None:
+    """The error naming where ``data`` (decoded JSON) holds a lone surrogate, or None.
+
+    Iterative, so it cannot recurse; nesting deeper than ``MAX_JSON_DEPTH`` is a ParseError, as
+    orjson makes it. A key holding one is reported at the object that has it (the key itself
+    cannot be echoed back).
+    """
+    stack: list[tuple[object, list]] = [(data, [])]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict | list) and _too_deep(path):
+            # As deep as orjson refuses: the same answer whichever parser read the body.
+            raise ParseError(DEPTH_MESSAGE)
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return _at(path, SURROGATE_MESSAGE)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    return _at(path, f"A key: {SURROGATE_MESSAGE}")
+                stack.append((child, [*path, key]))
+        elif isinstance(item, list):
+            stack.extend((child, [*path, index]) for index, child in enumerate(item))
+    return None
 
 
 def fast_renderers() -> list:

@@ -1,9 +1,10 @@
 """``/api/``: the metadata document, the schema, and the v1 and v2 APIs."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
-from fleetwatch.api.views import MetadataView
+from fleetwatch.api import converters  # noqa: F401  (registers <id:...> before the routes)
+from fleetwatch.api.views import MetadataView, SwaggerView
 
 urlpatterns = [
     path("", MetadataView.as_view(), name="api-metadata"),
@@ -13,7 +14,7 @@ urlpatterns = [
     path("v2/schema/", SpectacularAPIView.as_view(api_version="v2"), name="schema-v2"),
     path(
         "v2/schema/swagger-ui/",
-        SpectacularSwaggerView.as_view(url_name="schema-v2"),
+        SwaggerView.as_view(url_name="schema-v2"),
         name="swagger-ui",
     ),
 ]

@@ -1,11 +1,15 @@
 """API-wide views."""
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetwatch import __version__
+from fleetwatch.api.renderers import FastJSONRenderer
 from fleetwatch.api.validation import StrictQueryParams
 
 
@@ -16,6 +20,11 @@ class MetadataView(StrictQueryParams, APIView):
     permission_classes = [AllowAny]
     versioning_class = None
 
+    @extend_schema(
+        operation_id="server_metadata",
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+        auth=[],
+    )
     def get(self, request):
         return Response(
             {
@@ -31,3 +40,17 @@ class MetadataView(StrictQueryParams, APIView):
                 },
             }
         )
+
+
+class SwaggerView(SpectacularSwaggerView):
+    """Swagger UI (its assets from drf-spectacular-sidecar); ``OPTIONS`` answers JSON.
+
+    The page's only renderer is an HTML template, which has no template for DRF's ``OPTIONS``
+    metadata: a 500.
+    """
+
+    def get_renderers(self) -> list:
+        request = getattr(self, "request", None)
+        if request is not None and request.method == "OPTIONS":
+            return [FastJSONRenderer()]
+        return super().get_renderers()

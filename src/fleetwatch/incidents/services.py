@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from fleetwatch.incidents import limits
 from fleetwatch.incidents.events import (  # noqa: F401  (re-exported: the event services)
     EventRefused,
     IncidentMissing,
@@ -245,8 +246,14 @@ def change_ticket_url(incident: Incident, url: str, actor) -> Event | None:
 
 
 def add_tag(incident: Incident, tag: tuple[str, str], actor) -> None:
-    """Relate one tag (kept as it is when already there)."""
+    """Relate one tag (kept as it is when already there); InvalidChange if it would take the
+    incident past ``limits.TAGS_PER_INCIDENT_MAX`` tags."""
     require_change_incident(actor, incident)
+    current = set(
+        IncidentTagRelation.objects.filter(incident=incident).values_list("tag__key", "tag__value")
+    )
+    if tag not in current and (problem := limits.tag_count_problem(len(current) + 1)):
+        raise InvalidChange({"tag": [problem]})
     add_tags([(incident, [tag])], actor)
 
 

@@ -2,6 +2,7 @@
 
 import re
 
+from fleetwatch.incidents.limits import tag_problem
 from fleetwatch.incidents.models import TAG_KEY_MESSAGE
 from fleetwatch.incidents.validation import NUL_MESSAGE
 
@@ -24,6 +25,8 @@ def parse_tag(text: object) -> tuple[str, str]:
         raise ValueError(TAG_KEY_MESSAGE)
     if not value:
         raise ValueError("The tag value may not be empty.")
+    if problem := tag_problem(key, value):
+        raise ValueError(problem)
     return key, value
 
 

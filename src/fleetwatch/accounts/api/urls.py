@@ -2,10 +2,11 @@
 
 from django.urls import path
 
+import fleetwatch.api.converters  # noqa: F401  (registers <id:...>)
 from fleetwatch.accounts.api import views
 
 current_user = path("auth/user/", views.CurrentUserView.as_view(), name="auth-current-user")
-user_detail = path("auth/users/<int:pk>/", views.UserDetailView.as_view(), name="auth-user")
+user_detail = path("auth/users/<id:pk>/", views.UserDetailView.as_view(), name="auth-user")
 token_auth = path("token-auth/", views.ObtainTokenView.as_view(), name="auth-token-auth")
 
 v1_urlpatterns: list = [
@@ -13,7 +14,7 @@ v1_urlpatterns: list = [
     user_detail,
     path("auth/phone-number/", views.PhoneNumberListView.as_view(), name="auth-phone-numbers"),
     path(
-        "auth/phone-number/<int:pk>/",
+        "auth/phone-number/<id:pk>/",
         views.PhoneNumberDetailView.as_view(),
         name="auth-phone-number",
     ),

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from fleetwatch.api.renderers import fast_parsers, fast_renderers
 from fleetwatch.api.validation import MAX_ID, StrictQueryParams, reject_unknown
-from fleetwatch.incidents import services
+from fleetwatch.incidents import limits, services
 from fleetwatch.incidents.api.serializers import IncidentSerializer, render_ack, render_event
 from fleetwatch.incidents.api.views import (
     parse_ack_body,
@@ -175,6 +175,8 @@ class UpsertView(StrictQueryParams, GenericAPIView):
             raise ValidationError(
                 {"source_incident_id": ["Required for an upsert: it identifies the incident."]}
             )
+        if problems := limits.upsert_tag_problems(source, [draft]):
+            raise ValidationError({"tags": [problems[0]]})
         (result,) = upsert_incidents(source, request.user, [draft])
         code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
         body = render_incident(result.incident.pk, request.version)
@@ -214,6 +216,12 @@ class BulkIngestView(StrictQueryParams, GenericAPIView):
                 positions.append(index)
             except InvalidIncident as exc:
                 results[index] = {"index": index, "status": "error", "errors": exc.errors}
+        for draft_index, problem in sorted(
+            limits.upsert_tag_problems(source, drafts).items(), reverse=True
+        ):
+            index = positions.pop(draft_index)
+            del drafts[draft_index]
+            results[index] = {"index": index, "status": "error", "errors": {"tags": [problem]}}
         counts = {"created": 0, "updated": 0, "unchanged": 0, "error": len(items) - len(drafts)}
         if drafts:
             for index, outcome in zip(

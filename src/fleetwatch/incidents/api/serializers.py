@@ -20,6 +20,7 @@ from rest_framework.fields import DateTimeField
 from fleetwatch import fastsql
 from fleetwatch.api.serializers import StrictFieldsMixin
 from fleetwatch.fastsql.tags import incident_tag_rows
+from fleetwatch.incidents import limits
 from fleetwatch.incidents.models import (
     INCIDENT_COLUMNS,
     Acknowledgement,
@@ -210,6 +211,7 @@ class SourceSystemTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer)
     class Meta:
         model = SourceSystemType
         fields = ["name"]
+        extra_kwargs = {"name": {"max_length": limits.SOURCE_TYPE_NAME_MAX_LENGTH}}
 
     def validate_name(self, value: str) -> str:
         return value.lower()
@@ -222,13 +224,18 @@ class SourceSystemSerializer(serializers.ModelSerializer):
         model = SourceSystem
         fields = ["pk", "name", "type", "user", "base_url"]
         read_only_fields = ["pk", "user"]
+        extra_kwargs = {"name": {"max_length": limits.SOURCE_NAME_MAX_LENGTH}}
 
     def to_representation(self, instance):
         return render_source(instance)
 
 
 class TagSerializer(StrictFieldsMixin, serializers.Serializer):
-    tag = serializers.CharField()
+    tag = serializers.CharField(
+        max_length=limits.TAG_KEY_MAX_LENGTH + 1 + limits.TAG_VALUE_MAX_LENGTH,
+        help_text=f"key=value; key at most {limits.TAG_KEY_MAX_LENGTH} characters of [a-z0-9_], "
+        f"value at most {limits.TAG_VALUE_MAX_LENGTH}",
+    )
 
     def validate_tag(self, value: str) -> str:
         try:
@@ -251,7 +258,9 @@ class IncidentSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text='ISO 8601, "infinity" (open) or null (stateless)'
     )
     source = SourceSystemSerializer(read_only=True)
-    source_incident_id = serializers.CharField(required=False, allow_blank=True)
+    source_incident_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=limits.SOURCE_INCIDENT_ID_MAX_LENGTH
+    )
     details_url = serializers.CharField(required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
     level = serializers.IntegerField(
@@ -259,7 +268,7 @@ class IncidentSerializer(serializers.Serializer):
     )
     ticket_url = serializers.CharField(required=False, allow_blank=True)
     metadata = serializers.JSONField(required=False)
-    tags = IncidentTagSerializer(many=True)
+    tags = IncidentTagSerializer(many=True, max_length=limits.TAGS_PER_INCIDENT_MAX)
     stateful = serializers.BooleanField(read_only=True)
     open = serializers.BooleanField(read_only=True)
     acked = serializers.BooleanField(read_only=True)
@@ -323,7 +332,7 @@ class TicketUrlSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class SourceCreateSerializer(StrictFieldsMixin, serializers.Serializer):
-    name = serializers.CharField()
-    type = serializers.CharField()
-    username = serializers.CharField(required=False)
+    name = serializers.CharField(max_length=limits.SOURCE_NAME_MAX_LENGTH)
+    type = serializers.CharField(max_length=limits.SOURCE_TYPE_NAME_MAX_LENGTH)
+    username = serializers.CharField(required=False, max_length=limits.USERNAME_MAX_LENGTH)
     base_url = serializers.CharField(required=False, allow_blank=True, default="")

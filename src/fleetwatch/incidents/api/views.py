@@ -58,6 +58,7 @@ from fleetwatch.incidents.ingest import (
     IncidentConflict,
     InvalidIncident,
     create_incident,
+    parse_datetime_value,
     parse_incident,
 )
 from fleetwatch.incidents.models import (
@@ -252,20 +253,6 @@ class MineView(IncidentListView):
         return self.list_response(request, queryset)
 
 
-class OpenListView(StrictQueryParams, GenericAPIView):
-    """v1 ``open/`` and ``open+unacked/``: unpaginated and unfiltered, as v1 served them."""
-
-    serializer_class = IncidentSerializer
-    renderer_classes = fast_renderers()
-    unacked_only = False
-
-    def get(self, request: Request) -> Response:
-        queryset = Incident.objects.open().order_by("-start_time", "-id")
-        if self.unacked_only:
-            queryset = queryset.not_acked()
-        return Response(render_incidents(list(incident_rows(queryset)), request.version))
-
-
 class IncidentDetailView(StrictQueryParams, GenericAPIView):
     serializer_class = IncidentSerializer
 
@@ -295,10 +282,14 @@ class IncidentDetailView(StrictQueryParams, GenericAPIView):
         require_object(data)
         editable = EDITABLE[request.version]
         errors: dict = {}
+        fixed = [name for name in data if name in INCIDENT_FIELDS and name not in editable]
+        # Clients (argus-api-client's update_incident) send back the whole incident they read:
+        # a field that cannot change is accepted when it has its current value.
+        current = render_incident(pk, request.version) if fixed else {}
         for name in data:
             if name not in INCIDENT_FIELDS:
                 errors[name] = "The field does not exist."
-            elif name not in editable:
+            elif name not in editable and not same_value(name, data[name], current):
                 errors[name] = "The field is not allowed to be changed."
         if errors:
             raise ValidationError(errors)
@@ -307,6 +298,21 @@ class IncidentDetailView(StrictQueryParams, GenericAPIView):
         with domain_errors():
             services.edit_incident(incident, data, request.user)
         return Response(render_incident(pk, request.version))
+
+
+def same_value(name: str, sent: object, current: dict) -> bool:
+    """Whether ``sent`` is the incident's current ``name`` as rendered (times compared as
+    instants: ``+00:00`` and ``Z`` are the same time)."""
+    if name not in current:
+        return False
+    if name in ("start_time", "end_time") and isinstance(sent, str) and current[name]:
+        try:
+            return parse_datetime_value(sent, allow_infinity=True) == parse_datetime_value(
+                current[name], allow_infinity=True
+            )
+        except ValueError:
+            return False
+    return sent == current[name]
 
 
 class TicketUrlView(StrictQueryParams, GenericAPIView):
@@ -469,7 +475,8 @@ class IncidentTagsView(StrictQueryParams, GenericAPIView):
         serializer = TagSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         tag = parse_tag(serializer.validated_data["tag"])
-        services.add_tag(incident, tag, request.user)
+        with domain_errors():
+            services.add_tag(incident, tag, request.user)
         return Response({"tag": format_tag(*tag)}, status=status.HTTP_201_CREATED)
 
 
