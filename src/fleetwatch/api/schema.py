@@ -36,7 +36,7 @@ ERROR_ANSWERS = {
 _ERROR_BODY = {"application/json": {"schema": {"type": "object", "additionalProperties": {}}}}
 
 
-def document_error_answers(result: dict, generator, request, public) -> dict:
+def document_error_answers(result: dict, generator, request, public) -> dict:  # noqa: ARG001  (the hook signature)
     """Every operation documents the error answers it can give; they are JSON objects.
 
     400 everywhere (unknown query parameters are refused on every route), 401/403 where a
