@@ -5,7 +5,6 @@ a malformed tag) is a 400 naming the parameter, never silently ignored.
 """
 
 import copy
-from collections import defaultdict
 from datetime import timedelta
 
 import django_filters as filters
@@ -15,11 +14,11 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
+from fleetwatch.incidents.filterblob import tags_q
 from fleetwatch.incidents.models import (
     Acknowledgement,
     Event,
     Incident,
-    IncidentTagRelation,
     Level,
 )
 from fleetwatch.incidents.tags import parse_tag
@@ -116,23 +115,6 @@ class DateTimeFilter(filters.IsoDateTimeFilter):
 
 class CharInFilter(filters.BaseInFilter, filters.CharFilter):
     pass
-
-
-def tags_q(tags: list[tuple[str, str]]) -> Q:
-    """Same key ⇒ any of its values; different keys ⇒ all of them (Argus's tag semantics)."""
-    by_key: dict[str, list[str]] = defaultdict(list)
-    for key, value in tags:
-        by_key[key].append(value)
-    q = Q()
-    for key, values in by_key.items():
-        q &= Q(
-            Exists(
-                IncidentTagRelation.objects.filter(
-                    incident=OuterRef("pk"), tag__key=key, tag__value__in=values
-                )
-            )
-        )
-    return q
 
 
 class IncidentFilterSet(filters.FilterSet):
