@@ -1,34 +1,23 @@
 """Stored filters and profiles as incident queries (Argus's ``QuerySetFilter``).
 
-A blob is parsed by ``fleetwatch.incidents.filterblob.parse_filter`` (the same parser the
-notification matcher uses); its ``q()`` selects the incidents. A profile's filters are a
-union — an incident matching any of them is listed — as Argus's listing does; a filter (or a
-profile) that says nothing matches nothing.
+A blob is parsed by ``fleetwatch.incidents.filterblob.parse_filter`` — the parser the
+notification matcher uses too, so a listing and the notifications agree. A profile's filters
+are a **union** (``filterblob.union``: an incident matching any of them is listed), as
+Argus's listing does; a filter, or a profile, that says nothing matches nothing.
 """
 
-from functools import reduce
-from operator import or_
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
+from fleetwatch.incidents.filterblob import FilterSpec, parse_filter, union
 from fleetwatch.incidents.models import Incident
 from fleetwatch.notifications.models import Filter, NotificationProfile
 
-NOTHING = Q(pk__in=[])
 
-
-def parse_filter(blob: Any):
-    """``fleetwatch.incidents.filterblob.parse_filter`` (imported on first use)."""
-    from fleetwatch.incidents.filterblob import parse_filter as parse
-
-    return parse(blob)
-
-
-def parse_blob(blob: Any, field: str | None = None):
-    """The parsed blob (a ``FilterSpec``); errors name the blob's key, nested under ``field``
-    if given."""
+def parse_blob(blob: Any, field: str | None = None) -> FilterSpec:
+    """The parsed blob; errors name the blob's key, nested under ``field`` if given."""
     try:
         return parse_filter(blob)
     except ValidationError as exc:
@@ -38,15 +27,9 @@ def parse_blob(blob: Any, field: str | None = None):
         raise ValidationError({field: [detail]}) from None
 
 
-def blob_q(blob: Any) -> Q:
-    """Incidents matching one stored blob (nothing for an empty one)."""
-    spec = parse_filter(blob)
-    return NOTHING if spec.is_empty else spec.q()
-
-
 def filters_q(filters: list[Filter]) -> Q:
-    """Incidents matching any of ``filters``."""
-    return reduce(or_, (blob_q(f.filter) for f in filters), NOTHING)
+    """Incidents matching any of ``filters`` (none for no filters)."""
+    return union(parse_filter(f.filter) for f in filters).q()
 
 
 def usable_filters(user) -> QuerySet:
@@ -68,7 +51,7 @@ def stored_filter_q(name: str, pk: int, user) -> Q:
         stored = usable_filters(user).filter(pk=pk).first()
         if stored is None:
             raise missing
-        return blob_q(stored.filter)
+        return filters_q([stored])
     profile = NotificationProfile.objects.filter(user=user, pk=pk).first()
     if profile is None:
         raise missing
