@@ -455,7 +455,10 @@ class PlannedMaintenanceSerializer(StrictFieldsMixin, serializers.ModelSerialize
     """``{"pk", "created_by", "created", "start_time", "end_time", "recurrence", "duration",
     "description", "filters"}``; ``end_time`` null = no end; ``recurrence`` an RRULE."""
 
-    filters = OwnedPrimaryKeyField(filters_for, many=True, required=False)
+    # Maintenance is hub-wide and written by staff: any stored filter may be named.
+    filters = serializers.PrimaryKeyRelatedField(
+        queryset=Filter.objects.all(), many=True, required=False
+    )
     end_time = serializers.DateTimeField(required=False, allow_null=True)
     recurrence = serializers.CharField(required=False, allow_blank=True, max_length=1000)
     duration = serializers.DurationField(required=False, allow_null=True)
