@@ -107,3 +107,26 @@ def test_admin_refuses_a_bad_filter_blob(admin_client, superuser):
     assert response.status_code == 200
     assert b"maxlevel" in response.content
     assert not Filter.objects.exists()
+
+
+def test_the_migration_gives_existing_users_their_defaults(enduser):
+    """Users from before the notifications app get what the post_save signal gives new ones."""
+    import importlib
+
+    from django.apps import apps
+
+    from fleetwatch.accounts.models import PhoneNumber
+
+    migration = importlib.import_module(
+        "fleetwatch.notifications.migrations.0001_notif_api_initial"
+    )
+    number = PhoneNumber.objects.create(user=enduser, phone_number="+4790909090")
+    Timeslot.objects.all().delete()
+    Destination.objects.all().delete()
+    migration.add_user_defaults(apps, None)
+    migration.add_user_defaults(apps, None)  # idempotent
+    assert list(Timeslot.objects.filter(user=enduser).values_list("name", flat=True)) == [
+        "All the time"
+    ]
+    assert Destination.objects.filter(user=enduser, managed=True, media="email").count() == 1
+    assert Destination.objects.get(phone_number=number).managed
