@@ -210,6 +210,14 @@ PAGE_SIZE_DEFAULT = 100
 PAGE_SIZE_MAX = env_int("FLEETWATCH_PAGE_SIZE_MAX", 1000)
 BULK_INGEST_MAX = env_int("FLEETWATCH_BULK_INGEST_MAX", 10000)
 INDELIBLE_INCIDENTS = env_bool("FLEETWATCH_INDELIBLE_INCIDENTS", True)
+# Notification media plug-ins: dotted paths to ``fleetwatch.notifications.media.base.Medium``
+# subclasses (comma-separated in the environment).
+FLEETWATCH_MEDIA = env_list(
+    "FLEETWATCH_MEDIA",
+    "fleetwatch.notifications.media.email.EmailMedium,"
+    "fleetwatch.notifications.media.sms.SMSMedium,"
+    "fleetwatch.notifications.media.webhook.WebhookMedium",
+)
 
 # Connectors.
 CONNECTOR_LEASE_SECONDS = env_int("FLEETWATCH_CONNECTOR_LEASE_SECONDS", 90)
