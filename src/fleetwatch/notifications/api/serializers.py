@@ -164,6 +164,8 @@ class FilterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return unique_filter_name(self, name)
 
     def validate_filter(self, blob: Any) -> Any:
+        if not isinstance(blob, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
         try:
             parse_blob(blob)
         except DjangoValidationError as exc:
