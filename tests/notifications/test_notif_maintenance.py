@@ -80,3 +80,27 @@ def test_bad_maintenance_is_a_400_naming_the_field(staff_api, change, field):
 
 def test_v1_has_no_planned_maintenance(api):
     assert api.get("/api/v1/plannedmaintenance/").status_code == 404
+
+
+def test_started_and_long_ended_maintenance_is_protected(staff_api):
+    started = staff_api.post(PM, {"start_time": "2020-01-01T00:00:00Z"}, format="json").json()["pk"]
+    response = staff_api.patch(
+        f"{PM}{started}/", {"start_time": "2020-01-02T00:00:00Z"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "start_time" in response.json()
+    response = staff_api.patch(f"{PM}{started}/", {"description": "still on"}, format="json")
+    assert response.status_code == 200
+    ended = staff_api.post(
+        PM,
+        {"start_time": "2020-01-01T00:00:00Z", "end_time": "2020-01-02T00:00:00Z"},
+        format="json",
+    ).json()["pk"]
+    response = staff_api.patch(f"{PM}{ended}/", {"description": "x"}, format="json")
+    assert response.status_code == 400
+    assert "end_time" in response.json()
+
+
+def test_metadata_lists_the_media_plugins(client):
+    plugins = client.get("/api/").json()["destination_plugins"]
+    assert "fleetwatch.notifications.media.webhook.WebhookMedium" in plugins

@@ -6,10 +6,12 @@ keys (``StrictFieldsMixin``). Domain checks live in ``notifications.validation``
 """
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils import timezone
 from rest_framework import serializers
 
 from fleetwatch.accounts.api.serializers import PhoneNumberSerializer
@@ -30,6 +32,8 @@ from fleetwatch.notifications.models.profiles import ALL_DAY_END, ALL_DAY_START
 from fleetwatch.notifications.validation import MAX_DELAY_MINUTES, clean_days, clean_maintenance
 
 V1_FILTER_KEYS = {"sourceSystemIds", "tags"}
+#: As Argus: a maintenance is history (read-only) 12 hours after it ended.
+FROZEN_AFTER_END = timedelta(hours=12)
 
 
 def drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -487,6 +491,20 @@ class PlannedMaintenanceSerializer(StrictFieldsMixin, serializers.ModelSerialize
         def value(name, default=None):
             return attrs.get(name, getattr(instance, name) if instance else default)
 
+        if instance is not None:
+            now = timezone.now()
+            if (
+                "start_time" in attrs
+                and attrs["start_time"] != instance.start_time
+                and instance.start_time <= now
+            ):
+                raise serializers.ValidationError(
+                    {"start_time": ["Cannot be changed once the maintenance has started."]}
+                )
+            if instance.end_time is not None and instance.end_time < now - FROZEN_AFTER_END:
+                raise serializers.ValidationError(
+                    {"end_time": ["A maintenance that ended over 12 hours ago cannot change."]}
+                )
         try:
             clean_maintenance(
                 value("start_time"),
