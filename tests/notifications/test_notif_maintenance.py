@@ -67,6 +67,10 @@ def test_recurring_maintenance(staff_api):
         ({"recurrence": "FREQ=DAILY"}, "duration"),
         ({"duration": "01:00:00"}, "duration"),
         ({"recurrence": "FREQ=DAILY", "duration": "-01:00:00"}, "duration"),
+        ({"recurrence": "FREQ=DAILY", "duration": "999999999 00:00:00"}, "duration"),
+        ({"recurrence": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=31", "duration": "01:00"}, "recurrence"),
+        ({"recurrence": "FREQ=DAILY;UNTIL=20270101T000000", "duration": "01:00"}, "recurrence"),
+        ({"description": "nul\x00"}, "description"),
         ({"filters": [999999]}, "filters"),
         ({"colour": "red"}, "colour"),
     ],
@@ -104,3 +108,12 @@ def test_started_and_long_ended_maintenance_is_protected(staff_api):
 def test_metadata_lists_the_media_plugins(client):
     plugins = client.get("/api/").json()["destination_plugins"]
     assert "fleetwatch.notifications.media.webhook.WebhookMedium" in plugins
+
+
+def test_a_leap_day_rule_is_fine(staff_api):
+    body = {
+        "start_time": "2026-01-01T00:00:00Z",
+        "recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+        "duration": "01:00:00",
+    }
+    assert staff_api.post(PM, body, format="json").status_code == 201
