@@ -187,3 +187,26 @@ def test_phone_numbers_are_managed_sms_destinations(api, enduser):
     assert destination.settings == {"phone_number": "+4790909090"}
     number.delete()
     assert not Destination.objects.filter(pk=destination.pk).exists()
+
+
+def test_an_email_change_onto_an_own_destination_keeps_the_profiles(api, enduser, timeslot_pk):
+    own = create(api, "email", {"email_address": "new@example.org"})
+    response = api.post(
+        P2,
+        {"name": "p", "timeslot": timeslot_pk, "filters": [], "destinations": [own["pk"]]},
+        format="json",
+    )
+    profile = response.json()["pk"]
+    enduser.email = "new@example.org"
+    enduser.save()
+    (destination,) = api.get(f"{P2}{profile}/").json()["destinations"]
+    assert destination["managed"] is True
+    assert destination["settings"] == {"email_address": "new@example.org"}
+    assert len(api.get(D).json()) == 1
+
+
+def test_a_changed_phone_number_changes_its_destination(enduser):
+    number = PhoneNumber.objects.create(user=enduser, phone_number="+4790909090")
+    number.phone_number = "+4791919191"
+    number.save()
+    assert Destination.objects.get(phone_number=number).settings == {"phone_number": "+4791919191"}
