@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "fleetwatch.operations",
     "fleetwatch.connectors",
     "fleetwatch.observability",
+    "fleetwatch.notifications",
 ]
 
 MIDDLEWARE = [
@@ -258,6 +259,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("FLEETWATCH_MAX_BODY_BYTES", 10 * 1024 * 1
 INDELIBLE_INCIDENTS = env_bool("FLEETWATCH_INDELIBLE_INCIDENTS", True)
 # The speed tricks that bypass the ORM (src/fleetwatch/fastsql/README.md); false: the ORM path.
 FAST_SQL = env_bool("FLEETWATCH_FAST_SQL", True)
+
+# Notification media plug-ins: dotted paths to ``fleetwatch.notifications.media.base.Medium``
+# subclasses (comma-separated in the environment).
+FLEETWATCH_MEDIA = env_list(
+    "FLEETWATCH_MEDIA",
+    "fleetwatch.notifications.media.email.EmailMedium,"
+    "fleetwatch.notifications.media.sms.SMSMedium,"
+    "fleetwatch.notifications.media.webhook.WebhookMedium",
+)
 
 # Connectors.
 CONNECTOR_LEASE_SECONDS = env_int("FLEETWATCH_CONNECTOR_LEASE_SECONDS", 90)
