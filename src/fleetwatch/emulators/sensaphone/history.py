@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from fleetwatch.codecs.sensaphone import MAX_TIMESTAMP, from_sensaphone, is_valid
-from fleetwatch.emulators.sensaphone.timeline import (
+from fleetwatch.emulators.sensaphone.model import (
     AUDIT_CHANGES,
     DATA_STATUSES,
     EVENT_TYPES,
