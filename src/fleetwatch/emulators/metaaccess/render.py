@@ -15,6 +15,24 @@ ADAPTERS = {
     "Linux": "wlp0s20f3",
 }
 REMEDIATION = "https://gears.opswat.com/o/remediation.html?device_id="
+# (category_id, category, issue) a device can fail; the names are OESIS policy categories
+# [F: Antivirus, Anti-phishing, Public File Sharing, Malware detection, Other; I: the rest].
+CRITICAL_ISSUES = (
+    (5, "Antivirus", "Real-time protection is turned off"),
+    (13, "Encryption", "The system disk is not encrypted"),
+    (6, "Firewall", "The firewall is turned off"),
+    (10, "Patch Management", "Critical security patches are missing"),
+    (7, "Malware detection", "A threat was found and not removed"),
+    (5, "Antivirus", "Virus definitions are more than 7 days old"),
+)
+WARNING_ISSUES = (
+    (11, "Backup", "No backup in the last 14 days"),
+    (8, "Public File Sharing", "A public file-sharing application is installed"),
+    (9, "Anti-phishing", "The browser's anti-phishing protection is off"),
+    (10, "Patch Management", "Operating system updates are pending"),
+    (12, "Other", "The screen does not lock within 15 minutes"),
+    (12, "Other", "The browser version is no longer supported"),
+)
 
 
 def iso_z(when: datetime) -> str:
@@ -35,6 +53,25 @@ def issue(state: DeviceState) -> dict:
         "total_critical_issue": state.critical,
         "total_warning_issue": state.warning,
     }
+
+
+def _pick(catalog: tuple, count: int, h: int) -> list[tuple[int, str, str]]:
+    start = h % len(catalog)
+    return [catalog[(start + k) % len(catalog)] for k in range(min(count, len(catalog)))]
+
+
+def categories(device_id: str, state: DeviceState) -> list[dict]:
+    """The issues behind ``issue``'s counters, critical first: one entry per issue, picked
+    from the catalogs by the device and its change, so the same state always names the same
+    issues and a new change may name others [I: the vendor's ``categories[]{category_id,
+    issue, apps}`` (opswat-php), with ``name`` and ``severity`` added]."""
+    h = stable_hash(f"{device_id}:{state.seq}")
+    chosen = [("critical", item) for item in _pick(CRITICAL_ISSUES, state.critical, h)]
+    chosen += [("warning", item) for item in _pick(WARNING_ISSUES, state.warning, h >> 8)]
+    return [
+        {"category_id": cid, "name": name, "severity": severity, "issue": issue, "apps": []}
+        for severity, (cid, name, issue) in chosen
+    ]
 
 
 def device_type(endpoint: Endpoint) -> str:
@@ -137,6 +174,7 @@ def monitored_device(world: World, device_id: str, verbose: bool) -> dict:
         "status": state.status,
         "status_detail": status_detail(state),
         "issue": issue(state),
+        "categories": categories(device_id, state),
     }
 
 

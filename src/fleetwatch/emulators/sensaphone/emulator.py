@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from fleetwatch.emulators import console
 from fleetwatch.emulators.base import ControlError, VendorEmulator, loads_json
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.emulators.fleet import Fleet, SensorDevice, Zone
@@ -50,6 +51,7 @@ CODE_SERVER_ERROR = 6  # only with HTTP 5xx
 CODE_RATE_LIMITED = 7  # only with HTTP 429 (rate limiting is off unless configured)
 
 VERSIONS = ("v1", "v2", "v3")
+CONSOLE = console.CONSOLE_PREFIX
 CONTACTS = ["Facilities On-Call", "Night Shift", "Plant Manager", "Security Desk"]
 
 
@@ -194,7 +196,74 @@ class SensaphoneEmulator(VendorEmulator):
                 self._api(self._history_path),
                 methods=both,
             ),
+            Route(f"{CONSOLE}/", self._console_home, methods=get),
+            Route(f"{CONSOLE}/devices/{{device_id}}", self._console_device, methods=get),
+            Route(
+                f"{CONSOLE}/devices/{{device_id}}/zones/{{zone_id}}",
+                self._console_zone,
+                methods=get,
+            ),
         ]
+
+    # --- the console pages incidents link to (no session: a person's browser) ---------------
+    def _console_lookup(self, request: Request) -> tuple[SensorDevice, Zone | None] | str:
+        """The device (and zone) a console path names, or what was not found."""
+        raw_device = request.path_params["device_id"]
+        raw_zone = request.path_params.get("zone_id")
+        try:
+            device = self._device(raw_device)
+            zone = None if raw_zone is None else self._zone(device, raw_zone)
+        except ApiError:
+            return f"device {raw_device}" + ("" if raw_zone is None else f" zone {raw_zone}")
+        return device, zone
+
+    async def _console_home(self, request: Request) -> Response:
+        with self.lock:
+            links = [(f"{CONSOLE}/devices/{d.device_id}", d.name) for d in self.timeline.devices]
+        return console.page("Sensaphone.net", "Devices", [("Devices", len(links))], links)
+
+    async def _console_device(self, request: Request) -> Response:
+        with self.lock:
+            found = self._console_lookup(request)
+            if isinstance(found, str):
+                return console.not_found("Sensaphone.net", found)
+            device, _ = found
+            view = render.device_view(self.timeline, device, "v1", self._now())
+        fields = [
+            ("Device", device.device_id),
+            ("Name", device.name),
+            ("Product", device.product),
+            ("Site", device.site),
+            ("Time zone", device.timezone),
+            ("Online", view["is_online"]),
+            ("Power", view["power_value"]),
+            ("Battery", view.get("battery_value")),
+        ]
+        links = [
+            (f"{CONSOLE}/devices/{device.device_id}/zones/{z['zone_id']}", z["name"])
+            for z in view["zone"]
+        ]
+        return console.page("Sensaphone.net", device.name, fields, links)
+
+    async def _console_zone(self, request: Request) -> Response:
+        with self.lock:
+            found = self._console_lookup(request)
+            if isinstance(found, str):
+                return console.not_found("Sensaphone.net", found)
+            device, zone = found
+            view = render.zone_view(self.timeline, device, zone, self._now())
+        alarm = view["alarm_zone"]
+        fields = [
+            ("Device", f"{device.name} ({device.device_id})"),
+            ("Zone", f"{zone.name} ({zone.zone_id})"),
+            ("Type", zone.kind),
+            ("Value", view["value"]),
+            ("Alarm limits", f"{alarm['alarm_low']} .. {alarm['alarm_high']}"),
+            ("State", alarm["alarm_status_str"]),
+            ("Unacknowledged alarms", alarm["unack_alarms"]),
+        ]
+        links = [(f"{CONSOLE}/devices/{device.device_id}", device.name)]
+        return console.page("Sensaphone.net", f"{device.name}: {zone.name}", fields, links)
 
     def _api(self, handler):
         """Wrap a handler: unknown log → 404, application errors → envelope, rate limit → 429."""

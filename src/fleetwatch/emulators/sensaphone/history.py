@@ -382,8 +382,9 @@ def data_log(timeline: Timeline, filters: dict, now: int) -> list[dict]:
 
 
 def data_item(timeline: Timeline, slot: int, point: int) -> dict:
-    """One record. ``variable`` is the integer log point id, the type ``data_log_points`` serves
-    ``log_point`` in, so clients that join the two find the records (docs/emulators/sensaphone.md)."""
+    """One record. ``variable`` is the integer log point id, the type ``data_log_points``
+    serves ``log_point`` in, so clients that join the two find the records
+    (docs/emulators/sensaphone.md)."""
     device, zone = timeline.by_log_point[point]
     epoch = slot * LOG_INTERVAL
     value, is_alarm = timeline.reading(device, zone, epoch)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from fleetwatch.emulators import console
 from fleetwatch.emulators.base import ControlError, VendorEmulator
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.emulators.fleet import Endpoint, Fleet
@@ -45,6 +46,19 @@ from fleetwatch.emulators.sevensignal.render import duration_text, iso_ms, zoned
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 250
 MAX_INCIDENT_WINDOW_MS = 30 * 86_400_000
+CONSOLE = console.CONSOLE_PREFIX
+CONSOLE_AGENT_FIELDS = (
+    "id",
+    "name",
+    "platform",
+    "version",
+    "mac",
+    "localIpAddress",
+    "lastSsid",
+    "lastDefinedLocation",
+    "lastAgentVersion",
+    "isLicensed",
+)
 
 
 class SevenSignalEmulator(VendorEmulator):
@@ -167,7 +181,48 @@ class SevenSignalEmulator(VendorEmulator):
                 self._api(self._incident_detail),
                 methods=["GET"],
             ),
+            Route(f"{CONSOLE}/", self._console_home, methods=["GET"]),
+            Route(f"{CONSOLE}/incidents/{{incident_id}}", self._console_incident, methods=["GET"]),
+            Route(f"{CONSOLE}/agents/{{agent_id}}", self._console_agent, methods=["GET"]),
         ]
+
+    # --- the console pages incidents link to (no token: a person's browser) ------------------
+    async def _console_home(self, request: Request) -> Response:
+        with self.lock:
+            open_now = sorted(self.log.open.values(), key=lambda i: (i.start_ms, i.id))
+            fields = [("Organization", self.organization), ("Agents", len(self._agents))]
+            links = [
+                (f"{CONSOLE}/incidents/{i.id}", f"{i.type} at {i.location_name}") for i in open_now
+            ]
+        return console.page("7SIGNAL", "Mobile Eye", fields, links)
+
+    async def _console_incident(self, request: Request) -> Response:
+        incident_id = request.path_params["incident_id"]
+        with self.lock:
+            incident = self.log.by_id.get(incident_id)
+            if incident is None:
+                return console.not_found("7SIGNAL", f"incident {incident_id}")
+            fields = [
+                ("Incident", incident.id),
+                ("Type", incident.type),
+                ("Location", f"{incident.location_name} ({incident.location_id})"),
+                ("Network", incident.network),
+                ("Band", f"{incident.band:g} GHz"),
+                ("Impacted", f"{incident.count_impacted} of {incident.population_count} agents"),
+                ("Started", iso_ms(incident.start_ms)),
+                ("Ended", iso_ms(incident.end_ms) if incident.end_ms is not None else "open"),
+            ]
+        return console.page("7SIGNAL", f"{incident.type} at {incident.location_name}", fields)
+
+    async def _console_agent(self, request: Request) -> Response:
+        agent_id = request.path_params["agent_id"]
+        with self.lock:
+            agent = self._agent_by_id.get(agent_id)
+            if agent is None:
+                return console.not_found("7SIGNAL", f"agent {agent_id}")
+            data = self._render_agent(agent, to_ms(self.clock.now()))
+        fields = [(name, data.get(name)) for name in CONSOLE_AGENT_FIELDS]
+        return console.page("7SIGNAL", f"Agent {agent.hostname}", fields)
 
     async def _token(self, request: Request) -> Response:
         """RFC 6749 client_credentials over a form body, or HTTP Basic client authentication."""
