@@ -14,10 +14,11 @@ what "since the last poll" means.
 import logging
 from datetime import UTC, datetime
 
+from fleetwatch.connectors import console
 from fleetwatch.connectors.auth import OAuth2ClientCredentials
 from fleetwatch.connectors.base import DeviceRecord, PollResult, VendorConnector
 from fleetwatch.connectors.http import ClientError, VendorError
-from fleetwatch.connectors.options import Number
+from fleetwatch.connectors.options import Number, Text
 from fleetwatch.incidents.ingest import IncidentDraft
 from fleetwatch.incidents.models import INFINITY
 
@@ -58,6 +59,23 @@ def level_for(count: float, population: float, thresholds: dict) -> int:
     return 4
 
 
+def iso_utc(value: object) -> str | None:
+    """A vendor time as an ISO 8601 timestamp in UTC (``…+00:00``) for metadata; None when
+    absent or unreadable (never the vendor's own string)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_ts(value)
+    except ValueError:
+        return None
+    return parsed.isoformat() if parsed else None
+
+
+def details_url(record: dict, console_root: str) -> str:
+    """The vendor console page of the incident: ``<console_url>/incidents/<id>``."""
+    return console.link(console_root, "incidents", record["id"])
+
+
 def is_open(record: dict) -> bool:
     """Open until the vendor reports an ``endTimestamp`` (its FAQ: a missing or empty one means
     "not reported" yet). ``asOfTimestamp`` keeps moving after the end and says nothing more."""
@@ -71,6 +89,7 @@ class SevenSignalConnector(VendorConnector):
         "overlap_minutes": Number(minimum=0, maximum=MAX_WINDOW_MS / 60_000),
         "agents_every": Number(minimum=0),
         "agents_per_page": Number(minimum=1, maximum=250, integer=True),
+        console.OPTION: Text(),
     }
 
     def authenticator(self, credentials: dict, cache: dict) -> OAuth2ClientCredentials:
@@ -165,6 +184,11 @@ class SevenSignalConnector(VendorConnector):
             raise VendorError("7SIGNAL answered /incidents/agents with an incident without id")
         return body
 
+    @property
+    def console_root(self) -> str:
+        """Where details_url points: the ``console_url`` option, else the emulator's console."""
+        return console.console_url(self.options, self.connector.base_url)
+
     def draft(self, record: dict) -> IncidentDraft:
         thresholds = record.get("thresholds") or {}
         count, population = record.get("countImpacted") or 0, record.get("populationCount") or 0
@@ -184,6 +208,7 @@ class SevenSignalConnector(VendorConnector):
             start_time=parse_ts(record["startTimestamp"]),
             end_time=INFINITY if end is None else end,
             source_incident_id=str(record["id"]),
+            details_url=details_url(record, self.console_root),
             description=(
                 f"{kind} on {network} ({band_label(record.get('band'))}) at {location}: "
                 f"{count:g} of {population:g} agents impacted"
@@ -193,7 +218,7 @@ class SevenSignalConnector(VendorConnector):
                 "countImpacted": count,
                 "populationCount": population,
                 "thresholds": thresholds,
-                "determined": record.get("timestampDeterminedToBeIncident"),
+                "determined": iso_utc(record.get("timestampDeterminedToBeIncident")),
             },
             tags=[(k, v) for k, v in tags if v],
         )

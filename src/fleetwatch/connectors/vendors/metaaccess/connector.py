@@ -18,11 +18,12 @@ import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
+from fleetwatch.connectors import console
 from fleetwatch.connectors.auth import OAuth2ClientCredentials
 from fleetwatch.connectors.base import DeviceRecord, PollResult, StoredIncident, VendorConnector
 from fleetwatch.connectors.http import VendorError
 from fleetwatch.connectors.models import VendorDevice
-from fleetwatch.connectors.options import Number
+from fleetwatch.connectors.options import Number, Text
 from fleetwatch.connectors.vendors.metaaccess import mapping
 from fleetwatch.connectors.vendors.metaaccess.mapping import DEVICE_PREFIX, RESOLVED_STATUSES
 
@@ -59,12 +60,18 @@ class MetaAccessConnector(VendorConnector):
         "overlap": Number(minimum=0, maximum=MAX_AGE),
         "activities_first_hours": Number(minimum=1, maximum=MAX_ACTIVITY_HOURS, integer=True),
         "page_size": Number(minimum=1, maximum=MAX_PAGE_SIZE, integer=True),
+        console.OPTION: Text(),
     }
 
     # --- configuration ------------------------------------------------------------------------
     @property
     def overlap(self) -> float:
         return max(0.0, float(self.options.get("overlap", DEFAULT_OVERLAP)))
+
+    @property
+    def console_root(self) -> str:
+        """Where details_url points: the ``console_url`` option, else the emulator's console."""
+        return console.console_url(self.options, self.connector.base_url)
 
     @property
     def page_size(self) -> int:
@@ -108,7 +115,8 @@ class MetaAccessConnector(VendorConnector):
         ended = self.device_incidents(result, monitored, deleted, full, last_poll, now)
         self.device_records(result, monitored, deleted, full)
         result.incidents.extend(
-            mapping.activity_incident(item, now) for item in self.dedupe_activities(activities)
+            mapping.activity_incident(item, now, self.console_root)
+            for item in self.dedupe_activities(activities)
         )
         result.bookmarks = {
             "status_changed": now.isoformat(),
@@ -144,7 +152,8 @@ class MetaAccessConnector(VendorConnector):
             sid = DEVICE_PREFIX + mapping.text(item.get("device_id"))
             state = mapping.status(item)
             if state == "non-compliant":
-                result.incidents.append(mapping.device_incident(item, now, stored.get(sid)))
+                draft = mapping.device_incident(item, now, stored.get(sid), self.console_root)
+                result.incidents.append(draft)
             elif state in RESOLVED_STATUSES and sid in stored:
                 seen = mapping.parse_gmt(item.get("last_seen")) or now
                 ends[sid] = min(max(seen, floor) if floor else seen, now)
