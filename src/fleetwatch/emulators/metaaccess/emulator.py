@@ -446,6 +446,33 @@ class MetaAccessEmulator(VendorEmulator):
         response.headers["Retry-After"] = ratelimit.retry_after_header(retry_after)
         return response
 
+    def fleet_records(self) -> list[dict]:
+        """Every device record, deleted, enrolled and re-imaged machines' old ones included."""
+        world = self.world
+        return [
+            {
+                "id": device_id,
+                "name": endpoint.hostname,
+                "macs": render.macs(endpoint),
+                "device": endpoint.physical,
+                "deleted": world.state(device_id).deleted,
+            }
+            for device_id in world.order
+            for endpoint in [world.endpoints[device_id]]
+        ]
+
+    def physical_devices(self) -> dict[str, dict]:
+        """The fleet's, and the machines enrolled since (MetaAccess is the only one to know)."""
+        devices = self.fleet.physical_devices()
+        for device_id in self.world.order:
+            endpoint = self.world.endpoints[device_id]
+            if endpoint.physical not in devices:
+                devices[endpoint.physical] = {
+                    "hostname": endpoint.hostname,
+                    "macs": render.macs(endpoint),
+                }
+        return devices
+
     def ground_truth(self) -> dict:
         world = self.world
         now = self.clock.elapsed()

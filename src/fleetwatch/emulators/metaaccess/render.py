@@ -88,19 +88,39 @@ def ipv6(mac: str) -> str:
     return "fe80::" + ":".join(groups)
 
 
+WIRED_ADAPTER = "Intel(R) Ethernet Connection (13) I219-LM"
+
+
+def macs(endpoint: Endpoint) -> list[str]:
+    """Every adapter's MAC, as MetaAccess lists them: a docked laptop's wired one first."""
+    return ([endpoint.wired_mac] if endpoint.wired_mac else []) + [endpoint.mac]
+
+
+def wired_ip(endpoint: Endpoint) -> str:
+    return endpoint.local_ip.replace("10.", "10.1", 1)  # the wired VLAN: 10.1xx.…
+
+
 def brief_network(endpoint: Endpoint) -> list[dict]:
-    return [{"ipv4": endpoint.local_ip, "mac": endpoint.mac}]
+    """Every adapter's address and MAC, a docked laptop's wired one first."""
+    wireless = {"ipv4": endpoint.local_ip, "mac": endpoint.mac}
+    if endpoint.wired_mac:
+        return [{"ipv4": wired_ip(endpoint), "mac": endpoint.wired_mac}, wireless]
+    return [wireless]
 
 
 def full_network(world: World, endpoint: Endpoint, device_id: str) -> list[dict]:
-    prefix = ".".join(endpoint.local_ip.split(".")[:2])  # fleet hosts never use x.y.255.z
+    """Every adapter, a docked laptop's wired one first."""
     lease = world.dt(world.last_tick - stable_hash(device_id) % 43200)
+    adapters = []
+    if endpoint.wired_mac:
+        adapters.append((WIRED_ADAPTER, wired_ip(endpoint), endpoint.wired_mac))
+    adapters.append((ADAPTERS.get(endpoint.os_family, "Wi-Fi"), endpoint.local_ip, endpoint.mac))
     return [
         {
-            "description": ADAPTERS.get(endpoint.os_family, "Wi-Fi"),
-            "ipv4": endpoint.local_ip,
-            "ipv6": ipv6(endpoint.mac),
-            "mac": endpoint.mac,
+            "description": name,
+            "ipv4": ip,
+            "ipv6": ipv6(mac),
+            "mac": mac,
             "subnet_mask": "255.255.0.0",
             "media_state": "connected",
             "dhcp_enabled": "true",
@@ -111,6 +131,8 @@ def full_network(world: World, endpoint: Endpoint, device_id: str) -> list[dict]
             "default_gateway": f"{prefix}.255.254",
             "dns_addresses": [f"{prefix}.255.252", "1.1.1.1"],
         }
+        for name, ip, mac in adapters
+        for prefix in [".".join(ip.split(".")[:2])]  # fleet hosts never use x.y.255.z
     ]
 
 
@@ -208,11 +230,8 @@ def v22_device(world: World, device_id: str) -> dict:
         "user_info": {"username": endpoint.user, "domain": "FLEETWATCH"},
         "os_info": info,
         "network_info": [
-            {
-                "mac_addr": endpoint.mac,
-                "ipv4_addr": endpoint.local_ip,
-                "ipv6_addr": ipv6(endpoint.mac),
-            }
+            {"mac_addr": item["mac"], "ipv4_addr": item["ipv4"], "ipv6_addr": ipv6(item["mac"])}
+            for item in brief_network(endpoint)
         ],
         "status": state.status,
         "severity": state.severity,

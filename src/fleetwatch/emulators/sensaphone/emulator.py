@@ -555,6 +555,17 @@ class SensaphoneEmulator(VendorEmulator):
             headers={"Retry-After": retry_after_header(retry_after)},
         )
 
+    def fleet_records(self) -> list[dict]:
+        """Every device record: each is its own physical sensor hub (no MAC in this API)."""
+        return [
+            {"id": d.device_id, "name": d.name, "macs": [], "device": f"sensor-{d.device_id}"}
+            for d in self.timeline.devices
+        ]
+
+    def physical_devices(self) -> dict[str, dict]:
+        devices = self.timeline.devices
+        return {f"sensor-{d.device_id}": {"hostname": d.name, "macs": []} for d in devices}
+
     def ground_truth(self) -> dict:
         tl, now = self.timeline, self._now()
         open_alarms = []

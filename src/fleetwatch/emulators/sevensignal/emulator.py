@@ -80,7 +80,8 @@ class SevenSignalEmulator(VendorEmulator):
         self._location_index = {loc.id: i for i, loc in enumerate(fleet.locations)}
         self._ssid_index = {ssid: i for i, ssid in enumerate(fleet.ssids)}
         self._summary = model.build_summary(self.organization, self._agents)
-        scale = max(0.5, 1 + math.log10(max(1, len(self._agents)) / 180))
+        measuring = sum(not a.stale for a in self._agents)
+        scale = max(0.5, 1 + math.log10(max(1, measuring) / 180))
         self.incident_rate = self.base_incident_rate * scale
         self.log = model.IncidentLog(
             fleet, model.build_sites(fleet, self._agents), self.incident_rate, self.min_open
@@ -492,6 +493,13 @@ class SevenSignalEmulator(VendorEmulator):
     def rate_limited_response(self, request: Request, retry_after: float) -> Response:
         """Spring Cloud Gateway's 429: empty body, the X-RateLimit-* headers, no Retry-After."""
         return Response(status_code=429, headers=self._limit_headers(0))
+
+    def fleet_records(self) -> list[dict]:
+        """Every agent record, retired ones of re-imaged machines included."""
+        return [
+            {"id": a.agent_id, "name": a.hostname, "macs": [a.mac], "device": a.physical}
+            for a in self._agents
+        ]
 
     def ground_truth(self) -> dict:
         """Exactly the incidents without endTimestamp in /incidents/agents right now."""

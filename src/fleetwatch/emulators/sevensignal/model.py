@@ -98,7 +98,7 @@ def licensed(agent: Endpoint) -> bool:
 def last_seen(agent: Endpoint, now_ms: int, epoch_ms: int) -> int:
     """Online agents check in every 5 minutes at their own phase; 3 % went silent earlier."""
     h = bits(agent.agent_id)
-    if h % 100 < 3:
+    if h % 100 < 3 or agent.stale:  # a re-imaged machine's old agent is silent too
         return epoch_ms - 3_600_000 - (h >> 8) % (71 * 3_600_000)
     phase = (h >> 40) % CHECKIN_PERIOD_MS
     return now_ms - (now_ms - phase) % CHECKIN_PERIOD_MS
@@ -113,6 +113,8 @@ def build_sites(fleet: Fleet, agents: list[Endpoint]) -> list[Site]:
     """The locations that have agents, with their SSIDs and the agent count per SSID."""
     population: dict[str, dict[str, int]] = {}
     for agent in agents:
+        if agent.stale:  # an old agent of a re-imaged machine measures nothing
+            continue
         per_ssid = population.setdefault(agent.location_id, {})
         per_ssid[agent.ssid] = per_ssid.get(agent.ssid, 0) + 1
     return [
