@@ -176,3 +176,19 @@ def test_sensaphone_incidents_link_to_their_zone_or_device(
             assert_utc_iso(incident.metadata["when"])
         else:
             assert incident.details_url.endswith(f"/console/devices/{parts[1]}")
+
+
+def test_metaaccess_device_records_keep_every_mac() -> None:
+    """A docked laptop: MetaAccess lists the wired adapter first; 7SIGNAL knows the Wi-Fi one."""
+    item = {
+        "device_id": "D2",
+        "host_name": "WIN-ALICE-00042",
+        "network_info": [
+            {"ipv4": "10.120.0.43", "mac": "3C:52:82:01:02:03"},
+            {"ipv4": "10.20.0.43", "mac": "74:D8:3E:0A:0B:0C"},
+            {"ipv4": "10.20.0.43", "mac": "74:d8:3e:0a:0b:0c"},
+        ],
+    }
+    record = ma_mapping.device_record(item)
+    assert record.mac == "3C:52:82:01:02:03"
+    assert record.data["macs"] == ["3C:52:82:01:02:03", "74:D8:3E:0A:0B:0C"]

@@ -174,6 +174,18 @@ def first_adapter(item: dict) -> dict:
     return adapters[0] if adapters else {}
 
 
+def all_macs(item: dict) -> list[str]:
+    """Every adapter's MAC, in the vendor's order, once each: a docked laptop has a wired and
+    a wireless one, and another vendor may know the machine by either."""
+    found: list[str] = []
+    for adapter in item.get("network_info") or []:
+        if isinstance(adapter, dict):
+            mac = text(adapter.get("mac")) or text(adapter.get("mac_addr"))
+            if mac and mac.upper() not in (m.upper() for m in found):
+                found.append(mac)
+    return found
+
+
 # --- incidents --------------------------------------------------------------------------------
 
 
@@ -304,6 +316,7 @@ def device_record(item: dict) -> DeviceRecord:
             "agent_version": text(item.get("agent_version")),
             "os_family": text(info.get("family")),
             "os_version": text(info.get("version")),
+            "macs": all_macs(item),
         },
     )
 
