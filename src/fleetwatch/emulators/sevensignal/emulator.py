@@ -1,8 +1,9 @@
 """7SIGNAL Mobile Eye (gateway v2) emulator: the Starlette routes and the control API.
 
 Behaviour follows notes/vendor-apis.md §1 (the shared references); every choice the vendor
-does not document is listed in docs/emulators/7signal.md. The account lives in ``model``, the JSON shapes in
-``render``, the OAuth tokens in ``auth`` and Spring-style parameter parsing in ``params``.
+does not document is listed in docs/emulators/7signal.md. The account lives in ``model``, the
+JSON shapes in ``render``, the OAuth tokens in ``auth`` and Spring-style parameter parsing in
+``params``.
 """
 
 import itertools
