@@ -38,7 +38,12 @@ from django.utils import timezone
 
 from fleetwatch.incidents.filterblob import FilterSpec, IncidentFacts, parse_filter
 from fleetwatch.incidents.models import Event
-from fleetwatch.notifications.schedule import Recurrence, Window, timeslot_contains
+from fleetwatch.notifications.schedule import (
+    Recurrence,
+    Window,
+    recurrence_covers,
+    timeslot_contains,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +64,23 @@ class ProfileSpec:
     destination_ids: tuple[int, ...]
     delay: timedelta | None = None
 
-    def wants(self, event_type: str, event_time: datetime, facts: IncidentFacts) -> bool:
-        return timeslot_contains(self.recurrences, event_time, self.tz) and any(
-            spec.matches(facts, event_type) for spec in self.filters
-        )
+    def wants(
+        self,
+        event_type: str,
+        event_time: datetime,
+        facts: IncidentFacts,
+        local: datetime | None = None,
+    ) -> bool:
+        """Filters first (cheap and selective), then the time slot; ``local`` is
+        ``event_time`` on this profile's wall clock, if the caller already has it."""
+        for spec in self.filters:
+            if spec.matches(facts, event_type):
+                break
+        else:
+            return False
+        if local is None:
+            return timeslot_contains(self.recurrences, event_time, self.tz)
+        return any(recurrence_covers(r, local) for r in self.recurrences)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +116,12 @@ def match_event(
     if any(m.covers(event_type, event_time, facts) for m in maintenances):
         return []
     best: dict[int, Match] = {}
+    local_times: dict[tzinfo, datetime] = {}
     for profile in profiles:
-        if not profile.wants(event_type, event_time, facts):
+        local = local_times.get(profile.tz)
+        if local is None:
+            local = local_times[profile.tz] = event_time.astimezone(profile.tz)
+        if not profile.wants(event_type, event_time, facts, local):
             continue
         send_after = None
         if profile.delay and event_type in DELAYED_TYPES:
