@@ -208,6 +208,8 @@ def test_facts_take_three_queries_however_many_incidents(source, django_assert_n
         facts = facts_for(incidents)
     with django_assert_num_queries(3):
         facts_for(incidents[:1])
+    with django_assert_num_queries(2):
+        assert facts_for(incidents, with_event_types=False)[incidents[3].pk].event_types == set()
     assert facts[incidents[3].pk].tags == {("host", "3")}
     assert facts[incidents[3].pk].event_types == {STA, ACK}
     assert facts[incidents[3].pk].acked and facts[incidents[3].pk].open

@@ -416,10 +416,16 @@ def _list(blob: Mapping, key: str, fail) -> list:
 # -- facts -----------------------------------------------------------------------------------
 
 
-def facts_for(incidents: Iterable[Incident | int]) -> dict[int, IncidentFacts]:
+def facts_for(
+    incidents: Iterable[Incident | int], *, with_event_types: bool = True
+) -> dict[int, IncidentFacts]:
     """Facts of the given incidents (objects or pks), fresh from the database, in three
     queries however many there are: the incidents with their state, their tags, and the
-    types of their events."""
+    types of their events.
+
+    ``with_event_types=False`` skips the third query, for matching *events* (where
+    ``event_types`` asks about the event's own type, never the incident's history).
+    """
     pks = sorted({getattr(i, "pk", i) for i in incidents})
     if not pks:
         return {}
@@ -437,13 +443,14 @@ def facts_for(incidents: Iterable[Incident | int]) -> dict[int, IncidentFacts]:
     ):
         tags[pk].add((key, value))
     event_types: dict[int, set[str]] = defaultdict(set)
-    for pk, type_ in (
-        Event.objects.filter(incident_id__in=pks)
-        .values_list("incident_id", "type")
-        .order_by()
-        .distinct()
-    ):
-        event_types[pk].add(type_)
+    if with_event_types:
+        for pk, type_ in (
+            Event.objects.filter(incident_id__in=pks)
+            .values_list("incident_id", "type")
+            .order_by()
+            .distinct()
+        ):
+            event_types[pk].add(type_)
     return {
         pk: IncidentFacts(
             pk=pk,
