@@ -150,10 +150,38 @@ def test_several_windows_a_day():
     assert not window.covers(at("2026-12-01T14:15"))
 
 
-@pytest.mark.parametrize("rule", ["FREQ=SOMETIMES", "FREQ=HOURLY", "FREQ=MINUTELY;COUNT=3"])
-def test_a_bad_or_too_frequent_rule_is_a_value_error(rule):
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=HOURLY;INTERVAL=5;BYMINUTE=0",
+        "FREQ=MINUTELY;INTERVAL=30",
+        "FREQ=WEEKLY;BYDAY=SU;BYHOUR=3;BYMINUTE=0",
+        "FREQ=DAILY;INTERVAL=3;BYHOUR=23",
+    ],
+)
+def test_old_frequent_series_are_searched_near_the_instant(rule):
+    """A series started years ago is searched from a start moved near the instant; it finds
+    what walking every occurrence from the true start finds (around the 2026 DST change)."""
+    from dateutil.rrule import rrulestr
+
+    start, duration = at("2023-01-01T00:17"), timedelta(minutes=20)
+    window = Window.build(start, None, rule, duration, tz=OSLO)
+    first = datetime(2026, 10, 24, 20, tzinfo=UTC)
+    instants = [first + timedelta(minutes=7 * n) for n in range(200)]
+    walked = [
+        o.astimezone(UTC)
+        for o in rrulestr(rule, dtstart=start.astimezone(OSLO)).between(
+            start.astimezone(OSLO), instants[-1].astimezone(OSLO) + timedelta(days=1)
+        )
+    ]
+    expected = [any(o <= t < o + duration for o in walked) for t in instants]
+    assert [window.covers(t) for t in instants] == expected
+    assert any(expected)
+
+
+def test_a_bad_rule_is_a_value_error():
     with pytest.raises(ValueError):
-        Window.build(at("2026-11-01T08:00"), None, rule, timedelta(hours=1))
+        Window.build(at("2026-11-01T08:00"), None, "FREQ=SOMETIMES", timedelta(hours=1))
 
 
 def reference_contains(recurrences, when_utc, tz) -> bool:
@@ -231,6 +259,11 @@ rules = st.sampled_from(
         "FREQ=WEEKLY;BYDAY=MO,FR;BYHOUR=23",
         "FREQ=MONTHLY;BYMONTHDAY=-1",
         "FREQ=WEEKLY;COUNT=5",
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH;BYHOUR=2;BYMINUTE=30",
+        "FREQ=HOURLY;INTERVAL=7",
+        "FREQ=HOURLY;BYHOUR=2,3;BYMINUTE=15,45",
+        "FREQ=MINUTELY;INTERVAL=97",
+        "FREQ=YEARLY;BYMONTH=3,10;BYDAY=-1SU;BYHOUR=2",
     ]
 )
 

@@ -255,6 +255,5 @@ def _zone(name: str) -> tzinfo:
 def _window(
     start: datetime, end: datetime | None, recurrence: str, duration: timedelta | None, tz: str
 ) -> Window:
-    """Kept across snapshot reloads, so a recurring window's occurrences, once walked to the
-    present, are not walked again every time the profiles are reloaded."""
+    """Kept across snapshot reloads: each maintenance's RRULE is parsed once per process."""
     return Window.build(start, end, recurrence, duration, ZoneInfo(tz))
