@@ -11,8 +11,9 @@ Rules:
 * A planned maintenance covers an event when its window covers the event's ``timestamp`` and
   every one of its filters matches the incident (and the event, for ``event_types``); a
   maintenance without filters covers nothing. A covered event notifies nobody.
-* A profile matches when it is active, its time slot contains the event's timestamp on its
-  owner's wall clock, and any of its filters matches (a union; no filters: nothing).
+* A profile matches when it and its owner are active, its time slot contains the event's
+  timestamp on its owner's wall clock, and any of its filters matches (a union; no filters:
+  nothing).
 * At most one message per event and destination: when several profiles (of one user, or a
   destination shared some other way) match, the one that sends soonest wins — no delay before
   a delay, then the lowest profile id.
@@ -148,10 +149,11 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 def load_profiles() -> list[ProfileSpec]:
-    """Every active profile as a snapshot, in four queries whatever their number."""
+    """Every active profile of an active user as a snapshot, in four queries whatever their
+    number (a deactivated account hears nothing)."""
     from fleetwatch.notifications.models import NotificationProfile, TimeRecurrence
 
-    active = NotificationProfile.objects.filter(active=True)
+    active = NotificationProfile.objects.filter(active=True, user__is_active=True)
     rows = list(
         active.order_by("pk").values_list(
             "pk", "user_id", "user__time_zone", "timeslot_id", "delay_minutes"
