@@ -41,7 +41,7 @@ class ForbiddenAddress(VendorError):
 def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (a seam for tests)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))  # typed str | int; an IP is text
 
 
 def forbidden_reason(address: str, *, allow_private: bool | None = None) -> str | None:

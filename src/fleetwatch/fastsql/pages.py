@@ -10,6 +10,7 @@ test_compiled_page_sql_matches_the_orm``). A query whose parameters are not exac
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Literal
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import QuerySet
@@ -17,7 +18,7 @@ from django.db.models.query import ValuesIterable
 
 from fleetwatch.fastsql.cursors import read_cursor
 
-_compiled: dict[tuple, dict[tuple, "CompiledPage | bool"]] = {}
+_compiled: dict[tuple, dict[tuple, "CompiledPage | Literal[False]"]] = {}
 # Cursor positions used only to compile a page query; never sent to the database.
 _PROBES = (
     (datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC), 1),
@@ -55,7 +56,7 @@ class CompiledPage:
         return result
 
 
-def _compile(paginator, queryset: QuerySet, kind: str):
+def _compile(paginator, queryset: QuerySet, kind: str) -> CompiledPage | Literal[False]:
     """The page query of ``queryset`` as a ``CompiledPage``, or False if it cannot be reused."""
     if queryset._iterable_class is not ValuesIterable:
         return False

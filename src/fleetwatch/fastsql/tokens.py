@@ -4,6 +4,7 @@
 """
 
 from django.db import connection
+from django.db.models import Field, Model
 from django.db.models.expressions import Col
 from rest_framework.authtoken.models import Token
 
@@ -11,6 +12,13 @@ from fleetwatch.accounts.models import User
 from fleetwatch.incidents.models import SourceSystem
 
 _TOKEN_MODELS = (Token, User, SourceSystem)
+
+
+def _column(field: Field) -> str:
+    """A concrete field's column name (only fields without a column, which are never concrete,
+    have None)."""
+    assert field.column is not None, field
+    return field.column
 
 
 def _token_sql() -> tuple[str, list[tuple]]:
@@ -21,21 +29,21 @@ def _token_sql() -> tuple[str, list[tuple]]:
     for alias, model in zip(("t", "u", "s"), _TOKEN_MODELS, strict=True):
         names, conversions = [], []
         for index, field in enumerate(model._meta.concrete_fields):
-            columns.append(f"{alias}.{quote(field.column)}")
+            columns.append(f"{alias}.{quote(_column(field))}")
             names.append(field.attname)
             col = Col(alias, field)
             converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
             if converters:
                 conversions.append((index, col, converters))
         layout.append((model, names, names.index(model._meta.pk.attname), conversions))
-    user_pk = quote(User._meta.pk.column)
+    user_pk = quote(_column(User._meta.pk))
     sql = (
         f"SELECT {', '.join(columns)} FROM {quote(Token._meta.db_table)} t "
         f"INNER JOIN {quote(User._meta.db_table)} u "
         f"ON t.{quote(Token._meta.get_field('user').column)} = u.{user_pk} "
         f"LEFT OUTER JOIN {quote(SourceSystem._meta.db_table)} s "
-        f"ON s.{quote(SourceSystem._meta.get_field('user').column)} = u.{user_pk} "
-        f"WHERE t.{quote(Token._meta.pk.column)} = %s"
+        f"ON s.{quote(_column(SourceSystem._meta.get_field('user')))} = u.{user_pk} "
+        f"WHERE t.{quote(_column(Token._meta.pk))} = %s"
     )
     return sql, layout
 
@@ -55,7 +63,8 @@ def find_drf_token(key: str) -> Token | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    objects, start = [], 0
+    objects: list[Model | None] = []
+    start = 0
     for model, names, pk_index, conversions in layout:
         values = list(row[start : start + len(names)])
         start += len(names)
@@ -67,6 +76,7 @@ def find_drf_token(key: str) -> Token | None:
                 values[index] = converter(values[index], col, connection)
         objects.append(model.from_db(connection.alias, names, values))
     token, user, source = objects
+    assert isinstance(token, Token) and isinstance(user, User)  # INNER JOINed: never NULL
     # The caches select_related fills, both ways of each one-to-one relation.
     user_field = Token._meta.get_field("user")
     user_field.set_cached_value(token, user)

@@ -9,8 +9,9 @@ Every change to an incident's fields is recorded as one CHI event whose descript
 changes, one line each, in the shape Argus uses: ``Change: "level": 2 → 1``.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -74,9 +75,9 @@ def incident_for_change(pk: int) -> Incident:
 
 def shown(name: str, value: object) -> str:
     """A value as a change line shows it: metadata by size, tags sorted, the rest by repr."""
-    if name == "metadata":
+    if name == "metadata" and isinstance(value, Sized):
         return f"{len(value)} item(s)"
-    if name == "tags":
+    if name == "tags" and isinstance(value, Iterable):
         return str(sorted(value))
     if isinstance(value, datetime):
         return repr(value.isoformat())
@@ -100,7 +101,7 @@ def _tag_texts(incident: Incident) -> dict[str, IncidentTagRelation]:
     return {format_tag(r.tag.key, r.tag.value): r for r in incident.tag_relations.all()}
 
 
-def _diff(incident: Incident, values: Mapping[str, object]) -> dict[str, tuple]:
+def _diff(incident: Incident, values: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     unknown = set(values) - {*FIELDS, "tags"}
     if unknown:
         raise ValueError(f"Not changeable: {', '.join(sorted(unknown))}")
@@ -129,7 +130,7 @@ def _set_tags(incident: Incident, old: set[str], new: set[str], actor) -> None:
     if refused:
         raise InvalidChange(refused)
     IncidentTagRelation.objects.filter(pk__in=[r.pk for r in removing]).delete()
-    adding = [tuple(text.split("=", 1)) for text in sorted(new - old)]
+    adding = [(key, value) for key, _, value in (t.partition("=") for t in sorted(new - old))]
     add_tags([(incident, adding)], actor)
 
 

@@ -78,7 +78,7 @@ class MetricsMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self._histograms: dict[tuple, object] = {}
+        self._histograms: dict[tuple[str, str, int], Histogram] = {}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -168,9 +168,9 @@ class DatabaseCollector:
             Incident.objects.order_by()
             .values("source_id")
             .annotate(
-                open=Count("pk", filter=Q(end_time__gt=Now())),
-                closed=Count("pk", filter=Q(end_time__lte=Now())),
-                stateless=Count("pk", filter=Q(end_time__isnull=True)),
+                n_open=Count("pk", filter=Q(end_time__gt=Now())),
+                n_closed=Count("pk", filter=Q(end_time__lte=Now())),
+                n_stateless=Count("pk", filter=Q(end_time__isnull=True)),
             )
         )
         stored = GaugeMetricFamily(
@@ -193,10 +193,15 @@ class DatabaseCollector:
             if source is None:
                 continue
             labels = [source["name"], source["type_id"]]
-            for state in ("open", "closed", "stateless"):
-                stored.add_metric([*labels, state], row[state])
-            opened.add_metric(labels, row["open"] + row["closed"] + row["stateless"])
-            ended.add_metric(labels, row["closed"])
+            by_state = {
+                "open": row["n_open"],
+                "closed": row["n_closed"],
+                "stateless": row["n_stateless"],
+            }
+            for state, count in by_state.items():
+                stored.add_metric([*labels, state], count)
+            opened.add_metric(labels, sum(by_state.values()))
+            ended.add_metric(labels, row["n_closed"])
         yield from (stored, opened, ended)
 
         last_seen = GaugeMetricFamily(

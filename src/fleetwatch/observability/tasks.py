@@ -18,7 +18,10 @@ from fleetwatch.observability.requestid import request_id, task_id
 
 
 def _fields(backend: BaseDatabaseBackend, task, args, kwargs) -> dict:
-    args_kwargs = normalize_json({"args": args, "kwargs": kwargs})
+    args_kwargs: dict[str, object] = {
+        "args": normalize_json(args),
+        "kwargs": normalize_json(kwargs),
+    }
     if (rid := request_id.get()) is not None:
         args_kwargs["request_id"] = rid
     return {
