@@ -3,6 +3,8 @@
 ``Token.objects.select_related("user", "user__source_system").get(key=...)`` builds.
 """
 
+from typing import Any
+
 from django.db import connection
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
@@ -14,14 +16,14 @@ from fleetwatch.incidents.models import SourceSystem
 _TOKEN_MODELS = (Token, User, SourceSystem)
 
 
-def _column(field: Field) -> str:
+def _column(field: Field[Any, Any]) -> str:
     """A concrete field's column name (only fields without a column, which are never concrete,
     have None)."""
     assert field.column is not None, field
     return field.column
 
 
-def _token_sql() -> tuple[str, list[tuple]]:
+def _token_sql() -> tuple[str, list[tuple[Any, ...]]]:
     """The SQL of ``Token.objects.select_related("user", "user__source_system").get(key=...)``
     written once, and per model its attnames, pk position and column converters."""
     quote = connection.ops.quote_name
@@ -48,7 +50,7 @@ def _token_sql() -> tuple[str, list[tuple]]:
     return sql, layout
 
 
-_token_queries: dict[str, tuple[str, list[tuple]]] = {}
+_token_queries: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
 
 
 def find_drf_token(key: str) -> Token | None:

@@ -92,7 +92,7 @@ class Tag(models.Model):
         return f"{self.key}={self.value}"
 
 
-class IncidentQuerySet(models.QuerySet):
+class IncidentQuerySet(models.QuerySet["Incident"]):
     def open(self) -> "IncidentQuerySet":
         return self.filter(end_time__gt=Now())
 

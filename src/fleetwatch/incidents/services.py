@@ -11,7 +11,7 @@ changes, one line each, in the shape Argus uses: ``Change: "level": 2 → 1``.
 
 from collections.abc import Iterable, Mapping, Sized
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -40,6 +40,9 @@ from fleetwatch.incidents.permissions import (
     require_delete_incident,
 )
 from fleetwatch.incidents.tags import format_tag
+
+if TYPE_CHECKING:
+    from fleetwatch.accounts.models import User
 
 #: The fields a change may set, in the order their lines appear in the CHI event.
 FIELDS = ("details_url", "ticket_url", "description", "level", "metadata")
@@ -118,7 +121,7 @@ def _diff(incident: Incident, values: Mapping[str, Any]) -> dict[str, tuple[Any,
     return changes
 
 
-def _set_tags(incident: Incident, old: set[str], new: set[str], actor) -> None:
+def _set_tags(incident: Incident, old: set[str], new: set[str], actor: "User") -> None:
     """Tags as a set: add what is new, remove what is gone (only one's own, unless superuser)."""
     relations = _tag_texts(incident)
     removing = [relations[text] for text in sorted(old - new)]
@@ -137,7 +140,7 @@ def _set_tags(incident: Incident, old: set[str], new: set[str], actor) -> None:
 def change_incident(
     incident: Incident,
     values: Mapping[str, object],
-    actor,
+    actor: "User",
     *,
     now: datetime | None = None,
     save: bool = True,
@@ -194,7 +197,7 @@ def parse_changes(incident: Incident, data: Mapping[str, object]) -> dict[str, o
     return values
 
 
-def edit_incident(incident: Incident, data: Mapping[str, object], actor) -> Event | None:
+def edit_incident(incident: Incident, data: Mapping[str, object], actor: "User") -> Event | None:
     """A person's or a source's edit (PATCH/PUT, a console form): may they, is it valid, do it.
 
     ``incident`` should have its tag relations prefetched (``tag_relations__tag``).
@@ -204,7 +207,7 @@ def edit_incident(incident: Incident, data: Mapping[str, object], actor) -> Even
 
 
 def change_incidents(
-    ids: Iterable[int], values: Mapping[str, object], actor
+    ids: Iterable[int], values: Mapping[str, object], actor: "User"
 ) -> dict[int, Event | Exception | None]:
     """The same change on many incidents in a constant number of queries (bulk ticket_url).
 
@@ -238,7 +241,7 @@ def change_incidents(
     return results
 
 
-def change_ticket_url(incident: Incident, url: str, actor) -> Event | None:
+def change_ticket_url(incident: Incident, url: str, actor: "User") -> Event | None:
     """``PUT incidents/<pk>/ticket_url/``: one field, recorded as any other change."""
     return change_incident(incident, {"ticket_url": url}, actor)
 
@@ -246,7 +249,7 @@ def change_ticket_url(incident: Incident, url: str, actor) -> Event | None:
 # --- tags, deletion ---------------------------------------------------------------------------
 
 
-def add_tag(incident: Incident, tag: tuple[str, str], actor) -> None:
+def add_tag(incident: Incident, tag: tuple[str, str], actor: "User") -> None:
     """Relate one tag (kept as it is when already there); InvalidChange if it would take the
     incident past ``limits.TAGS_PER_INCIDENT_MAX`` tags."""
     require_change_incident(actor, incident)
@@ -258,7 +261,7 @@ def add_tag(incident: Incident, tag: tuple[str, str], actor) -> None:
     add_tags([(incident, [tag])], actor)
 
 
-def remove_tag(relation: IncidentTagRelation, actor) -> None:
+def remove_tag(relation: IncidentTagRelation, actor: "User") -> None:
     """Remove a tag from its incident (only one's own, unless superuser); a tag no incident
     has any more is deleted."""
     require_change_incident(actor, relation.incident)
@@ -272,7 +275,7 @@ def remove_tag(relation: IncidentTagRelation, actor) -> None:
             tag.delete()
 
 
-def delete_incident(incident: Incident, actor) -> None:
+def delete_incident(incident: Incident, actor: "User") -> None:
     """Delete an incident with its events and acks (when incidents are not indelible)."""
     require_delete_incident(actor, incident)
     with transaction.atomic():
@@ -285,7 +288,7 @@ def delete_incident(incident: Incident, actor) -> None:
 
 
 def change_ack_expiration(
-    ack: Acknowledgement, expiration: datetime | None, actor
+    ack: Acknowledgement, expiration: datetime | None, actor: "User"
 ) -> Acknowledgement:
     """Move an acknowledgement's expiry (None: never), recorded as an OTH event.
 

@@ -21,7 +21,9 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -114,7 +116,7 @@ def connector_name(connector_id: int) -> str:
     return _connector_names[connector_id]
 
 
-def observe_poll(connector_id: int, outcome: dict) -> None:
+def observe_poll(connector_id: int, outcome: dict[str, Any]) -> None:
     """Count one finished poll (``outcome`` is the task's return value)."""
     name = connector_name(connector_id)
     CONNECTOR_POLLS.labels(name, str(outcome.get("status", "unknown"))).inc()
@@ -127,7 +129,7 @@ def observe_poll(connector_id: int, outcome: dict) -> None:
 # --- Scrape-time figures from the database ---------------------------------------------------
 
 
-def _ts(value) -> float:
+def _ts(value: datetime | None) -> float:
     return value.timestamp() if value is not None else float("nan")
 
 
@@ -325,7 +327,7 @@ def multiprocess_dir() -> Path:
 def render() -> bytes:
     """The whole exposition: every process's counters on this machine plus the database."""
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(multiprocess_dir()))
+    MultiProcessCollector(registry, path=str(multiprocess_dir()))  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
     registry.register(DatabaseCollector())
     return generate_latest(registry)
 
