@@ -1,9 +1,11 @@
 """Small request checks shared by every view: nothing a client sends is silently ignored."""
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 # The DRF-free checks live with the domain; re-exported for the API's modules.
 from fleetwatch.incidents.validation import (  # noqa: F401
@@ -36,7 +38,13 @@ def reject_unknown(
         raise ValidationError({name: message for name in unknown})
 
 
-class StrictQueryParams:
+if TYPE_CHECKING:  # a mixin for APIView subclasses: typed as one, a plain class at run time
+    _ViewBase = APIView
+else:
+    _ViewBase = object
+
+
+class StrictQueryParams(_ViewBase):
     """A view mixin: a query parameter the view does not read is a 400 naming it.
 
     ``query_params`` lists what the view reads (``format`` is DRF's own); ``None`` means the

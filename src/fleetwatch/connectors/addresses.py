@@ -15,6 +15,8 @@ service at 169.254.169.254, a database at 127.0.0.1:5432). The address is checke
 
 import ipaddress
 import socket
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
@@ -41,7 +43,7 @@ class ForbiddenAddress(VendorError):
 def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (a seam for tests)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))  # typed str | int; an IP is text
 
 
 def forbidden_reason(address: str, *, allow_private: bool | None = None) -> str | None:
@@ -103,7 +105,14 @@ def check_base_url(url: str) -> None:
 class GuardedBackend(httpcore.SyncBackend):
     """Connects only to addresses ``check_host`` allows, and to exactly the one it checked."""
 
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
         address = check_host(host, port)
         return super().connect_tcp(address, port, timeout, local_address, socket_options)
 
@@ -112,7 +121,7 @@ class GuardedTransport(httpx.HTTPTransport):
     """httpx's own transport with the guarded network backend (TLS still verifies the host
     name: httpcore sends the URL's host as the server name, not the address)."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         pool = self._pool
         if not isinstance(pool, httpcore.ConnectionPool):  # pragma: no cover - proxies

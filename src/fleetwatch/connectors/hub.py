@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from fleetwatch.connectors.base import STORED_FIELDS, DeviceRecord, StoredIncident
 from fleetwatch.connectors.models import HEALTH_ID, Connector, VendorDevice
-from fleetwatch.incidents.models import Incident
+from fleetwatch.incidents.models import Incident, IncidentQuerySet
 
 CHUNK = 500  # bounded IN lists
 
@@ -17,11 +17,11 @@ class DatabaseHub:
     def __init__(self, connector: Connector) -> None:
         self.connector = connector
 
-    def _incidents(self):
+    def _incidents(self) -> IncidentQuerySet:
         return Incident.objects.filter(source=self.connector.source_id)
 
     @staticmethod
-    def _stored(queryset) -> dict[str, StoredIncident]:
+    def _stored(queryset: IncidentQuerySet) -> dict[str, StoredIncident]:
         rows = queryset.values_list("source_incident_id", *STORED_FIELDS)
         return {sid: StoredIncident(*fields) for sid, *fields in rows}
 

@@ -13,7 +13,8 @@ HEALTH_ID = "fleetwatch:connector-health"
 
 
 #: The database choices, from the one vendor list (``fleetwatch.vendors``).
-Vendor = models.TextChoices("Vendor", {v.name: (v.slug, v.label) for v in vendors.VENDORS})
+#: django-stubs type only the functional API's ``name → value`` form, not ``(value, label)``.
+Vendor = models.TextChoices("Vendor", {v.name: (v.slug, v.label) for v in vendors.VENDORS})  # type: ignore[call-overload]
 
 
 class Connector(models.Model):

@@ -15,7 +15,7 @@ cursor); a 413 "past the last page" is ``paginator.stop()``.
   that ignores the page parameter and answers the same full page again.
 """
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 from fleetwatch.connectors.http import VendorError
@@ -49,7 +49,7 @@ class Paginator[T]:
         self.finished = False
         self.capped = False
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[T]:
         """The values to request, one per page, until the paginator finishes."""
         while not self.finished:
             yield self.current_value

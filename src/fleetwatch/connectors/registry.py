@@ -10,4 +10,7 @@ VENDORS = {v.slug: v.connector for v in vendors.VENDORS}
 
 def connector_class(vendor: str) -> type[VendorConnector]:
     """The connector class for ``vendor``; KeyError for a vendor not in the list."""
-    return vendors.load(vendors.BY_SLUG[vendor].connector)
+    cls = vendors.load(path := vendors.BY_SLUG[vendor].connector)
+    if not (isinstance(cls, type) and issubclass(cls, VendorConnector)):
+        raise TypeError(f"{path} is not a VendorConnector")
+    return cls

@@ -18,7 +18,10 @@ VENDORS = {v.slug: v.emulator for v in vendors.VENDORS}
 
 
 def vendor_class(name: str) -> type[VendorEmulator]:
-    return vendors.load(vendors.BY_SLUG[name].emulator)
+    cls = vendors.load(path := vendors.BY_SLUG[name].emulator)
+    if not (isinstance(cls, type) and issubclass(cls, VendorEmulator)):
+        raise TypeError(f"{path} is not a VendorEmulator")
+    return cls
 
 
 def make_emulator(name: str, fleet: Fleet, clock: SimClock, seed: int) -> VendorEmulator:

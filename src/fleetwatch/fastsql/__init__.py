@@ -11,6 +11,7 @@ The two predicates below are the only ``connection.vendor`` checks of the tricks
 
 from django.conf import settings
 from django.db import connection as default_connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 def enabled() -> bool:
@@ -18,6 +19,6 @@ def enabled() -> bool:
     return settings.FAST_SQL
 
 
-def postgresql(connection=None) -> bool:
+def postgresql(connection: BaseDatabaseWrapper | None = None) -> bool:
     """The PostgreSQL tricks (COPY, sequences, CTEs, arrays, loaders) are on and apply."""
     return settings.FAST_SQL and (connection or default_connection).vendor == "postgresql"

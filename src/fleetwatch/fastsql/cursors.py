@@ -8,11 +8,13 @@ instants at offset 0, so a read cursor uses it directly. Rendered values are unc
 """
 
 from django.conf import settings
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 from fleetwatch.fastsql import postgresql
 
 
-def read_cursor(connection):
+def read_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     """``connection.cursor()``; on PostgreSQL in UTC, timestamps by psycopg's own loader."""
     cursor = connection.cursor()
     if (

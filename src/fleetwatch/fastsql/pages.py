@@ -10,14 +10,23 @@ test_compiled_page_sql_matches_the_orm``). A query whose parameters are not exac
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet
 from django.db.models.query import ValuesIterable
 
 from fleetwatch.fastsql.cursors import read_cursor
 
-_compiled: dict[tuple, dict[tuple, "CompiledPage | bool"]] = {}
+if TYPE_CHECKING:
+    from fleetwatch.api.pagination import KeysetCursorPagination
+
+#: A column converter (``(value, expression, connection) -> value``) and a parameter preparer.
+Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
+Prep = Callable[[Any, BaseDatabaseWrapper], Any]
+
+_compiled: dict[tuple[str, str], dict[tuple[Any, ...], "CompiledPage | Literal[False]"]] = {}
 # Cursor positions used only to compile a page query; never sent to the database.
 _PROBES = (
     (datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC), 1),
@@ -28,11 +37,19 @@ _PROBES = (
 class CompiledPage:
     """A ``.values()`` page query as SQL, constant parameters, column names and converters."""
 
-    def __init__(self, alias, sql, constants, names, converters, prep) -> None:
+    def __init__(
+        self,
+        alias: str,
+        sql: str,
+        constants: list[Any],
+        names: list[str],
+        converters: list[tuple[int, tuple[list[Converter], Any]]],
+        prep: Prep,
+    ) -> None:
         self.alias, self.sql, self.constants = alias, sql, constants
         self.names, self.converters, self.prep = names, converters, prep
 
-    def run(self, value, pk) -> list[dict]:
+    def run(self, value: Any, pk: Any) -> list[dict[str, Any]]:
         connection = connections[self.alias]
         params = list(self.constants)
         if value is not None:
@@ -43,9 +60,9 @@ class CompiledPage:
         names, converters = self.names, self.converters
         if not converters:
             return [dict(zip(names, row, strict=True)) for row in rows]
-        result = []
-        for row in rows:
-            row = list(row)
+        result: list[dict[str, Any]] = []
+        for fetched in rows:
+            row = list(fetched)
             for index, (functions, expression) in converters:
                 cell = row[index]
                 for function in functions:
@@ -55,14 +72,16 @@ class CompiledPage:
         return result
 
 
-def _compile(paginator, queryset: QuerySet, kind: str):
+def _compile(
+    paginator: "KeysetCursorPagination", queryset: QuerySet[Any], kind: str
+) -> CompiledPage | Literal[False]:
     """The page query of ``queryset`` as a ``CompiledPage``, or False if it cannot be reused."""
     if queryset._iterable_class is not ValuesIterable:
         return False
     field = queryset.model._meta.get_field(paginator.field)
     connection = connections[queryset.db]
 
-    def prep(value, connection):
+    def prep(value: Any, connection: BaseDatabaseWrapper) -> Any:
         return field.get_db_prep_value(value, connection, prepared=False)
 
     probes = [(None, None)] if kind == "first" else _PROBES
@@ -90,7 +109,14 @@ def _compile(paginator, queryset: QuerySet, kind: str):
     return CompiledPage(queryset.db, sql, constants, names, converters, prep)
 
 
-def run_compiled(paginator, key: tuple, build: Callable[[], QuerySet], value, pk, reverse):
+def run_compiled(
+    paginator: "KeysetCursorPagination",
+    key: tuple[Any, ...],
+    build: Callable[[], QuerySet[Any]],
+    value: Any,
+    pk: Any,
+    reverse: bool,
+) -> list[dict[str, Any]] | None:
     """The page's rows through the compiled SQL, or None when this query cannot be compiled
     (the caller then runs it through the ORM)."""
     kind = "first" if value is None else "before" if reverse else "after"

@@ -5,8 +5,10 @@ Used by ``fleetwatch.incidents.ingest.writers`` when the fast SQL is on; the ORM
 """
 
 import time
+from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Model
 
 from fleetwatch.fastsql.pg_create import incident_values
 from fleetwatch.incidents.models import INCIDENT_COLUMNS, Event, Incident
@@ -20,7 +22,7 @@ STATS_CHECK_BATCH = 500
 _last_analyze = 0.0
 
 
-def copy_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+def copy_rows(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """PostgreSQL ``COPY ... FROM STDIN`` of plain tuples: no model instances, no ORM compile.
 
     About 4x cheaper in Python than ``bulk_create`` (whose UNNEST arrays psycopg dumps value by

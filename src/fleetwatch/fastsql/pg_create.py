@@ -12,10 +12,13 @@ or a tag another transaction created after this statement's snapshot (its id com
 and the NOT NULL ``tag_id`` rejects the relation).
 """
 
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Field, Model
 from psycopg.types.json import Jsonb
 
 from fleetwatch.incidents.models import (
@@ -26,10 +29,13 @@ from fleetwatch.incidents.models import (
     Tag,
 )
 
+if TYPE_CHECKING:
+    from fleetwatch.accounts.models import User
+
 _sql_cache: dict[tuple[int, int], str] = {}
 
 
-def incident_values(incident: Incident) -> tuple:
+def incident_values(incident: Incident) -> tuple[Any, ...]:
     """The ``INCIDENT_COLUMNS`` of an unsaved incident, as psycopg parameters."""
     return (
         incident.start_time,
@@ -50,11 +56,16 @@ EVENT_FIELDS = ("incident", "actor", "timestamp", "received", "type", "descripti
 def _statement(events: int, tags: int) -> str:
     q = connection.ops.quote_name
 
-    def table(model) -> str:
+    def table(model: type[Model]) -> str:
         return q(model._meta.db_table)
 
-    def columns(model, names) -> str:
-        return ", ".join(q(model._meta.get_field(name).column) for name in names)
+    def column(model: type[Model], name: str) -> str:
+        field = model._meta.get_field(name)
+        assert isinstance(field, Field) and field.column is not None, name  # concrete fields
+        return q(field.column)
+
+    def columns(model: type[Model], names: Iterable[str]) -> str:
+        return ", ".join(column(model, name) for name in names)
 
     def values(width: int, rows: int, types: tuple[str, ...] = ()) -> str:
         cast = [f"%s::{t}" for t in types] or ["%s"] * width
@@ -86,7 +97,13 @@ def _statement(events: int, tags: int) -> str:
     return f"WITH {', '.join(parts)} SELECT {q('id')} FROM inc"
 
 
-def create_in_one_statement(incident: Incident, events: list[Event], tags, actor, now: datetime):
+def create_in_one_statement(
+    incident: Incident,
+    events: list[Event],
+    tags: Sequence[tuple[str, str]],
+    actor: "User",
+    now: datetime,
+) -> bool:
     """Store ``incident`` (unsaved) with ``events`` and ``tags`` (``(key, value)`` pairs,
     distinct); sets its pk and returns True, or returns False having stored nothing."""
     key = (len(events), len(tags))

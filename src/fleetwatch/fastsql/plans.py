@@ -22,6 +22,7 @@ a tag on 1 incident in 300 at 1,000,000: 130 ms with PostgreSQL's own walk, 27 m
 """
 
 import math
+from typing import Any
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -36,7 +37,7 @@ TAG_BALANCE = 10
 TAG_HASH_BALANCE = 1000
 
 
-def estimated_rows(queryset: QuerySet) -> float:
+def estimated_rows(queryset: QuerySet[Any]) -> float:
     """The planner's estimate of the rows ``queryset`` returns (no rows are read)."""
     sql, params = queryset.order_by().query.sql_with_params()
     with connection.cursor() as cursor:
@@ -45,20 +46,22 @@ def estimated_rows(queryset: QuerySet) -> float:
     return float(plan[0]["Plan"]["Plan Rows"])
 
 
-def few_matches(matching: QuerySet, table_rows: QuerySet, balance: int = SEARCH_BALANCE) -> bool:
+def few_matches(
+    matching: QuerySet[Any], table_rows: QuerySet[Any], balance: int = SEARCH_BALANCE
+) -> bool:
     """Whether ``matching`` is expected to be small enough to gather rather than walk."""
     total = estimated_rows(table_rows)
     return estimated_rows(matching) < math.sqrt(balance * max(total, 1.0))
 
 
-def hashed_in(ids: QuerySet) -> Q:
+def hashed_in(ids: QuerySet[Any]) -> Q:
     """``pk IN (ids)`` that PostgreSQL evaluates as a hashed subplan while walking the page
     order: the ``OR pk IS NULL`` (never true) keeps it from turning the IN into a join, where
     it would probe an index per row or gather through random lookups instead."""
     return Q(pk__in=ids) | Q(pk__isnull=True)
 
 
-def tag_filter(relations: QuerySet, incidents: QuerySet) -> Q:
+def tag_filter(relations: QuerySet[Any], incidents: QuerySet[Any]) -> Q:
     """Incidents with one of the tag relations in ``relations``, in the form that suits how
     many there are: few (at most ``sqrt(TAG_BALANCE × incidents)``, fetched to know): their
     ids, gathered; more: a hash of them, walked; most (a hash would cost more than probing):

@@ -5,6 +5,9 @@ the same whatever the count and psycopg caches its conversion (it caches queries
 parameters, and re-parsed a 100-id ``IN`` list on every page).
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.db import connection
 
 from fleetwatch.fastsql import postgresql
@@ -12,7 +15,7 @@ from fleetwatch.fastsql.cursors import read_cursor
 from fleetwatch.incidents.models import IncidentTagRelation, Tag
 
 
-def _in(column: str, values: list) -> tuple[str, list]:
+def _in(column: str, values: Sequence[int] | Sequence[str]) -> tuple[str, list[Any]]:
     if postgresql(connection):
         return f"{column} = ANY(%s)", [values]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
@@ -29,10 +32,11 @@ def find_tags(keys: set[str], values: set[str]) -> list[tuple[int, str, str]]:
             f"WHERE {key_sql} AND {value_sql}",
             key_params + value_params,
         )
-        return cursor.fetchall()
+        rows: list[tuple[int, str, str]] = cursor.fetchall()
+        return rows
 
 
-def incident_tag_rows(ids: list[int]) -> list[tuple]:
+def incident_tag_rows(ids: list[int]) -> list[tuple[Any, ...]]:
     """``(incident_id, added_by_id, added_time, key, value)`` of the incidents' tag relations,
     oldest first. ``added_time`` comes as the database gives it (text on SQLite): convert it
     with ``connection.ops.convert_datetimefield_value`` where the backend has one."""
@@ -47,4 +51,5 @@ def incident_tag_rows(ids: list[int]) -> list[tuple]:
     )
     with read_cursor(connection) as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows

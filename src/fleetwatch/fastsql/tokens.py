@@ -3,7 +3,10 @@
 ``Token.objects.select_related("user", "user__source_system").get(key=...)`` builds.
 """
 
+from typing import Any
+
 from django.db import connection
+from django.db.models import Field, Model
 from django.db.models.expressions import Col
 from rest_framework.authtoken.models import Token
 
@@ -13,7 +16,14 @@ from fleetwatch.incidents.models import SourceSystem
 _TOKEN_MODELS = (Token, User, SourceSystem)
 
 
-def _token_sql() -> tuple[str, list[tuple]]:
+def _column(field: Field[Any, Any]) -> str:
+    """A concrete field's column name (only fields without a column, which are never concrete,
+    have None)."""
+    assert field.column is not None, field
+    return field.column
+
+
+def _token_sql() -> tuple[str, list[tuple[Any, ...]]]:
     """The SQL of ``Token.objects.select_related("user", "user__source_system").get(key=...)``
     written once, and per model its attnames, pk position and column converters."""
     quote = connection.ops.quote_name
@@ -21,26 +31,26 @@ def _token_sql() -> tuple[str, list[tuple]]:
     for alias, model in zip(("t", "u", "s"), _TOKEN_MODELS, strict=True):
         names, conversions = [], []
         for index, field in enumerate(model._meta.concrete_fields):
-            columns.append(f"{alias}.{quote(field.column)}")
+            columns.append(f"{alias}.{quote(_column(field))}")
             names.append(field.attname)
             col = Col(alias, field)
             converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
             if converters:
                 conversions.append((index, col, converters))
         layout.append((model, names, names.index(model._meta.pk.attname), conversions))
-    user_pk = quote(User._meta.pk.column)
+    user_pk = quote(_column(User._meta.pk))
     sql = (
         f"SELECT {', '.join(columns)} FROM {quote(Token._meta.db_table)} t "
         f"INNER JOIN {quote(User._meta.db_table)} u "
         f"ON t.{quote(Token._meta.get_field('user').column)} = u.{user_pk} "
         f"LEFT OUTER JOIN {quote(SourceSystem._meta.db_table)} s "
-        f"ON s.{quote(SourceSystem._meta.get_field('user').column)} = u.{user_pk} "
-        f"WHERE t.{quote(Token._meta.pk.column)} = %s"
+        f"ON s.{quote(_column(SourceSystem._meta.get_field('user')))} = u.{user_pk} "
+        f"WHERE t.{quote(_column(Token._meta.pk))} = %s"
     )
     return sql, layout
 
 
-_token_queries: dict[str, tuple[str, list[tuple]]] = {}
+_token_queries: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
 
 
 def find_drf_token(key: str) -> Token | None:
@@ -55,7 +65,8 @@ def find_drf_token(key: str) -> Token | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    objects, start = [], 0
+    objects: list[Model | None] = []
+    start = 0
     for model, names, pk_index, conversions in layout:
         values = list(row[start : start + len(names)])
         start += len(names)
@@ -67,6 +78,7 @@ def find_drf_token(key: str) -> Token | None:
                 values[index] = converter(values[index], col, connection)
         objects.append(model.from_db(connection.alias, names, values))
     token, user, source = objects
+    assert isinstance(token, Token) and isinstance(user, User)  # INNER JOINed: never NULL
     # The caches select_related fills, both ways of each one-to-one relation.
     user_field = Token._meta.get_field("user")
     user_field.set_cached_value(token, user)

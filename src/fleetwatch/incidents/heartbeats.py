@@ -89,7 +89,7 @@ def is_silent(source: SourceSystem, now: datetime) -> bool:
 @dataclass
 class HeartbeatCheck:
     opened: list[int] = field(default_factory=list)  # source pks
-    ended: list[int] = field(default_factory=list)
+    ended: list[int | None] = field(default_factory=list)  # None: its id names no source
     silent: list[int] = field(default_factory=list)
 
 
@@ -107,7 +107,7 @@ def check_heartbeats(now: datetime | None = None) -> HeartbeatCheck:
     now = now or timezone.now()
     hub = hub_source()
     result = HeartbeatCheck()
-    watched = {
+    watched: dict[int | None, SourceSystem] = {
         s.pk: s
         for s in SourceSystem.objects.filter(heartbeat_frequency__isnull=False).exclude(pk=hub.pk)
     }
@@ -117,15 +117,19 @@ def check_heartbeats(now: datetime | None = None) -> HeartbeatCheck:
     ):
         open_by_source.setdefault(_source_pk(incident.source_incident_id), []).append(incident)
 
-    drafts = []
+    drafts: list[IncidentDraft] = []
+    drafted: list[int] = []  # the source pk of each draft
+    current: dict[int | None, str] = {}  # the silent ones' heartbeat incident ids
     for source in watched.values():
-        if not is_silent(source, now):
+        last_seen, frequency = source.last_seen, source.heartbeat_frequency
+        if last_seen is None or not frequency or not is_silent(source, now):
             continue
         result.silent.append(source.pk)
-        sid = f"{SID_PREFIX}{source.pk}:{source.last_seen.isoformat()}"
+        sid = current[source.pk] = f"{SID_PREFIX}{source.pk}:{last_seen.isoformat()}"
         if any(i.source_incident_id == sid for i in open_by_source.get(source.pk, [])):
             continue
-        overdue_since = source.last_seen + timedelta(seconds=source.heartbeat_frequency)
+        overdue_since = last_seen + timedelta(seconds=frequency)
+        drafted.append(source.pk)
         drafts.append(
             IncidentDraft(
                 start_time=min(overdue_since, now),
@@ -136,19 +140,19 @@ def check_heartbeats(now: datetime | None = None) -> HeartbeatCheck:
             )
         )
     if drafts:
-        for outcome, draft in zip(upsert_incidents(hub, hub.user, drafts), drafts, strict=True):
+        outcomes = upsert_incidents(hub, hub.user, drafts)
+        for outcome, pk, draft in zip(outcomes, drafted, drafts, strict=True):
             if outcome.status == "created":
-                result.opened.append(_source_pk(draft.source_incident_id))
+                result.opened.append(pk)
                 log.warning("%s", draft.description)
 
-    current = {pk: f"{SID_PREFIX}{pk}:{watched[pk].last_seen.isoformat()}" for pk in result.silent}
     for source_pk, incidents in open_by_source.items():
-        source = watched.get(source_pk)
+        heard = watched.get(source_pk)
         for incident in incidents:
             if incident.source_incident_id == current.get(source_pk):
                 continue  # still silent since the same moment
-            if source is not None:  # heard again (perhaps silent again since: a new incident)
-                why = ALIVE.format(source=source)
+            if heard is not None:  # heard again (perhaps silent again since: a new incident)
+                why = ALIVE.format(source=heard)
             elif other := SourceSystem.objects.filter(pk=source_pk or 0).first():
                 why = UNWATCHED.format(source=other)
             else:

@@ -12,6 +12,12 @@ bulk, sources, source types), the connectors (through the same ingest parser) an
 (``create_source``). Plain Python: no DRF, so services and workers can use it.
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the models and the drafts import this module
+    from fleetwatch.incidents.ingest.drafts import IncidentDraft
+    from fleetwatch.incidents.models import SourceSystem
+
 #: Tags on one incident (create, PATCH/PUT, upsert and bulk items, ``tags/`` POST).
 TAGS_PER_INCIDENT_MAX = 100
 #: A tag key (``^[a-z0-9_]+$``) and a tag value, in characters; (key, value) is indexed.
@@ -52,7 +58,7 @@ def tag_count_problem(count: int) -> str | None:
     return None
 
 
-def upsert_tag_problems(source, drafts: list) -> dict[int, str]:
+def upsert_tag_problems(source: "SourceSystem", drafts: "list[IncidentDraft]") -> dict[int, str]:
     """``{index: error}`` for the drafts whose upsert would take an existing incident of
     ``source`` past ``TAGS_PER_INCIDENT_MAX`` tags (an upsert adds tags, never removes them).
 
@@ -79,7 +85,7 @@ def upsert_tag_problems(source, drafts: list) -> dict[int, str]:
     }
     if not suspects:
         return {}
-    current: dict[str, set] = {sid: set() for sid in suspects}
+    current: dict[str, set[tuple[str, str]]] = {sid: set() for sid in suspects}
     rows = IncidentTagRelation.objects.filter(
         incident__source=source, incident__source_incident_id__in=suspects
     ).values_list("incident__source_incident_id", "tag__key", "tag__value")

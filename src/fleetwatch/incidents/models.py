@@ -92,7 +92,7 @@ class Tag(models.Model):
         return f"{self.key}={self.value}"
 
 
-class IncidentQuerySet(models.QuerySet):
+class IncidentQuerySet(models.QuerySet["Incident"]):
     def open(self) -> "IncidentQuerySet":
         return self.filter(end_time__gt=Now())
 
@@ -151,6 +151,9 @@ class Incident(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
 
     objects = IncidentQuerySet.as_manager()
+    # Not stored: set by ingest (ingest/rules.py) on the incidents it loads or builds — whether
+    # the source itself ended the incident (its latest END/CLO event is an END).
+    closed_by_source: bool
 
     class Meta:
         ordering = ["-start_time", "-id"]

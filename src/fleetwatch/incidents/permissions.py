@@ -14,10 +14,14 @@ Refusals raise ``NotAllowed``, a Django ``PermissionDenied`` (which the API rend
 """
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 
 from fleetwatch.incidents.models import Acknowledgement, Incident, SourceSystem
+
+if TYPE_CHECKING:
+    from fleetwatch.accounts.models import User
 
 
 class NotAllowed(PermissionDenied):
@@ -31,13 +35,13 @@ class NotAllowed(PermissionDenied):
         return self.message
 
 
-def source_of(user) -> SourceSystem | None:
+def source_of(user: "User") -> SourceSystem | None:
     """The user's source system, or None for a person (no query when the auth layer has
     already fetched it, as the token authentication does)."""
     return getattr(user, "source_system", None)
 
 
-def incident_refusal(user, incident: Incident) -> str | None:
+def incident_refusal(user: "User", incident: Incident) -> str | None:
     """Why ``user`` may not change ``incident`` (None: it may). Needs only ``source_id``."""
     if user.is_superuser:
         return None
@@ -50,17 +54,17 @@ def incident_refusal(user, incident: Incident) -> str | None:
     )
 
 
-def can_change_incident(user, incident: Incident) -> bool:
+def can_change_incident(user: "User", incident: Incident) -> bool:
     return incident_refusal(user, incident) is None
 
 
-def require_change_incident(user, incident: Incident) -> None:
+def require_change_incident(user: "User", incident: Incident) -> None:
     """Raise NotAllowed unless ``user`` may change ``incident``."""
     if (reason := incident_refusal(user, incident)) is not None:
         raise NotAllowed(reason)
 
 
-def refusals(user, incidents: Iterable[Incident]) -> dict[int, str]:
+def refusals(user: "User", incidents: Iterable[Incident]) -> dict[int, str]:
     """For a bulk request: the pk and reason of each incident ``user`` may not change."""
     return {
         incident.pk: reason
@@ -69,14 +73,14 @@ def refusals(user, incidents: Iterable[Incident]) -> dict[int, str]:
     }
 
 
-def require_delete_incident(user, incident: Incident) -> None:
+def require_delete_incident(user: "User", incident: Incident) -> None:
     """Deleting (when incidents are not indelible): a superuser or the owning source only."""
     source = source_of(user)
     if not (user.is_superuser or (source is not None and incident.source_id == source.pk)):
         raise NotAllowed("Only a superuser or the incident's source may delete it.")
 
 
-def require_set_source(user, source: SourceSystem) -> None:
+def require_set_source(user: "User", source: SourceSystem) -> None:
     """Creating or upserting incidents *for* ``source``: its own user, or a superuser."""
     own = source_of(user)
     if user.is_superuser or (own is not None and own.pk == source.pk):
@@ -84,7 +88,7 @@ def require_set_source(user, source: SourceSystem) -> None:
     raise NotAllowed(f"Only a superuser or source {source.name!r} may write its incidents.")
 
 
-def require_change_ack(user, ack: Acknowledgement) -> None:
+def require_change_ack(user: "User", ack: Acknowledgement) -> None:
     """Changing an acknowledgement (its expiration): its author or a superuser."""
     if user.is_superuser or ack.event.actor_id == user.pk:
         return

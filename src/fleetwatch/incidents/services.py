@@ -9,8 +9,9 @@ Every change to an incident's fields is recorded as one CHI event whose descript
 changes, one line each, in the shape Argus uses: ``Change: "level": 2 → 1``.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -39,6 +40,9 @@ from fleetwatch.incidents.permissions import (
     require_delete_incident,
 )
 from fleetwatch.incidents.tags import format_tag
+
+if TYPE_CHECKING:
+    from fleetwatch.accounts.models import User
 
 #: The fields a change may set, in the order their lines appear in the CHI event.
 FIELDS = ("details_url", "ticket_url", "description", "level", "metadata")
@@ -74,9 +78,9 @@ def incident_for_change(pk: int) -> Incident:
 
 def shown(name: str, value: object) -> str:
     """A value as a change line shows it: metadata by size, tags sorted, the rest by repr."""
-    if name == "metadata":
+    if name == "metadata" and isinstance(value, Sized):
         return f"{len(value)} item(s)"
-    if name == "tags":
+    if name == "tags" and isinstance(value, Iterable):
         return str(sorted(value))
     if isinstance(value, datetime):
         return repr(value.isoformat())
@@ -100,7 +104,7 @@ def _tag_texts(incident: Incident) -> dict[str, IncidentTagRelation]:
     return {format_tag(r.tag.key, r.tag.value): r for r in incident.tag_relations.all()}
 
 
-def _diff(incident: Incident, values: Mapping[str, object]) -> dict[str, tuple]:
+def _diff(incident: Incident, values: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     unknown = set(values) - {*FIELDS, "tags"}
     if unknown:
         raise ValueError(f"Not changeable: {', '.join(sorted(unknown))}")
@@ -117,7 +121,7 @@ def _diff(incident: Incident, values: Mapping[str, object]) -> dict[str, tuple]:
     return changes
 
 
-def _set_tags(incident: Incident, old: set[str], new: set[str], actor) -> None:
+def _set_tags(incident: Incident, old: set[str], new: set[str], actor: "User") -> None:
     """Tags as a set: add what is new, remove what is gone (only one's own, unless superuser)."""
     relations = _tag_texts(incident)
     removing = [relations[text] for text in sorted(old - new)]
@@ -129,14 +133,14 @@ def _set_tags(incident: Incident, old: set[str], new: set[str], actor) -> None:
     if refused:
         raise InvalidChange(refused)
     IncidentTagRelation.objects.filter(pk__in=[r.pk for r in removing]).delete()
-    adding = [tuple(text.split("=", 1)) for text in sorted(new - old)]
+    adding = [(key, value) for key, _, value in (t.partition("=") for t in sorted(new - old))]
     add_tags([(incident, adding)], actor)
 
 
 def change_incident(
     incident: Incident,
     values: Mapping[str, object],
-    actor,
+    actor: "User",
     *,
     now: datetime | None = None,
     save: bool = True,
@@ -193,7 +197,7 @@ def parse_changes(incident: Incident, data: Mapping[str, object]) -> dict[str, o
     return values
 
 
-def edit_incident(incident: Incident, data: Mapping[str, object], actor) -> Event | None:
+def edit_incident(incident: Incident, data: Mapping[str, object], actor: "User") -> Event | None:
     """A person's or a source's edit (PATCH/PUT, a console form): may they, is it valid, do it.
 
     ``incident`` should have its tag relations prefetched (``tag_relations__tag``).
@@ -203,7 +207,7 @@ def edit_incident(incident: Incident, data: Mapping[str, object], actor) -> Even
 
 
 def change_incidents(
-    ids: Iterable[int], values: Mapping[str, object], actor
+    ids: Iterable[int], values: Mapping[str, object], actor: "User"
 ) -> dict[int, Event | Exception | None]:
     """The same change on many incidents in a constant number of queries (bulk ticket_url).
 
@@ -237,7 +241,7 @@ def change_incidents(
     return results
 
 
-def change_ticket_url(incident: Incident, url: str, actor) -> Event | None:
+def change_ticket_url(incident: Incident, url: str, actor: "User") -> Event | None:
     """``PUT incidents/<pk>/ticket_url/``: one field, recorded as any other change."""
     return change_incident(incident, {"ticket_url": url}, actor)
 
@@ -245,7 +249,7 @@ def change_ticket_url(incident: Incident, url: str, actor) -> Event | None:
 # --- tags, deletion ---------------------------------------------------------------------------
 
 
-def add_tag(incident: Incident, tag: tuple[str, str], actor) -> None:
+def add_tag(incident: Incident, tag: tuple[str, str], actor: "User") -> None:
     """Relate one tag (kept as it is when already there); InvalidChange if it would take the
     incident past ``limits.TAGS_PER_INCIDENT_MAX`` tags."""
     require_change_incident(actor, incident)
@@ -257,7 +261,7 @@ def add_tag(incident: Incident, tag: tuple[str, str], actor) -> None:
     add_tags([(incident, [tag])], actor)
 
 
-def remove_tag(relation: IncidentTagRelation, actor) -> None:
+def remove_tag(relation: IncidentTagRelation, actor: "User") -> None:
     """Remove a tag from its incident (only one's own, unless superuser); a tag no incident
     has any more is deleted."""
     require_change_incident(actor, relation.incident)
@@ -271,7 +275,7 @@ def remove_tag(relation: IncidentTagRelation, actor) -> None:
             tag.delete()
 
 
-def delete_incident(incident: Incident, actor) -> None:
+def delete_incident(incident: Incident, actor: "User") -> None:
     """Delete an incident with its events and acks (when incidents are not indelible)."""
     require_delete_incident(actor, incident)
     with transaction.atomic():
@@ -284,7 +288,7 @@ def delete_incident(incident: Incident, actor) -> None:
 
 
 def change_ack_expiration(
-    ack: Acknowledgement, expiration: datetime | None, actor
+    ack: Acknowledgement, expiration: datetime | None, actor: "User"
 ) -> Acknowledgement:
     """Move an acknowledgement's expiry (None: never), recorded as an OTH event.
 

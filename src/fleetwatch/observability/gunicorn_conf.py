@@ -8,6 +8,7 @@ Read by the gunicorn master before Django is set up, so it reads the environment
 """
 
 import os
+from typing import Any
 
 
 def _hub_logs_requests() -> bool:
@@ -15,7 +16,7 @@ def _hub_logs_requests() -> bool:
     return value not in {"0", "false", "no", "off"}  # default on with JSON
 
 
-def gunicorn_logconfig() -> dict:
+def gunicorn_logconfig() -> dict[str, Any]:
     handler = {"class": "logging.StreamHandler", "formatter": "json"}
     return {
         "formatters": {"json": {"()": "fleetwatch.observability.logs.JsonFormatter"}},

@@ -21,7 +21,7 @@ from fleetwatch.incidents.retention import prune_incidents, prune_task_results
 log = logging.getLogger("fleetwatch.housekeeping")
 
 
-def run_retention() -> dict:
+def run_retention() -> dict[str, int]:
     """One retention pass with the configured settings (nothing when they are 0)."""
     done = {"incidents": 0, "task_results": 0}
     if settings.RETENTION_DAYS > 0:

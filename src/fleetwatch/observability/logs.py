@@ -12,6 +12,7 @@ Extra fields passed with ``extra=`` (the request log's ``method``, ``path``, ``s
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
 
@@ -31,7 +32,7 @@ class PlainFormatter(logging.Formatter):
 class JsonFormatter(BaseJsonFormatter):
     """python-json-logger, with an ISO 8601 UTC time and stable key names."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault(
             "rename_fields", {"levelname": "level", "name": "logger", "asctime": "time"}
         )
@@ -45,7 +46,7 @@ class JsonFormatter(BaseJsonFormatter):
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 
-def logging_config(log_format: str, level: str) -> dict:
+def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """The ``LOGGING`` dict for settings (``log_format``: plain or json)."""
     if log_format not in ("plain", "json"):
         raise ValueError(f"FLEETWATCH_LOG_FORMAT must be plain or json, not {log_format!r}")

@@ -21,7 +21,9 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -78,7 +80,7 @@ class MetricsMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self._histograms: dict[tuple, object] = {}
+        self._histograms: dict[tuple[str, str, int], Histogram] = {}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -114,7 +116,7 @@ def connector_name(connector_id: int) -> str:
     return _connector_names[connector_id]
 
 
-def observe_poll(connector_id: int, outcome: dict) -> None:
+def observe_poll(connector_id: int, outcome: dict[str, Any]) -> None:
     """Count one finished poll (``outcome`` is the task's return value)."""
     name = connector_name(connector_id)
     CONNECTOR_POLLS.labels(name, str(outcome.get("status", "unknown"))).inc()
@@ -127,7 +129,7 @@ def observe_poll(connector_id: int, outcome: dict) -> None:
 # --- Scrape-time figures from the database ---------------------------------------------------
 
 
-def _ts(value) -> float:
+def _ts(value: datetime | None) -> float:
     return value.timestamp() if value is not None else float("nan")
 
 
@@ -168,9 +170,9 @@ class DatabaseCollector:
             Incident.objects.order_by()
             .values("source_id")
             .annotate(
-                open=Count("pk", filter=Q(end_time__gt=Now())),
-                closed=Count("pk", filter=Q(end_time__lte=Now())),
-                stateless=Count("pk", filter=Q(end_time__isnull=True)),
+                n_open=Count("pk", filter=Q(end_time__gt=Now())),
+                n_closed=Count("pk", filter=Q(end_time__lte=Now())),
+                n_stateless=Count("pk", filter=Q(end_time__isnull=True)),
             )
         )
         stored = GaugeMetricFamily(
@@ -193,10 +195,15 @@ class DatabaseCollector:
             if source is None:
                 continue
             labels = [source["name"], source["type_id"]]
-            for state in ("open", "closed", "stateless"):
-                stored.add_metric([*labels, state], row[state])
-            opened.add_metric(labels, row["open"] + row["closed"] + row["stateless"])
-            ended.add_metric(labels, row["closed"])
+            by_state = {
+                "open": row["n_open"],
+                "closed": row["n_closed"],
+                "stateless": row["n_stateless"],
+            }
+            for state, count in by_state.items():
+                stored.add_metric([*labels, state], count)
+            opened.add_metric(labels, sum(by_state.values()))
+            ended.add_metric(labels, row["n_closed"])
         yield from (stored, opened, ended)
 
         last_seen = GaugeMetricFamily(
@@ -320,7 +327,7 @@ def multiprocess_dir() -> Path:
 def render() -> bytes:
     """The whole exposition: every process's counters on this machine plus the database."""
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(multiprocess_dir()))
+    MultiProcessCollector(registry, path=str(multiprocess_dir()))  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
     registry.register(DatabaseCollector())
     return generate_latest(registry)
 

@@ -56,7 +56,8 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rid = accept_request_id(request.META.get(META_KEY))
-        request.request_id = rid
+        # Middleware may add attributes to the request; HttpRequest's stub declares none.
+        request.request_id = rid  # type: ignore[attr-defined]
         token = request_id.set(rid)
         started = time.perf_counter()
         try:

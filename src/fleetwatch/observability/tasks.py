@@ -8,7 +8,10 @@ are untouched, so no task function needs to know. When a worker starts the task,
 the task logs carries them; ``task_finished`` clears them.
 """
 
+from typing import Any
+
 from django.dispatch import receiver
+from django.tasks import Task, TaskResult
 from django.tasks.signals import task_finished, task_started
 from django_tasks_db.backend import DatabaseBackend as BaseDatabaseBackend
 from django_tasks_db.compat import normalize_json
@@ -17,8 +20,13 @@ from django_tasks_db.models import DBTaskResult
 from fleetwatch.observability.requestid import request_id, task_id
 
 
-def _fields(backend: BaseDatabaseBackend, task, args, kwargs) -> dict:
-    args_kwargs = normalize_json({"args": args, "kwargs": kwargs})
+def _fields(
+    backend: BaseDatabaseBackend, task: Task[..., Any], args: Any, kwargs: Any
+) -> dict[str, Any]:
+    args_kwargs: dict[str, object] = {
+        "args": normalize_json(args),
+        "kwargs": normalize_json(kwargs),
+    }
     if (rid := request_id.get()) is not None:
         args_kwargs["request_id"] = rid
     return {
@@ -35,23 +43,28 @@ def _fields(backend: BaseDatabaseBackend, task, args, kwargs) -> dict:
 class DatabaseBackend(BaseDatabaseBackend):
     """django-tasks-db's backend, storing the current request id with each task."""
 
-    def _task_to_db_task(self, task, args, kwargs) -> DBTaskResult:
+    def _task_to_db_task(
+        self, task: Task[..., Any], args: Any, kwargs: Any
+    ) -> DBTaskResult[..., Any]:
         return DBTaskResult.objects.create(**_fields(self, task, args, kwargs))
 
-    async def _atask_to_db_task(self, task, args, kwargs) -> DBTaskResult:
+    async def _atask_to_db_task(
+        self, task: Task[..., Any], args: Any, kwargs: Any
+    ) -> DBTaskResult[..., Any]:
         return await DBTaskResult.objects.acreate(**_fields(self, task, args, kwargs))
 
 
-def carried_request_id(task_result) -> str | None:
+def carried_request_id(task_result: TaskResult[..., Any]) -> str | None:
     """The request id stored with a task (None if it was enqueued outside a request)."""
     db_result = getattr(task_result, "db_result", None)
     if db_result is None or not isinstance(db_result.args_kwargs, dict):
         return None
-    return db_result.args_kwargs.get("request_id")
+    rid: str | None = db_result.args_kwargs.get("request_id")  # stored by _fields: text
+    return rid
 
 
 @receiver(task_started)
-def _enter_task(task_result, **kwargs) -> None:
+def _enter_task(task_result: TaskResult[..., Any], **kwargs: Any) -> None:
     request_id.set(carried_request_id(task_result))
     task_id.set(str(task_result.id))
 
@@ -60,7 +73,7 @@ POLL_TASK = "poll_connector"
 
 
 @receiver(task_finished)
-def _leave_task(task_result, **kwargs) -> None:
+def _leave_task(task_result: TaskResult[..., Any], **kwargs: Any) -> None:
     try:
         if task_result.task.name == POLL_TASK and task_result.status == "SUCCESSFUL":
             from fleetwatch.observability.metrics import observe_poll

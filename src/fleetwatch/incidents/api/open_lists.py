@@ -39,7 +39,9 @@ def open_incidents(unacked_only: bool) -> QuerySet:
     return queryset.not_acked() if unacked_only else queryset
 
 
-def stream_array(queryset: QuerySet, version: str, batch: int = STREAM_BATCH) -> Iterator[bytes]:
+def stream_array(
+    queryset: QuerySet, version: str | None, batch: int = STREAM_BATCH
+) -> Iterator[bytes]:
     """The JSON array of ``queryset``'s incidents, newest first, as byte chunks.
 
     Each batch is one keyset query after the previous batch's last ``(start_time, pk)``, so

@@ -9,6 +9,9 @@ schemathesis run over the whole v2 schema (tests/incidents/test_openapi_schema.p
 the two in step: any response that does not match its schema fails it.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -67,7 +70,8 @@ class IncidentUpdateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     level = serializers.IntegerField(required=False, min_value=1, max_value=5)
     metadata = serializers.JSONField(required=False)
-    tags = TagSerializer(many=True, required=False, max_length=TAGS_PER_INCIDENT_MAX)
+    # DRF hands max_length to the ListSerializer that many=True makes; the stubs lack it.
+    tags = TagSerializer(many=True, required=False, max_length=TAGS_PER_INCIDENT_MAX)  # type: ignore[call-arg]
 
 
 def page_of(name: str, item) -> serializers.Serializer:
@@ -165,7 +169,7 @@ def answers(ok: dict, *, path: bool = True, body: bool = False, also: tuple = ()
     return {**errors, **ok}
 
 
-def op(operation_id: str, ok: dict, **kwargs) -> extend_schema:
+def op(operation_id: str, ok: dict, **kwargs) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     path = kwargs.pop("path", True)
     body = kwargs.pop("body", False)
     also = kwargs.pop("also", ())
@@ -358,7 +362,7 @@ def annotate() -> None:
             ),
         ),
     )(bulk.BulkIngestView)
-    for view, name, key, value, request in (
+    for bulk_view, name, key, value, request in (
         (
             bulk.BulkAckView,
             "acks_bulk",
@@ -391,4 +395,4 @@ def annotate() -> None:
                 body=True,
                 request=bulk_request(f"{camel}Request", request),
             )
-        )(view)
+        )(bulk_view)

@@ -107,14 +107,14 @@ def tags_by_incident(ids: list[int]) -> dict[int, list[dict]]:
     return tags
 
 
-def render_incidents(rows: list[dict], version: str = "v2") -> list[dict]:
+def render_incidents(rows: list[dict], version: str | None = "v2") -> list[dict]:
     """A page of rows from ``incident_rows`` as API dicts: one more query, for the tags."""
     tags = tags_by_incident([row["id"] for row in rows]) if rows else {}
     tz = timezone.get_current_timezone()
     return [render_row(row, tags.get(row["id"], []), version, tz) for row in rows]
 
 
-def render_row(row: dict, tags: list[dict], version: str, tz=None) -> dict:
+def render_row(row: dict, tags: list[dict], version: str | None, tz=None) -> dict:
     base_url = row["source__base_url"]
     details_url = row["details_url"]
     if details_url and base_url and "://" not in details_url:

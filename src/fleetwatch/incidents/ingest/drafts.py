@@ -8,6 +8,7 @@ it left out is None ("not given"), so an update can tell "not given" from any re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -89,11 +90,12 @@ def parse_datetime_value(value: object, *, allow_infinity: bool = False) -> date
         parsed = value
     elif isinstance(value, str):
         try:
-            parsed = parse_datetime(value.strip())
+            from_text = parse_datetime(value.strip())
         except ValueError:
-            parsed = None
-        if parsed is None:
+            from_text = None
+        if from_text is None:
             raise ValueError(DATETIME_MESSAGE)
+        parsed = from_text
     else:
         raise ValueError(DATETIME_MESSAGE)
     if timezone.is_naive(parsed):
@@ -167,7 +169,8 @@ def parse_incident(
     """Validate one incident payload; raises InvalidIncident naming each bad field."""
     if not isinstance(data, Mapping):
         raise InvalidIncident({"non_field_errors": ["Expected a JSON object."]})
-    errors: dict[str, object] = {}
+    # The error body, as JSON: a list of messages per field, or per tag index a field mapping.
+    errors: dict[str, Any] = {}
     allowed = {
         "start_time",
         "end_time",
@@ -267,6 +270,7 @@ def parse_incident(
         )
     if errors:
         raise InvalidIncident(errors)
+    assert start_time is not None  # else errors["start_time"] was set
     return IncidentDraft(
         start_time=start_time,
         end_time=end_time,

@@ -67,7 +67,7 @@ def add_tags(
         new = [(tag, incident, actor.pk, now) for tag, incident in pairs if incident in fresh]
         if new:
             pg_copy.copy_rows(IncidentTagRelation, pg_copy.RELATION_COLUMNS, new)
-        pairs = [pair for pair in pairs if pair[1] not in fresh]
+        pairs = dict.fromkeys(pair for pair in pairs if pair[1] not in fresh)
     if pairs:
         IncidentTagRelation.objects.bulk_create(
             [

@@ -132,20 +132,20 @@ class SensaphoneSession(Authenticator):
         if answer.status >= 400 or answer.refused:
             raise AuthError(f"Sensaphone login refused ({answer.status})", answer.status)
         body = answer.body
-        answer = body.get("response") if isinstance(body, dict) else None
-        if not isinstance(answer, dict) or not answer.get("session"):
+        login = body.get("response") if isinstance(body, dict) else None
+        if not isinstance(login, dict) or not login.get("session"):
             raise AuthError("Sensaphone login answered without a session")
-        if answer.get("acctid") in (None, ""):
+        if login.get("acctid") in (None, ""):
             raise AuthError("Sensaphone login answered without an acctid")
         try:
-            lifetime = float(answer.get("session_expiration") or DEFAULT_SESSION_SECONDS)
+            lifetime = float(login.get("session_expiration") or DEFAULT_SESSION_SECONDS)
         except (TypeError, ValueError):
             lifetime = DEFAULT_SESSION_SECONDS
         now = time.time()
         self.cache.clear()
         self.cache.update(
-            acctid=answer["acctid"],
-            session=str(answer["session"]),
+            acctid=login["acctid"],
+            session=str(login["session"]),
             expires_at=now + lifetime,
             renew_at=now + max(lifetime - self.renew_before, lifetime / 2),
         )

@@ -85,6 +85,7 @@ class SevenSignalConnector(VendorConnector):
         in the vendor's future (its clock was set back, or it is a new vendor instance) takes
         that default window, its last 24 h; one older than 30 days takes the last 29.
         """
+        body: dict | None
         if bookmark is None:
             body = self.fetch_incidents({})
             return body["results"], self.window_end(body)

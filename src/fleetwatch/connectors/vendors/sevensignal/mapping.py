@@ -80,8 +80,11 @@ def incident(record: dict, console_root: str) -> IncidentDraft:
         ("location_id", record.get("location") or ""),
         ("organisation", organisation),
     ]
+    start = parse_ts(record["startTimestamp"])
+    if start is None:
+        raise ValueError(f"7SIGNAL incident {record.get('id')} has no startTimestamp")
     return IncidentDraft(
-        start_time=parse_ts(record["startTimestamp"]),
+        start_time=start,
         end_time=INFINITY if end is None else end,
         source_incident_id=str(record["id"]),
         details_url=details_url(record, console_root),

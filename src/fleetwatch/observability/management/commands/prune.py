@@ -1,7 +1,9 @@
 """``fleetwatch prune``: one retention pass now (for cron, or a first clean-up)."""
 
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fleetwatch.incidents.retention import (
     expired_incidents,
@@ -18,7 +20,7 @@ class Command(BaseCommand):
         "FLEETWATCH_TASK_RETENTION_DAYS."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--days", type=int, default=settings.RETENTION_DAYS)
         parser.add_argument("--task-days", type=int, default=settings.TASK_RETENTION_DAYS)
         parser.add_argument("--batch-size", type=int, default=settings.RETENTION_BATCH)
@@ -26,7 +28,15 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="count what would go, delete nothing"
         )
 
-    def handle(self, *args, days, task_days, batch_size, dry_run, **options):
+    def handle(
+        self,
+        *args: Any,
+        days: int,
+        task_days: int,
+        batch_size: int,
+        dry_run: bool,
+        **options: Any,
+    ) -> None:
         if days < 0 or task_days < 0 or batch_size < 1:
             raise CommandError("--days and --task-days must be >= 0, --batch-size >= 1")
         if days == 0 and task_days == 0:

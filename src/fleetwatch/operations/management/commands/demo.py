@@ -48,6 +48,12 @@ DEMO_OPTIONS: dict[str, dict] = {
 }
 
 
+class NamedProcess(subprocess.Popen[bytes]):
+    """A child process with the name the demo reports it by."""
+
+    name: str
+
+
 def demo_password() -> str:
     path = settings.DATA_DIR / "demo-admin-password"
     if path.exists():
@@ -111,7 +117,7 @@ class Command(BaseCommand):
         admin.is_staff = admin.is_superuser = True
         admin.save()
         url = f"http://{host}:{port}"
-        processes: list[subprocess.Popen] = []
+        processes: list[NamedProcess] = []
         try:
             vendors = self.start_emulators(processes, emulator_port, speed, devices)
             closed = sum(
@@ -164,6 +170,7 @@ class Command(BaseCommand):
             stdout=subprocess.PIPE,
         )
         processes.append(emulators)
+        assert emulators.stdout is not None  # stdout=PIPE
         try:
             vendors = json.loads(emulators.stdout.readline() or "{}")
         except ValueError:
@@ -202,13 +209,13 @@ class Command(BaseCommand):
         connector.save()
         return reset_connector(connector, stale_limiter_keys=old_keys, note=RESTART_NOTE)
 
-    def start(self, name: str, args: list[str], **popen) -> subprocess.Popen:
+    def start(self, name: str, args: list[str], **popen) -> NamedProcess:
         command = [sys.executable, "-m", "fleetwatch", *args]
-        process = subprocess.Popen(command, start_new_session=True, **popen)
+        process = NamedProcess(command, start_new_session=True, **popen)
         process.name = name
         return process
 
-    def wait_for(self, url: str, processes: list[subprocess.Popen]) -> None:
+    def wait_for(self, url: str, processes: list[NamedProcess]) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             for process in processes:
@@ -222,7 +229,7 @@ class Command(BaseCommand):
             time.sleep(0.3)
         raise CommandError(f"the hub did not answer at {url} within 30 s")
 
-    def supervise(self, processes: list[subprocess.Popen]) -> None:
+    def supervise(self, processes: list[NamedProcess]) -> None:
         while True:
             for process in processes:
                 if process.poll() is not None:
@@ -230,7 +237,7 @@ class Command(BaseCommand):
             time.sleep(0.5)
 
     @staticmethod
-    def stop(processes: list[subprocess.Popen]) -> None:
+    def stop(processes: list[NamedProcess]) -> None:
         """The hub and the workers first, the emulators last: a worker stopped after its
         vendors would keep retrying against addresses that no longer answer."""
         emulators = [p for p in processes if p.name == "emulators"]

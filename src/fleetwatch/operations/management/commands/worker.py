@@ -6,6 +6,8 @@ claim tasks with ``SELECT ... FOR UPDATE SKIP LOCKED``, and the scheduler in eac
 enqueues a connector's poll only once (see ``fleetwatch.connectors.tasks``).
 """
 
+from typing import Any
+
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
 from fleetwatch.connectors.tasks import Scheduler
@@ -25,15 +27,16 @@ class Command(DbWorkerCommand):
             help="only run queued tasks; do not schedule connector polls from this worker",
         )
 
-    def handle(self, *args, scheduler: bool = True, **options):
-        threads = []
+    def handle(self, *args: Any, **options: Any) -> None:
+        scheduler = options.pop("scheduler", True)
+        threads: list[Scheduler | Housekeeper] = []
         remove_dead_process_files()
         if scheduler and not options.get("batch"):
             threads = [Scheduler(), Housekeeper()]  # polls; heartbeats and retention
             for thread in threads:
                 thread.start()
         try:
-            return super().handle(*args, **options)
+            super().handle(*args, **options)
         finally:
             for thread in threads:
                 thread.stop()
