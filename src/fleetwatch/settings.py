@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "fleetwatch.operations",
     "fleetwatch.connectors",
     "fleetwatch.observability",
+    "fleetwatch.notifications",
 ]
 
 MIDDLEWARE = [

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import secrets
+import zoneinfo
 from datetime import timedelta
 
 import phonenumbers
@@ -17,12 +18,33 @@ from rest_framework.authtoken.models import Token
 INVALID_PHONE_NUMBER = "Enter a valid phone number (e.g. +12125552368)."
 
 
+def validate_time_zone(value: str) -> None:
+    """Refuse anything that is not an IANA time zone name known to this machine."""
+    if not value:
+        return
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"Unknown time zone {value!r}.", code="invalid") from None
+
+
 class User(AbstractUser):
     """One table for people and machines: a user with a ``source_system`` is a source system."""
+
+    # IANA name (``Europe/Oslo``) the user's notification time slots are read in; blank means
+    # ``settings.TIME_ZONE`` (``FLEETWATCH_TIME_ZONE``).
+    time_zone = models.CharField(
+        max_length=64, blank=True, default="", validators=[validate_time_zone]
+    )
 
     @property
     def is_source_system(self) -> bool:
         return hasattr(self, "source_system")
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        """The zone the user's time slots are evaluated in."""
+        return zoneinfo.ZoneInfo(self.time_zone or settings.TIME_ZONE)
 
 
 def normalize_phone_number(value: str) -> str:

@@ -1,0 +1,1 @@
+"""Notifications: profiles, time slots, filters, destinations, media and planned maintenance."""
