@@ -62,3 +62,9 @@ class WebhookMedium(Medium):
                 raise ValidationError({"secret": ["Must be a string."]})
             cleaned["secret"] = secret
         return cleaned
+
+    def send(self, message: dict[str, Any], settings: dict[str, Any]) -> str:
+        """A signed JSON POST (see ``fleetwatch.notifications.senders.send_webhook``)."""
+        from fleetwatch.notifications.senders import send_webhook
+
+        return send_webhook(message, settings)
