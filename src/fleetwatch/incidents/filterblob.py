@@ -1,0 +1,422 @@
+"""The stored filter language (Argus's filter blob): one definition, two evaluations.
+
+A filter blob is a JSON object such as ``{"sourceSystemIds": [3], "tags": ["host=r1"],
+"open": true}``. :func:`parse_filter` validates it once into a :class:`FilterSpec`, which
+answers in SQL (:meth:`FilterSpec.q`, for listings, previews and ``?filter_pk=``) and in memory
+(:meth:`FilterSpec.matches`, for matching events to notification profiles and planned
+maintenance without a query per profile). A property test (``tests/incidents/
+test_filterblob_equivalence.py``) checks on random incidents and filters that both agree.
+
+Semantics, where Argus's two engines (SQL ``QuerySetFilter``, Python ``FilterWrapper``)
+disagree, and where Fleetwatch adds to them:
+
+* All keys are ANDed. A key that is absent, ``null`` or an empty list sets no condition.
+* **An empty filter matches nothing** (as Argus), so a profile with a forgotten filter stays
+  silent rather than sending everything. Inside ``any``/``not`` an empty filter is refused.
+* ``tags``: the same key ⇒ any of its values, different keys ⇒ all of them — as Argus's SQL
+  and as the incident list's ``tags=`` parameter (Argus's Python engine wants every tag).
+* ``open: false`` means *closed* (stateful and ended), as the list's ``open=false``; stateless
+  incidents are neither open nor closed (Argus's Python engine counts them as not open).
+* ``acked``: has an acknowledgement that has not expired; ``stateful``: has an end time
+  (NULL = stateless); ``maxlevel``: ``level <= maxlevel`` (1 = critical … 5); open, acked and
+  stateful use the definitions of :class:`~fleetwatch.incidents.models.IncidentQuerySet`.
+* ``hide_closed_acked: true`` leaves out incidents that are closed *and* acked.
+* ``event_types``: when matching an event, the event's own type must be one of them; when
+  listing incidents, the incident must have *some* event of one of them.
+* Fleetwatch additions: ``any: [blob, ...]`` (at least one of them) and ``not: blob``, nested
+  up to :data:`MAX_DEPTH` levels: ``{"any": [{"tags": ["host=a"]}, {"tags": ["host=b"]}],
+  "not": {"maxlevel": 5, "not": {"maxlevel": 4}}}``.
+* Stricter than Argus: unknown keys and ill-typed values are a ValidationError naming them
+  (``{"colour": ["Unknown filter key."]}``, ``{"any.1.maxlevel": [...]}``), never dropped.
+
+This module is free of notifications, DRF and the API: the incident list uses it too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Now
+
+from fleetwatch.incidents.models import (
+    Acknowledgement,
+    Event,
+    Incident,
+    IncidentTagRelation,
+    Level,
+    SourceSystem,
+)
+from fleetwatch.incidents.tags import parse_tag
+from fleetwatch.incidents.validation import MAX_ID, NUL_MESSAGE
+
+#: How deeply ``any``/``not`` may nest (the top level is depth 1).
+MAX_DEPTH = 5
+#: The most entries any one list in a filter may have.
+MAX_LIST = 1000
+
+TRISTATE_KEYS = ("open", "acked", "stateful")
+KNOWN_KEYS = frozenset(
+    {
+        "sourceSystemIds",
+        "source_types",
+        "tags",
+        *TRISTATE_KEYS,
+        "maxlevel",
+        "event_types",
+        "hide_closed_acked",
+        "any",
+        "not",
+    }
+)
+EVENT_TYPES = frozenset(Event.Type.values)
+
+Tag = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFacts:
+    """What a filter needs to know about an incident, loaded once for every profile to use.
+
+    ``open`` and ``acked`` are as the database saw them when loaded (``end_time > now``, an
+    unexpired acknowledgement); ``event_types`` are the types of all its events (listing
+    semantics of ``event_types``).
+    """
+
+    pk: int
+    source_id: int
+    source_type: str
+    tags: frozenset[Tag]
+    open: bool
+    acked: bool
+    stateful: bool
+    level: int
+    event_types: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class FilterSpec:
+    """A validated filter blob. Build it with :func:`parse_filter` (or :func:`union`)."""
+
+    source_ids: frozenset[int] = frozenset()
+    source_types: frozenset[str] = frozenset()
+    #: key → accepted values (any of them); every key must be satisfied.
+    tags: tuple[tuple[str, frozenset[str]], ...] = ()
+    open: bool | None = None
+    acked: bool | None = None
+    stateful: bool | None = None
+    maxlevel: int | None = None
+    event_types: frozenset[str] = frozenset()
+    hide_closed_acked: bool = False
+    any: tuple[FilterSpec, ...] = ()
+    not_: FilterSpec | None = None
+    #: Every one must match; only built by :func:`intersection` (no blob key).
+    all_: tuple[FilterSpec, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """No condition at all: such a filter matches nothing (Argus's rule)."""
+        return self == EMPTY
+
+    def matches(self, facts: IncidentFacts, event_type: str | None = None) -> bool:
+        """Does the incident (and, if given, the event of ``event_type``) pass the filter?
+
+        Without ``event_type``, ``event_types`` asks whether the incident has any event of
+        those types (as the listing does); with it, whether the event is of one of them.
+        """
+        if self.is_empty:
+            return False
+        return self._conditions_hold(facts, event_type)
+
+    def _conditions_hold(self, facts: IncidentFacts, event_type: str | None) -> bool:
+        if self.source_ids and facts.source_id not in self.source_ids:
+            return False
+        if self.source_types and facts.source_type not in self.source_types:
+            return False
+        for key, values in self.tags:
+            if not any((key, value) in facts.tags for value in values):
+                return False
+        closed = facts.stateful and not facts.open
+        if self.open is not None and (facts.open if self.open else closed) is not True:
+            return False
+        if self.acked is not None and facts.acked != self.acked:
+            return False
+        if self.stateful is not None and facts.stateful != self.stateful:
+            return False
+        if self.maxlevel is not None and facts.level > self.maxlevel:
+            return False
+        if self.event_types:
+            if event_type is None:
+                if not self.event_types & facts.event_types:
+                    return False
+            elif event_type not in self.event_types:
+                return False
+        if self.hide_closed_acked and closed and facts.acked:
+            return False
+        if self.any and not any(spec.matches(facts, event_type) for spec in self.any):
+            return False
+        if self.all_ and not all(spec.matches(facts, event_type) for spec in self.all_):
+            return False
+        return not (self.not_ is not None and self.not_.matches(facts, event_type))
+
+    def q(self) -> Q:
+        """The same filter as a ``Q`` over :class:`~fleetwatch.incidents.models.Incident`.
+
+        Every condition on related rows is an ``EXISTS`` or ``IN`` subquery, never a join, so
+        no incident is returned twice and the plan stays an index probe per condition.
+        """
+        if self.is_empty:
+            return NOTHING
+        q = Q()
+        if self.source_ids:
+            q &= Q(source_id__in=sorted(self.source_ids))
+        if self.source_types:
+            q &= Q(
+                source_id__in=SourceSystem.objects.filter(
+                    type_id__in=sorted(self.source_types)
+                ).values("pk")
+            )
+        if self.tags:
+            q &= tags_q((key, value) for key, values in self.tags for value in sorted(values))
+        if self.open is not None:
+            q &= OPEN if self.open else CLOSED
+        if self.acked is not None:
+            q &= acked_q() if self.acked else ~acked_q()
+        if self.stateful is not None:
+            q &= Q(end_time__isnull=not self.stateful)
+        if self.maxlevel is not None:
+            q &= Q(level__lte=self.maxlevel)
+        if self.event_types:
+            q &= Q(
+                Exists(
+                    Event.objects.filter(incident=OuterRef("pk"), type__in=sorted(self.event_types))
+                )
+            )
+        if self.hide_closed_acked:
+            q &= ~(CLOSED & acked_q())
+        if self.any:
+            any_q = NOTHING
+            for spec in self.any:
+                any_q |= spec.q()
+            q &= any_q
+        for spec in self.all_:
+            q &= spec.q()
+        if self.not_ is not None:
+            q &= ~self.not_.q()
+        return q
+
+
+EMPTY = FilterSpec()
+#: Matches no row (``pk IN ()`` short-circuits to an empty result without a query).
+NOTHING = Q(pk__in=[])
+OPEN = Q(end_time__isnull=False, end_time__gt=Now())
+CLOSED = Q(end_time__isnull=False, end_time__lte=Now())
+
+
+def acked_q() -> Q:
+    """Has an unexpired acknowledgement: the definition ``IncidentQuerySet.acked`` uses."""
+    return Q(Exists(Acknowledgement.active_for(OuterRef("pk"))))
+
+
+def tags_q(tags: Iterable[Tag]) -> Q:
+    """Same key ⇒ any of its values; different keys ⇒ all of them (Argus's SQL tag semantics,
+    and the incident list's ``tags=``). One ``EXISTS`` per key."""
+    by_key: dict[str, list[str]] = defaultdict(list)
+    for key, value in tags:
+        by_key[key].append(value)
+    q = Q()
+    for key, values in by_key.items():
+        q &= Q(
+            Exists(
+                IncidentTagRelation.objects.filter(
+                    incident=OuterRef("pk"), tag__key=key, tag__value__in=values
+                )
+            )
+        )
+    return q
+
+
+def union(specs: Iterable[FilterSpec]) -> FilterSpec:
+    """The filters of a notification profile: an incident matching any of them matches.
+
+    No filters (or only empty ones) match nothing. The result works in SQL and in memory
+    like any other spec, so a profile's listing and its notifications agree.
+    """
+    return FilterSpec(any=tuple(specs))
+
+
+def intersection(specs: Iterable[FilterSpec]) -> FilterSpec:
+    """Every one of ``specs`` must match (planned maintenance's filters, as Argus's).
+
+    No filters, or any empty one, match nothing: a maintenance must say what it silences.
+    """
+    return FilterSpec(all_=tuple(specs))
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+def parse_filter(blob: object) -> FilterSpec:
+    """Validate a stored filter blob; ValidationError naming each bad key (dotted path inside
+    ``any``/``not``: ``any.0.tags``)."""
+    errors: dict[str, list[str]] = {}
+    spec = _parse(blob, "", 1, errors)
+    if errors:
+        raise ValidationError(errors)
+    return spec
+
+
+def _parse(blob: object, path: str, depth: int, errors: dict[str, list[str]]) -> FilterSpec:
+    where = path.rstrip(".") or "filter"
+    if not isinstance(blob, Mapping):
+        errors.setdefault(where, []).append("A filter must be a JSON object.")
+        return EMPTY
+    if depth > MAX_DEPTH:
+        errors.setdefault(where, []).append(f"Filters may nest at most {MAX_DEPTH} levels deep.")
+        return EMPTY
+    for key in blob:
+        if key not in KNOWN_KEYS:
+            errors.setdefault(f"{path}{key}", []).append("Unknown filter key.")
+    values: dict[str, Any] = {}
+
+    def fail(key: str, message: str) -> None:
+        errors.setdefault(f"{path}{key}", []).append(message)
+
+    ids = _list(blob, "sourceSystemIds", fail)
+    for item in ids:
+        if not isinstance(item, int) or isinstance(item, bool) or not 1 <= item <= MAX_ID:
+            fail("sourceSystemIds", f"{item!r} is not a valid source system id.")
+    values["source_ids"] = frozenset(i for i in ids if isinstance(i, int))
+
+    types = _list(blob, "source_types", fail)
+    for item in types:
+        if not isinstance(item, str) or not item.strip():
+            fail("source_types", f"{item!r} is not a source type name.")
+        elif "\x00" in item:
+            fail("source_types", NUL_MESSAGE)
+    values["source_types"] = frozenset(t.strip().lower() for t in types if isinstance(t, str))
+
+    tags: dict[str, set[str]] = defaultdict(set)
+    for item in _list(blob, "tags", fail):
+        try:
+            key, value = parse_tag(item)
+        except ValueError as exc:
+            fail("tags", f"{item!r}: {exc}")
+        else:
+            tags[key].add(value)
+    values["tags"] = tuple(sorted((k, frozenset(v)) for k, v in tags.items()))
+
+    for key in TRISTATE_KEYS:
+        value = blob.get(key)
+        if value is not None and not isinstance(value, bool):
+            fail(key, "Must be true, false or null.")
+        else:
+            values[key] = value
+
+    maxlevel = blob.get("maxlevel")
+    if maxlevel is not None:
+        if isinstance(maxlevel, bool) or not isinstance(maxlevel, int):
+            fail("maxlevel", "A whole number is required.")
+        elif not min(Level.values) <= maxlevel <= max(Level.values):
+            fail("maxlevel", f"Must be between {min(Level.values)} and {max(Level.values)}.")
+        else:
+            values["maxlevel"] = maxlevel
+
+    event_types = _list(blob, "event_types", fail)
+    for item in event_types:
+        if item not in EVENT_TYPES:
+            fail("event_types", f'"{item}" is not a valid choice.')
+    values["event_types"] = frozenset(t for t in event_types if t in EVENT_TYPES)
+
+    hide = blob.get("hide_closed_acked")
+    if hide is not None and not isinstance(hide, bool):
+        fail("hide_closed_acked", "Must be true or false.")
+    values["hide_closed_acked"] = bool(hide)
+
+    if blob.get("any") is not None:
+        items = blob["any"]
+        if not isinstance(items, list) or not items:
+            fail("any", "Must be a non-empty list of filters.")
+        elif len(items) > MAX_LIST:
+            fail("any", f"At most {MAX_LIST} filters.")
+        else:
+            values["any"] = tuple(
+                _nested(item, f"{path}any.{n}.", depth, errors) for n, item in enumerate(items)
+            )
+    if blob.get("not") is not None:
+        values["not_"] = _nested(blob["not"], f"{path}not.", depth, errors)
+    return FilterSpec(**values)
+
+
+def _nested(blob: object, path: str, depth: int, errors: dict[str, list[str]]) -> FilterSpec:
+    before = len(errors)
+    spec = _parse(blob, path, depth + 1, errors)
+    if spec.is_empty and len(errors) == before:
+        errors.setdefault(path.rstrip("."), []).append(
+            "An empty filter here would mean nothing; give at least one condition."
+        )
+    return spec
+
+
+def _list(blob: Mapping, key: str, fail) -> list:
+    value = blob.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        fail(key, "Must be a list.")
+        return []
+    if len(value) > MAX_LIST:
+        fail(key, f"At most {MAX_LIST} items.")
+        return []
+    return value
+
+
+# -- facts -----------------------------------------------------------------------------------
+
+
+def facts_for(incidents: Iterable[Incident | int]) -> dict[int, IncidentFacts]:
+    """Facts of the given incidents (objects or pks), fresh from the database, in three
+    queries however many there are: the incidents with their state, their tags, and the
+    types of their events."""
+    pks = sorted({getattr(i, "pk", i) for i in incidents})
+    if not pks:
+        return {}
+    rows = (
+        Incident.objects.filter(pk__in=pks)
+        .with_state()
+        .values_list(
+            "pk", "source_id", "source__type_id", "end_time", "level", "is_open", "is_acked"
+        )
+        .order_by()
+    )
+    tags: dict[int, set[Tag]] = defaultdict(set)
+    for pk, key, value in IncidentTagRelation.objects.filter(incident_id__in=pks).values_list(
+        "incident_id", "tag__key", "tag__value"
+    ):
+        tags[pk].add((key, value))
+    event_types: dict[int, set[str]] = defaultdict(set)
+    for pk, type_ in (
+        Event.objects.filter(incident_id__in=pks)
+        .values_list("incident_id", "type")
+        .order_by()
+        .distinct()
+    ):
+        event_types[pk].add(type_)
+    return {
+        pk: IncidentFacts(
+            pk=pk,
+            source_id=source_id,
+            source_type=source_type,
+            tags=frozenset(tags[pk]),
+            open=bool(is_open),
+            acked=bool(is_acked),
+            stateful=end_time is not None,
+            level=level,
+            event_types=frozenset(event_types[pk]),
+        )
+        for pk, source_id, source_type, end_time, level, is_open, is_acked in rows
+    }
