@@ -7,4 +7,5 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from fleetwatch.notifications import signals  # noqa: F401  (connects the receivers)
+        # Connect the receivers: the profiles' defaults, and the events_recorded outbox.
+        from fleetwatch.notifications import outbox, signals  # noqa: F401
