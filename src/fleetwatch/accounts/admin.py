@@ -22,6 +22,10 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [PhoneNumberInline]
     list_display = (*DjangoUserAdmin.list_display, "is_source_system")
     list_select_related = ["source_system"]
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        ("Notifications", {"fields": ["time_zone"]}),
+    )
 
     @admin.display(boolean=True, description="source system")
     def is_source_system(self, user: User) -> bool:

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import django_filters as filters
 from django import forms
-from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.functions import Now
@@ -297,6 +296,10 @@ class IncidentFilterSet(filters.FilterSet):
         return queryset.filter(Q(description__icontains=value) | Q(in_events))
 
     def filter_stored_filter(self, queryset, name, value):
-        # Stored filters and notification profiles arrive with the notifications issue;
-        # until then no such object exists, and saying so beats returning everything.
-        raise ValidationError({name: [f"No object with id {int(value)} exists."]})
+        """``filter_pk``: a stored filter the user may use (own or public);
+        ``notificationprofile_pk``: one of the user's profiles (union of its filters).
+        Someone else's (private) object is an error naming the parameter, like a missing one."""
+        from fleetwatch.notifications.filtering import stored_filter_q
+
+        user = getattr(self.request, "user", None)
+        return queryset.filter(stored_filter_q(name, int(value), user))

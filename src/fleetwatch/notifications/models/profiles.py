@@ -60,6 +60,11 @@ class TimeRecurrence(models.Model):
     def __str__(self) -> str:
         return f"{self.days} {self.start}-{self.end}"
 
+    def clean(self) -> None:
+        from fleetwatch.notifications.validation import clean_days
+
+        self.days = clean_days(self.days)
+
     @property
     def all_day(self) -> bool:
         return self.start == ALL_DAY_START and self.end == ALL_DAY_END
@@ -84,6 +89,11 @@ class Filter(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from fleetwatch.notifications.filtering import parse_blob
+
+        parse_blob(self.filter, "filter")
 
 
 class Destination(models.Model):
@@ -121,6 +131,13 @@ class Destination(models.Model):
 
     def __str__(self) -> str:
         return self.label or f"{self.media} #{self.pk}"
+
+    def clean(self) -> None:
+        from fleetwatch.notifications import services
+
+        self.settings = services.prepare_destination_settings(self.media, self.settings, self)
+        if self.user_id is not None:
+            services.check_destination(self.user, self.media, self.settings, self.label, self)
 
 
 class NotificationProfile(models.Model):
@@ -183,3 +200,9 @@ class PlannedMaintenance(models.Model):
 
     def __str__(self) -> str:
         return self.description or f"Maintenance from {self.start_time:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        from fleetwatch.notifications.validation import clean_maintenance
+
+        if self.start_time is not None:
+            clean_maintenance(self.start_time, self.end_time, self.recurrence, self.duration)
