@@ -255,7 +255,7 @@ TASK_RETENTION_DAYS = env_int("FLEETWATCH_TASK_RETENTION_DAYS", RETENTION_DAYS)
 from fleetwatch.notifications.emailurl import parse_email_url  # noqa: E402
 
 # EMAIL_URL: smtp://user:pass@host:587?starttls=1, smtps://user:pass@host:465; unset: the log.
-globals().update(parse_email_url(os.environ.get("EMAIL_URL", "")))
+MAILERS = {"default": parse_email_url(os.environ.get("EMAIL_URL", ""))}
 DEFAULT_FROM_EMAIL = os.environ.get("FLEETWATCH_EMAIL_FROM", "fleetwatch@localhost")
 # SMS as e-mail (as Argus): a mail to this address, subject "sms +4799988877", body the text.
 SMS_GATEWAY_ADDRESS = os.environ.get("FLEETWATCH_SMS_GATEWAY_ADDRESS", "")

@@ -1,4 +1,5 @@
-"""``EMAIL_URL`` → Django's e-mail settings (read by ``fleetwatch.settings``; no Django needed).
+"""``EMAIL_URL`` → Django's ``MAILERS`` setting (read by ``fleetwatch.settings``; no Django
+needed).
 
 ``smtp://user:pass@host:587?starttls=1`` (STARTTLS), ``smtps://user:pass@host:465``
 (implicit TLS), ``smtp://host:1025`` (plain, e.g. a local sink); ``?timeout=S`` (default 10).
@@ -15,10 +16,10 @@ TRUE = {"1", "true", "yes", "on"}
 
 
 def parse_email_url(url: str) -> dict:
-    """The Django settings (``EMAIL_BACKEND``, ``EMAIL_HOST`` …) for ``url``; ValueError names
-    what is wrong."""
+    """The ``MAILERS["default"]`` entry (``BACKEND``, ``OPTIONS``) for ``url``; ValueError
+    names what is wrong."""
     if not url:
-        return {"EMAIL_BACKEND": LOG_BACKEND}
+        return {"BACKEND": LOG_BACKEND, "OPTIONS": {}}
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("smtp", "smtps"):
@@ -41,12 +42,14 @@ def parse_email_url(url: str) -> dict:
     except ValueError:
         raise ValueError("EMAIL_URL: timeout is not a number") from None
     return {
-        "EMAIL_BACKEND": SMTP_BACKEND,
-        "EMAIL_HOST": parts.hostname,
-        "EMAIL_PORT": port or (465 if scheme == "smtps" else (587 if starttls else 25)),
-        "EMAIL_HOST_USER": unquote(parts.username or ""),
-        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
-        "EMAIL_USE_SSL": scheme == "smtps",
-        "EMAIL_USE_TLS": starttls,
-        "EMAIL_TIMEOUT": timeout,
+        "BACKEND": SMTP_BACKEND,
+        "OPTIONS": {
+            "host": parts.hostname,
+            "port": port or (465 if scheme == "smtps" else (587 if starttls else 25)),
+            "username": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "use_ssl": scheme == "smtps",
+            "use_tls": starttls,
+            "timeout": timeout,
+        },
     }

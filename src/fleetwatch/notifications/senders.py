@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import make_msgid
 
@@ -55,11 +55,10 @@ def _mail(subject: str, text: str, to: str, html: str | None = None) -> str:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
         headers={"Message-ID": msgid},
-        connection=get_connection(fail_silently=False),
     )
     if html:
         mail.attach_alternative(html, "text/html")
-    mail.send()
+    mail.send(using="default")
     return msgid
 
 
