@@ -5,7 +5,6 @@ import hmac
 from datetime import UTC, datetime
 
 import pytest
-from sinks import smtp_sink, webhook_receiver  # noqa: F401  (fixtures)
 
 from fleetwatch.incidents.models import Event
 from fleetwatch.notifications.emailurl import LOG_BACKEND, SMTP_BACKEND, parse_email_url

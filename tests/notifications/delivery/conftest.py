@@ -1,7 +1,5 @@
 """Real receivers for the delivery tests: an SMTP server (aiosmtpd) and an HTTP webhook
-receiver, both on loopback, recording what arrives. Import the fixtures into a test module:
-``from sinks import smtp_sink, webhook_receiver  # noqa: F401``.
-"""
+receiver, both on loopback, recording what arrives."""
 
 import email
 import email.policy
@@ -29,7 +27,7 @@ class Mailbox:
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         self.messages.append(
             email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -37,7 +35,8 @@ class Mailbox:
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[email.message.EmailMessage]:
-        return [m for m, (_, rcpt) in zip(self.messages, self.envelopes) if address in rcpt]
+        pairs = zip(self.messages, self.envelopes, strict=True)
+        return [mail for mail, (_, rcpt) in pairs if address in rcpt]
 
     def wait(self, count: int, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
@@ -91,10 +90,11 @@ def webhook_receiver(settings):
     receiver = WebhookReceiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
+        def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
-            status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+            statuses = receiver.statuses
+            status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
             payload = b'{"ok": true}' if status < 300 else b'{"error": "try later"}'
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
