@@ -118,3 +118,15 @@ def metrics_files_of_this_run():
 
     for path in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob(f"*_{os.getpid()}.db"):
         path.unlink(missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_notification_snapshot():
+    """Each test starts with the notification outbox's per-process profile snapshot empty (as
+    its empty database is): a snapshot cached by an earlier test would name profiles its
+    rollback removed. Creating profiles in a test clears it (model signals)."""
+    from fleetwatch.notifications import outbox
+
+    outbox.prime_empty()
+    yield
+    outbox.clear_cache()

@@ -251,7 +251,9 @@ def _store_acks(
     """The ACK events and their acknowledgements: two INSERTs for any number (one for a single
     ack on PostgreSQL)."""
     if len(incidents) == 1 and connection.vendor == "postgresql":
-        with transaction.atomic():  # the outbox rows commit with the ack
+        # The outbox rows commit with the ack (no savepoint inside a caller's transaction:
+        # an error here fails it as a whole anyway).
+        with transaction.atomic(savepoint=False):
             ack = _store_ack_in_one_statement(
                 incidents[0], actor, timestamp, description, expiration
             )

@@ -68,6 +68,12 @@ for _through in (
     m2m_changed.connect(clear_cache, sender=_through, dispatch_uid=f"outbox-{_through.__name__}")
 
 
+def prime_empty() -> None:
+    """Cache an empty snapshot (tests: a fresh database has no profiles)."""
+    global _snapshot
+    _snapshot = Snapshot([], [], {}, time.monotonic())
+
+
 def snapshot() -> Snapshot:
     """The active profiles and the maintenance windows, loaded at most every
     ``NOTIFICATION_PROFILE_CACHE_SECONDS``."""
