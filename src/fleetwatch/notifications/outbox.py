@@ -146,7 +146,8 @@ def write_deliveries(sender, events: list[Event], **kwargs) -> list[m.Delivery]:
                 profile_id=match.profile_id,
                 media=current.media[match.destination_id],
                 next_attempt_at=max(send_after, now),
-                drop_if_resolved=send_after > now and event.type == Event.Type.INCIDENT_START,
+                # The engine sets send_after only for a delayed start: check it when sending.
+                drop_if_resolved=match.send_after is not None,
                 message=messages[event.pk],
                 created=now,
             )
