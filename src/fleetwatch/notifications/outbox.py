@@ -45,21 +45,25 @@ _snapshot: Snapshot | None = None
 
 
 def clear_cache(*args, **kwargs) -> None:
-    """Forget the snapshot (profile, filter, destination, time slot or maintenance changed)."""
+    """Forget the snapshot (a profile, or its m2m relations, changed)."""
     global _snapshot
     _snapshot = None
 
 
-for _model in (
-    m.NotificationProfile,
-    m.Filter,
-    m.Destination,
-    m.Timeslot,
-    m.TimeRecurrence,
-    m.PlannedMaintenance,
-):
-    post_save.connect(clear_cache, sender=_model, dispatch_uid=f"outbox-{_model.__name__}-s")
-    post_delete.connect(clear_cache, sender=_model, dispatch_uid=f"outbox-{_model.__name__}-d")
+def _clear_if_profiles(*args, **kwargs) -> None:
+    """A filter, destination, time slot or maintenance changed: it can only matter while some
+    profile is active (a new user's default time slot costs no reload)."""
+    current = _snapshot
+    if current is None or current.profiles:
+        clear_cache()
+
+
+post_save.connect(clear_cache, sender=m.NotificationProfile, dispatch_uid="outbox-profile-s")
+post_delete.connect(clear_cache, sender=m.NotificationProfile, dispatch_uid="outbox-profile-d")
+for _model in (m.Filter, m.Destination, m.Timeslot, m.TimeRecurrence, m.PlannedMaintenance):
+    uid = f"outbox-{_model.__name__}"
+    post_save.connect(_clear_if_profiles, sender=_model, dispatch_uid=f"{uid}-s")
+    post_delete.connect(_clear_if_profiles, sender=_model, dispatch_uid=f"{uid}-d")
 for _through in (
     m.NotificationProfile.filters.through,
     m.NotificationProfile.destinations.through,

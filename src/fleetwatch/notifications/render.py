@@ -60,9 +60,27 @@ def incident_snapshot(incident: Incident, tags: list[tuple[str, str]], acked: bo
     }
 
 
+OPENING = {Event.Type.INCIDENT_START, Event.Type.INCIDENT_RESTART, Event.Type.REOPEN}
+CLOSING = {Event.Type.INCIDENT_END, Event.Type.CLOSE}
+
+
+def as_of(incident: dict, event: Event) -> dict:
+    """The incident snapshot as the event left it: several events stored together (a source
+    reporting an incident that already ended: STA and END in one batch) each see their own
+    moment, so the start message never shows the end."""
+    if not incident["stateful"]:
+        return incident
+    if event.type in OPENING:
+        return {**incident, "end_time": None, "open": True}
+    if event.type in CLOSING:
+        return {**incident, "end_time": event.timestamp.isoformat(), "open": False}
+    return incident
+
+
 def render_message(event: Event, incident: dict, actor_name: str) -> dict[str, Any]:
     """The snapshot one delivery sends: subject, text, HTML, a short (SMS) text, and the
     structured event and incident (for webhooks)."""
+    incident = as_of(incident, event)
     kind = Event.Type(event.type).label
     level = incident["level_name"]
     subject = f"[Fleetwatch] {kind}: {incident['description'] or 'incident'} (#{incident['pk']})"

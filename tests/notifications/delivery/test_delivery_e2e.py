@@ -213,3 +213,16 @@ def test_sql_per_event_does_not_grow_with_the_number_of_profiles(
     for n in range(1, 20):
         make_profile(f"p{n}")
     assert statements() == one
+
+
+def test_an_incident_reported_already_ended_sends_a_start_without_the_end(
+    make_profile, incident, destinations, smtp_sink
+):
+    make_profile(dests=[destinations["email"]])
+    start = timezone.now() - timedelta(hours=2)
+    incident(start=start, end_time=(start + timedelta(hours=1)).isoformat())
+    run_once()
+    texts = {m["Subject"]: m.get_body(("plain",)).get_content() for m in smtp_sink.messages}
+    (start_text,) = [t for s, t in texts.items() if "Incident start" in s]
+    (end_text,) = [t for s, t in texts.items() if "Incident end" in s]
+    assert "Ended:" not in start_text and "Ended:" in end_text
