@@ -29,6 +29,7 @@ from django.utils import timezone
 from fleetwatch.incidents.models import Incident
 from fleetwatch.notifications.media import get_medium
 from fleetwatch.notifications.models import Delivery
+from fleetwatch.notifications.senders import mail_session
 
 log = logging.getLogger("fleetwatch.notifications.delivery")
 S = Delivery.Status
@@ -115,6 +116,16 @@ def process(rows: list[Delivery]) -> Outcome:
     resolved = _resolved(rows)
     failing: dict[int, Delivery] = {}
     healthy: set[int] = set()
+    with mail_session():
+        _send_all(rows, resolved, outcome, failing, healthy)
+    try:
+        health.update(failing, healthy - set(failing))
+    except Exception:
+        log.exception("could not update the health incidents of failing destinations")
+    return outcome
+
+
+def _send_all(rows, resolved, outcome: Outcome, failing: dict, healthy: set) -> None:
     for row in rows:
         if row.drop_if_resolved and row.event.incident_id in resolved:
             _finish(row, status=S.DROPPED, last_error="The incident ended or was acknowledged.")
@@ -155,11 +166,6 @@ def process(rows: list[Delivery]) -> Outcome:
         outcome.sent.append(row.pk)
         _count(row, "sent")
         healthy.add(row.destination_id)
-    try:
-        health.update(failing, healthy - set(failing))
-    except Exception:
-        log.exception("could not update the health incidents of failing destinations")
-    return outcome
 
 
 def _count(row: Delivery, status: str) -> None:

@@ -8,14 +8,17 @@ import hmac
 import ipaddress
 import json
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import make_msgid
 
@@ -47,6 +50,35 @@ class LogEmailBackend(BaseEmailBackend):
         return len(email_messages)
 
 
+_session = threading.local()
+
+
+@contextmanager
+def mail_session() -> Iterator[None]:
+    """Send the mails of a batch over one SMTP connection (opened on the first mail, closed
+    at the end): a new connection per mail (EHLO, STARTTLS, AUTH) cost more than the mail."""
+    _session.connection, _session.active = None, True
+    try:
+        yield
+    finally:
+        connection, _session.connection, _session.active = _session.connection, None, False
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # the batch is done; a failing QUIT changes nothing
+                log.debug("closing the SMTP connection failed", exc_info=True)
+
+
+def _connection():
+    connection = getattr(_session, "connection", None)
+    if connection is None:
+        connection = mailers.default
+        if getattr(_session, "active", False):  # in a session: keep it open for the next
+            connection.open()
+            _session.connection = connection
+    return connection
+
+
 def _mail(subject: str, text: str, to: str, html: str | None = None) -> str:
     msgid = make_msgid(domain=settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "fleetwatch")
     mail = EmailMultiAlternatives(
@@ -58,7 +90,18 @@ def _mail(subject: str, text: str, to: str, html: str | None = None) -> str:
     )
     if html:
         mail.attach_alternative(html, "text/html")
-    mail.send(using="default")
+    connection = _connection()
+    try:
+        connection.send_messages([mail])
+    except Exception:
+        # A broken connection must not fail the rest of the batch: the next mail reconnects.
+        if getattr(_session, "connection", None) is connection:
+            _session.connection = None
+            try:
+                connection.close()
+            except Exception:
+                pass
+        raise
     return msgid
 
 

@@ -163,3 +163,10 @@ def test_delayed_start_notification_is_dropped_when_the_incident_ended(
 def test_delayed_start_notification_is_sent_when_still_open(make_delivery, smtp_sink):
     delivery = make_delivery("email", {"email_address": "ops@example.org"}, drop_if_resolved=True)
     assert run_once().sent == [delivery.pk]
+
+
+def test_a_batch_of_mails_shares_one_smtp_connection(make_delivery, smtp_sink):
+    for n in range(3):
+        make_delivery("email", {"email_address": f"ops{n}@example.org"})
+    assert len(run_once().sent) == 3
+    assert len(smtp_sink.messages) == 3 and smtp_sink.connections == 1
