@@ -170,3 +170,15 @@ def test_a_batch_of_mails_shares_one_smtp_connection(make_delivery, smtp_sink):
         make_delivery("email", {"email_address": f"ops{n}@example.org"})
     assert len(run_once().sent) == 3
     assert len(smtp_sink.messages) == 3 and smtp_sink.connections == 1
+
+
+def test_retention_takes_the_deliveries_of_the_incidents_it_deletes(make_delivery, incident):
+    from django.db import connection
+
+    from fleetwatch.incidents.retention import prune_incidents
+
+    make_delivery("email", {"email_address": "ops@example.org"})
+    Incident.objects.filter(pk=incident.pk).update(end_time=timezone.now() - timedelta(days=40))
+    assert prune_incidents(30).incidents == 1
+    assert not Delivery.objects.exists()
+    connection.check_constraints()
