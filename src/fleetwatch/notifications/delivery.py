@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -202,6 +202,7 @@ class DeliveryWorker(threading.Thread):
                 close_old_connections()
             if not busy:
                 self.stopped.wait(settings.DELIVERY_POLL_INTERVAL)
+        connections.close_all()  # this thread's own connections
 
     def stop(self) -> None:
         self.stopped.set()
