@@ -212,6 +212,14 @@ BULK_INGEST_MAX = env_int("FLEETWATCH_BULK_INGEST_MAX", 10000)
 INDELIBLE_INCIDENTS = env_bool("FLEETWATCH_INDELIBLE_INCIDENTS", True)
 # The speed tricks that bypass the ORM (src/fleetwatch/fastsql/README.md); false: the ORM path.
 FAST_SQL = env_bool("FLEETWATCH_FAST_SQL", True)
+# Notification media plug-ins: dotted paths to ``fleetwatch.notifications.media.base.Medium``
+# subclasses (comma-separated in the environment).
+FLEETWATCH_MEDIA = env_list(
+    "FLEETWATCH_MEDIA",
+    "fleetwatch.notifications.media.email.EmailMedium,"
+    "fleetwatch.notifications.media.sms.SMSMedium,"
+    "fleetwatch.notifications.media.webhook.WebhookMedium",
+)
 
 # Connectors.
 CONNECTOR_LEASE_SECONDS = env_int("FLEETWATCH_CONNECTOR_LEASE_SECONDS", 90)

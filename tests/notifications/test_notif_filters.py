@@ -156,3 +156,11 @@ def test_a_profile_without_filters_lists_nothing(api, post_incident, timeslot_pk
     pk = response.json()["pk"]
     assert pks(api.get(f"{P2}{pk}/incidents/")) == set()
     assert pks(api.get(f"{V2_INCIDENTS}?notificationprofile_pk={pk}")) == set()
+
+
+def test_a_blob_that_is_not_an_object(api):
+    response = api.post(f"{P2}filters/", {"name": "x", "filter": "open"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"filter": ["Must be a JSON object."]}
+    response = api.post(f"{P2}preview/", [1], format="json")
+    assert response.status_code == 400

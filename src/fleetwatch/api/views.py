@@ -24,7 +24,7 @@ class MetadataView(StrictQueryParams, APIView):
                 "api-version": {"stable": "v2", "supported": ["v1", "v2"]},
                 "jsonapi-schema": {"stable": "/api/schema/", "v2": "/api/v2/schema/"},
                 "ticket_plugin": None,
-                "destination_plugins": [],
+                "destination_plugins": list(settings.FLEETWATCH_MEDIA),
                 "page_size": {
                     "default": settings.PAGE_SIZE_DEFAULT,
                     "max": settings.PAGE_SIZE_MAX,

@@ -43,9 +43,12 @@ def sync_email_destination(user) -> Destination | None:
     settings = {"email_address": user.email}
     if managed is not None:
         if managed.settings != settings:
-            Destination.objects.filter(user=user, media=EMAIL, settings=settings).exclude(
-                pk=managed.pk
-            ).delete()
+            # The user already had the new address as a destination of their own: the managed
+            # one takes its place in every profile.
+            for twin in Destination.objects.filter(user=user, media=EMAIL, settings=settings):
+                for profile in twin.notification_profiles.all():
+                    profile.destinations.add(managed)
+                twin.delete()
             managed.settings = settings
             managed.save(update_fields=["settings"])
         return managed

@@ -10,6 +10,10 @@ from django.core.exceptions import ValidationError
 from fleetwatch.notifications.media import get_medium
 
 MAX_DELAY_MINUTES = 7 * 24 * 60
+#: The longest window of a recurring maintenance.
+MAX_DURATION = timedelta(days=366)
+#: Days in each month at most (February: a leap year).
+MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
 
 
 def clean_days(days: Any) -> list[int]:
@@ -48,7 +52,23 @@ def parse_recurrence(text: str, start_time: datetime) -> rrule | None:
         raise ValidationError({"recurrence": [f"Not a valid RRULE: {exc}"]}) from None
     if not isinstance(rule, rrule):
         raise ValidationError({"recurrence": ["Give one RRULE (e.g. FREQ=WEEKLY;BYDAY=SU)."]})
+    if not _can_occur(body):
+        raise ValidationError({"recurrence": ["This RRULE never occurs."]})
     return rule
+
+
+def _can_occur(body: str) -> bool:
+    """False for a month/day combination no calendar has (``BYMONTH=2;BYMONTHDAY=31``).
+
+    dateutil looks for the first occurrence of such a rule until the year 9999, which takes
+    tens of seconds for a daily rule, so it is refused here, where it is cheap.
+    """
+    parts = dict(part.split("=", 1) for part in body.upper().split(";") if "=" in part)
+    if "BYMONTHDAY" not in parts:
+        return True
+    months = [int(m) for m in parts["BYMONTH"].split(",")] if "BYMONTH" in parts else range(1, 13)
+    days = [int(d) for d in parts["BYMONTHDAY"].split(",")]
+    return any(abs(day) <= MONTH_DAYS[month] for month in months for day in days)
 
 
 def clean_maintenance(
@@ -71,3 +91,5 @@ def clean_maintenance(
         )
     if duration is not None and duration <= timedelta(0):
         raise ValidationError({"duration": ["Must be positive."]})
+    if duration is not None and duration > MAX_DURATION:
+        raise ValidationError({"duration": ["At most 366 days."]})

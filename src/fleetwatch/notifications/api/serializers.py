@@ -6,10 +6,12 @@ keys (``StrictFieldsMixin``). Domain checks live in ``notifications.validation``
 """
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils import timezone
 from rest_framework import serializers
 
 from fleetwatch.accounts.api.serializers import PhoneNumberSerializer
@@ -30,6 +32,8 @@ from fleetwatch.notifications.models.profiles import ALL_DAY_END, ALL_DAY_START
 from fleetwatch.notifications.validation import MAX_DELAY_MINUTES, clean_days, clean_maintenance
 
 V1_FILTER_KEYS = {"sourceSystemIds", "tags"}
+#: As Argus: a maintenance is history (read-only) 12 hours after it ended.
+FROZEN_AFTER_END = timedelta(hours=12)
 
 
 def drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -164,6 +168,8 @@ class FilterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return unique_filter_name(self, name)
 
     def validate_filter(self, blob: Any) -> Any:
+        if not isinstance(blob, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
         try:
             parse_blob(blob)
         except DjangoValidationError as exc:
@@ -455,7 +461,10 @@ class PlannedMaintenanceSerializer(StrictFieldsMixin, serializers.ModelSerialize
     """``{"pk", "created_by", "created", "start_time", "end_time", "recurrence", "duration",
     "description", "filters"}``; ``end_time`` null = no end; ``recurrence`` an RRULE."""
 
-    filters = OwnedPrimaryKeyField(filters_for, many=True, required=False)
+    # Maintenance is hub-wide and written by staff: any stored filter may be named.
+    filters = serializers.PrimaryKeyRelatedField(
+        queryset=Filter.objects.all(), many=True, required=False
+    )
     end_time = serializers.DateTimeField(required=False, allow_null=True)
     recurrence = serializers.CharField(required=False, allow_blank=True, max_length=1000)
     duration = serializers.DurationField(required=False, allow_null=True)
@@ -482,6 +491,20 @@ class PlannedMaintenanceSerializer(StrictFieldsMixin, serializers.ModelSerialize
         def value(name, default=None):
             return attrs.get(name, getattr(instance, name) if instance else default)
 
+        if instance is not None:
+            now = timezone.now()
+            if (
+                "start_time" in attrs
+                and attrs["start_time"] != instance.start_time
+                and instance.start_time <= now
+            ):
+                raise serializers.ValidationError(
+                    {"start_time": ["Cannot be changed once the maintenance has started."]}
+                )
+            if instance.end_time is not None and instance.end_time < now - FROZEN_AFTER_END:
+                raise serializers.ValidationError(
+                    {"end_time": ["A maintenance that ended over 12 hours ago cannot change."]}
+                )
         try:
             clean_maintenance(
                 value("start_time"),

@@ -8,8 +8,9 @@ is a 404, exactly like one that does not exist. Lists are unpaginated arrays, as
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics
+from rest_framework import generics, serializers
 from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -110,7 +111,7 @@ class PreviewView(StrictQueryParams, APIView):
     """``POST notificationprofiles/preview/`` (v2) and ``filterpreview/`` (v1 and v2): the
     incidents a filter blob (the body) selects; an empty blob selects none."""
 
-    @extend_schema(request=dict, responses=dict)
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         require_object(request.data)
         blob = dict(request.data)
@@ -163,9 +164,18 @@ class DestinationDuplicateView(DestinationMixin, generics.GenericAPIView):
         return Response({"is_duplicate": services.is_duplicate(self.get_object())})
 
 
+class MediaSerializer(serializers.Serializer):
+    """``{"slug", "name", "installed"}`` (for the schema; rendered by ``render_medium``)."""
+
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    installed = serializers.BooleanField()
+
+
 class MediaListView(StrictQueryParams, APIView):
     """``GET notificationprofiles/media/``: the installed media."""
 
+    @extend_schema(responses=MediaSerializer(many=True), operation_id="v2_media_list")
     def get(self, request: Request) -> Response:
         return Response([render_medium(medium) for medium in all_media()])
 
@@ -180,6 +190,7 @@ def medium_or_404(slug: str):
 class MediaDetailView(StrictQueryParams, APIView):
     """``GET notificationprofiles/media/<slug>/``."""
 
+    @extend_schema(responses=MediaSerializer)
     def get(self, request: Request, slug: str) -> Response:
         return Response(render_medium(medium_or_404(slug)))
 
@@ -188,6 +199,7 @@ class MediaSchemaView(StrictQueryParams, APIView):
     """``GET notificationprofiles/media/<slug>/json_schema/``: the JSON schema of the
     medium's ``settings``."""
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, slug: str) -> Response:
         schema = {"$id": request.build_absolute_uri(), **medium_or_404(slug).json_schema}
         return Response(schema)

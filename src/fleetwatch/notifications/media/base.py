@@ -4,6 +4,8 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 
+from fleetwatch.incidents.validation import NUL_MESSAGE
+
 SECRET_MASK = "********"
 
 
@@ -55,6 +57,9 @@ def require_object(settings: Any, allowed: set[str]) -> dict[str, Any]:
     unknown = sorted(set(settings) - allowed)
     if unknown:
         raise ValidationError({key: ["Unknown setting."] for key in unknown})
+    nul = sorted(k for k, v in settings.items() if isinstance(v, str) and "\x00" in v)
+    if nul:  # PostgreSQL's jsonb cannot hold them
+        raise ValidationError({key: [NUL_MESSAGE] for key in nul})
     return dict(settings)
 
 

@@ -91,9 +91,18 @@ class Filter(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from fleetwatch.notifications.filtering import parse_blob
+        from django.core.exceptions import ValidationError
 
-        parse_blob(self.filter, "filter")
+        from fleetwatch.incidents.filterblob import parse_filter
+
+        try:
+            parse_filter(self.filter)
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                raise ValidationError({"filter": exc.messages}) from None
+            raise ValidationError(
+                {"filter": [f"{k}: {m}" for k, ms in exc.message_dict.items() for m in ms]}
+            ) from None
 
 
 class Destination(models.Model):
@@ -133,11 +142,23 @@ class Destination(models.Model):
         return self.label or f"{self.media} #{self.pk}"
 
     def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
         from fleetwatch.notifications import services
 
-        self.settings = services.prepare_destination_settings(self.media, self.settings, self)
-        if self.user_id is not None:
-            services.check_destination(self.user, self.media, self.settings, self.label, self)
+        try:
+            self.settings = services.prepare_destination_settings(self.media, self.settings, self)
+            if self.user_id is not None:
+                services.check_destination(self.user, self.media, self.settings, self.label, self)
+        except ValidationError as exc:
+            # A medium names keys inside ``settings``; a form knows only the model's fields.
+            errors: dict[str, list[str]] = {}
+            for key, messages in exc.message_dict.items():
+                if key in ("media", "label", "settings"):
+                    errors.setdefault(key, []).extend(messages)
+                else:
+                    errors.setdefault("settings", []).extend(f"{key}: {m}" for m in messages)
+            raise ValidationError(errors) from None
 
 
 class NotificationProfile(models.Model):
