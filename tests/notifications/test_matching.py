@@ -167,6 +167,9 @@ def test_profiles_load_in_four_queries_whatever_their_number(
     for _ in range(15):
         make_profile(blobs=[{"tags": ["host=a"]}, {"maxlevel": 1}])
     make_profile(active=False)
+    gone = make_profile()
+    gone.user.is_active = False
+    gone.user.save()
     with django_assert_num_queries(4):
         specs = load_profiles()
     assert len(specs) == 16

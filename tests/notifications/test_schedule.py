@@ -4,6 +4,8 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fleetwatch.notifications.schedule import (
     Recurrence,
@@ -148,7 +150,136 @@ def test_several_windows_a_day():
     assert not window.covers(at("2026-12-01T14:15"))
 
 
-@pytest.mark.parametrize("rule", ["FREQ=SOMETIMES", "FREQ=HOURLY", "FREQ=MINUTELY;COUNT=3"])
-def test_a_bad_or_too_frequent_rule_is_a_value_error(rule):
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=HOURLY;INTERVAL=5;BYMINUTE=0",
+        "FREQ=MINUTELY;INTERVAL=30",
+        "FREQ=WEEKLY;BYDAY=SU;BYHOUR=3;BYMINUTE=0",
+        "FREQ=DAILY;INTERVAL=3;BYHOUR=23",
+    ],
+)
+def test_old_frequent_series_are_searched_near_the_instant(rule):
+    """A series started years ago is searched from a start moved near the instant; it finds
+    what walking every occurrence from the true start finds (around the 2026 DST change)."""
+    from dateutil.rrule import rrulestr
+
+    start, duration = at("2023-01-01T00:17"), timedelta(minutes=20)
+    window = Window.build(start, None, rule, duration, tz=OSLO)
+    first = datetime(2026, 10, 24, 20, tzinfo=UTC)
+    instants = [first + timedelta(minutes=7 * n) for n in range(200)]
+    walked = [
+        o.astimezone(UTC)
+        for o in rrulestr(rule, dtstart=start.astimezone(OSLO)).between(
+            start.astimezone(OSLO), instants[-1].astimezone(OSLO) + timedelta(days=1)
+        )
+    ]
+    expected = [any(o <= t < o + duration for o in walked) for t in instants]
+    assert [window.covers(t) for t in instants] == expected
+    assert any(expected)
+
+
+def test_a_bad_rule_is_a_value_error():
     with pytest.raises(ValueError):
-        Window.build(at("2026-11-01T08:00"), None, rule, timedelta(hours=1))
+        Window.build(at("2026-11-01T08:00"), None, "FREQ=SOMETIMES", timedelta(hours=1))
+
+
+def reference_contains(recurrences, when_utc, tz) -> bool:
+    """The definition spelt out: each recurrence is a list of wall-clock intervals, one per
+    day of the slot, ending the next day when the end is not after the start."""
+    local = when_utc.astimezone(tz).replace(tzinfo=None, fold=0)
+    for r in recurrences:
+        for day in (local.date() - timedelta(days=1), local.date()):
+            if day.isoweekday() not in r.days:
+                continue
+            begins = datetime.combine(day, r.start)
+            if r.end == time.max and r.start != time.max:
+                ends = datetime.combine(day + timedelta(days=1), time.min)
+            elif r.start < r.end:
+                ends = datetime.combine(day, r.end)
+            else:
+                ends = datetime.combine(day + timedelta(days=1), r.end)
+            if begins <= local < ends:
+                return True
+    return False
+
+
+minutes = st.integers(0, 24 * 60 - 1).map(lambda m: time(m // 60, m % 60))
+recurrences = st.builds(
+    Recurrence,
+    st.frozensets(st.integers(1, 7), min_size=1),
+    minutes,
+    minutes | st.just(time.max),
+)
+# Instants around the 2026 DST changes of Europe and North America, and anywhere else.
+DST_CHANGES = [
+    datetime(2026, 3, 29, 1, tzinfo=UTC),  # Europe, spring
+    datetime(2026, 10, 25, 1, tzinfo=UTC),  # Europe, autumn
+    datetime(2026, 3, 8, 7, tzinfo=UTC),  # North America, spring
+    datetime(2026, 11, 1, 6, tzinfo=UTC),  # North America, autumn
+]
+instants = st.one_of(
+    st.sampled_from(DST_CHANGES).flatmap(
+        lambda t: st.integers(-180, 180).map(lambda m: t + timedelta(minutes=m))
+    ),
+    st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+    ),
+)
+zones = st.sampled_from([OSLO, ZoneInfo("America/New_York"), ZoneInfo("Australia/Lord_Howe"), UTC])
+
+
+@settings(max_examples=500, deadline=None)
+@given(slot=st.lists(recurrences, max_size=3), when=instants, tz=zones)
+def test_time_slots_follow_the_definition(slot, when, tz):
+    assert timeslot_contains(slot, when, tz) is reference_contains(slot, when, tz)
+
+
+def reference_covers(start, end, rule_text, duration, tz, when) -> bool:
+    """Every occurrence walked from the start, each window ``[occurrence, + duration)``."""
+    from dateutil.rrule import rrulestr
+
+    if when < start or (end is not None and when >= end):
+        return False
+    for occurrence in rrulestr(rule_text, dtstart=start.astimezone(tz)):
+        begins = occurrence.astimezone(UTC)
+        if begins > when:
+            return False
+        if when < begins + duration:
+            return True
+    return False
+
+
+rules = st.sampled_from(
+    [
+        "FREQ=DAILY",
+        "FREQ=DAILY;INTERVAL=3",
+        "FREQ=DAILY;BYHOUR=1,2,3;BYMINUTE=30",
+        "FREQ=WEEKLY;BYDAY=SU",
+        "FREQ=WEEKLY;BYDAY=MO,FR;BYHOUR=23",
+        "FREQ=MONTHLY;BYMONTHDAY=-1",
+        "FREQ=WEEKLY;COUNT=5",
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH;BYHOUR=2;BYMINUTE=30",
+        "FREQ=HOURLY;INTERVAL=7",
+        "FREQ=HOURLY;BYHOUR=2,3;BYMINUTE=15,45",
+        "FREQ=MINUTELY;INTERVAL=97",
+        "FREQ=YEARLY;BYMONTH=3,10;BYDAY=-1SU;BYHOUR=2",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rule=rules,
+    start=instants,
+    duration=st.integers(1, 4 * 24 * 60).map(lambda m: timedelta(minutes=m)),
+    offset=st.integers(-60, 90 * 24 * 60).map(lambda m: timedelta(minutes=m)),
+    ends_after=st.none() | st.integers(1, 60 * 24 * 60).map(lambda m: timedelta(minutes=m)),
+    tz=zones,
+)
+def test_recurring_windows_follow_the_definition(rule, start, duration, offset, ends_after, tz):
+    start = start.replace(second=0, microsecond=0) - timedelta(days=40)
+    end = start + ends_after if ends_after is not None else None
+    when = start + timedelta(days=40) + offset
+    window = Window.build(start, end, rule, duration, tz)
+    assert window.covers(when) is reference_covers(start, end, rule, duration, tz, when)

@@ -35,8 +35,8 @@ This module is free of notifications, DRF and the API: the incident list uses it
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -117,10 +117,18 @@ class FilterSpec:
     #: Every one must match; only built by :func:`intersection` (no blob key).
     all_: tuple[FilterSpec, ...] = ()
 
+    #: The in-memory test, compiled once from the conditions that are set (see _compile).
+    _check: Callable[[IncidentFacts, str | None], bool] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_check", self._compile())
+
     @property
     def is_empty(self) -> bool:
         """No condition at all: such a filter matches nothing (Argus's rule)."""
-        return self == EMPTY
+        return self._check is _never
 
     def matches(self, facts: IncidentFacts, event_type: str | None = None) -> bool:
         """Does the incident (and, if given, the event of ``event_type``) pass the filter?
@@ -128,40 +136,66 @@ class FilterSpec:
         Without ``event_type``, ``event_types`` asks whether the incident has any event of
         those types (as the listing does); with it, whether the event is of one of them.
         """
-        if self.is_empty:
-            return False
-        return self._conditions_hold(facts, event_type)
+        return self._check(facts, event_type)
 
-    def _conditions_hold(self, facts: IncidentFacts, event_type: str | None) -> bool:
-        if self.source_ids and facts.source_id not in self.source_ids:
-            return False
-        if self.source_types and facts.source_type not in self.source_types:
-            return False
+    def _compile(self) -> Callable[[IncidentFacts, str | None], bool]:
+        """One small function per condition that is set, cheapest first, ANDed.
+
+        Matching runs for every profile on every event: skipping unset keys and attribute
+        look-ups keeps a profile to about a microsecond.
+        """
+        checks: list[Callable[[IncidentFacts, str | None], bool]] = []
+        if (maxlevel := self.maxlevel) is not None:
+            checks.append(lambda f, e: f.level <= maxlevel)
+        if source_ids := self.source_ids:
+            checks.append(lambda f, e: f.source_id in source_ids)
+        if source_types := self.source_types:
+            checks.append(lambda f, e: f.source_type in source_types)
+        if self.stateful is not None:
+            stateful = self.stateful
+            checks.append(lambda f, e: f.stateful == stateful)
+        if self.open is True:
+            checks.append(lambda f, e: f.open)
+        elif self.open is False:
+            checks.append(lambda f, e: f.stateful and not f.open)
+        if self.acked is not None:
+            acked = self.acked
+            checks.append(lambda f, e: f.acked == acked)
+        if self.hide_closed_acked:
+            checks.append(lambda f, e: not (f.stateful and not f.open and f.acked))
         for key, values in self.tags:
-            if not any((key, value) in facts.tags for value in values):
-                return False
-        closed = facts.stateful and not facts.open
-        if self.open is not None and (facts.open if self.open else closed) is not True:
-            return False
-        if self.acked is not None and facts.acked != self.acked:
-            return False
-        if self.stateful is not None and facts.stateful != self.stateful:
-            return False
-        if self.maxlevel is not None and facts.level > self.maxlevel:
-            return False
-        if self.event_types:
-            if event_type is None:
-                if not self.event_types & facts.event_types:
+            wanted = frozenset((key, value) for value in values)
+            checks.append(lambda f, e, wanted=wanted: not wanted.isdisjoint(f.tags))
+        if event_types := self.event_types:
+            checks.append(
+                lambda f, e: (
+                    (e in event_types)
+                    if e is not None
+                    else not event_types.isdisjoint(f.event_types)
+                )
+            )
+        if self.any:
+            alternatives = tuple(spec._check for spec in self.any)
+            checks.append(lambda f, e: any(check(f, e) for check in alternatives))
+        if self.all_:
+            every = tuple(spec._check for spec in self.all_)
+            checks.append(lambda f, e: all(check(f, e) for check in every))
+        if self.not_ is not None:
+            negated = self.not_._check
+            checks.append(lambda f, e: not negated(f, e))
+        if not checks:
+            return _never
+        if len(checks) == 1:
+            return checks[0]
+        checks_ = tuple(checks)
+
+        def all_hold(facts: IncidentFacts, event_type: str | None) -> bool:
+            for check in checks_:
+                if not check(facts, event_type):
                     return False
-            elif event_type not in self.event_types:
-                return False
-        if self.hide_closed_acked and closed and facts.acked:
-            return False
-        if self.any and not any(spec.matches(facts, event_type) for spec in self.any):
-            return False
-        if self.all_ and not all(spec.matches(facts, event_type) for spec in self.all_):
-            return False
-        return not (self.not_ is not None and self.not_.matches(facts, event_type))
+            return True
+
+        return all_hold
 
     def q(self) -> Q:
         """The same filter as a ``Q`` over :class:`~fleetwatch.incidents.models.Incident`.
@@ -208,6 +242,10 @@ class FilterSpec:
         if self.not_ is not None:
             q &= ~self.not_.q()
         return q
+
+
+def _never(facts: IncidentFacts, event_type: str | None) -> bool:
+    return False
 
 
 EMPTY = FilterSpec()
@@ -378,10 +416,16 @@ def _list(blob: Mapping, key: str, fail) -> list:
 # -- facts -----------------------------------------------------------------------------------
 
 
-def facts_for(incidents: Iterable[Incident | int]) -> dict[int, IncidentFacts]:
+def facts_for(
+    incidents: Iterable[Incident | int], *, with_event_types: bool = True
+) -> dict[int, IncidentFacts]:
     """Facts of the given incidents (objects or pks), fresh from the database, in three
     queries however many there are: the incidents with their state, their tags, and the
-    types of their events."""
+    types of their events.
+
+    ``with_event_types=False`` skips the third query, for matching *events* (where
+    ``event_types`` asks about the event's own type, never the incident's history).
+    """
     pks = sorted({getattr(i, "pk", i) for i in incidents})
     if not pks:
         return {}
@@ -399,13 +443,14 @@ def facts_for(incidents: Iterable[Incident | int]) -> dict[int, IncidentFacts]:
     ):
         tags[pk].add((key, value))
     event_types: dict[int, set[str]] = defaultdict(set)
-    for pk, type_ in (
-        Event.objects.filter(incident_id__in=pks)
-        .values_list("incident_id", "type")
-        .order_by()
-        .distinct()
-    ):
-        event_types[pk].add(type_)
+    if with_event_types:
+        for pk, type_ in (
+            Event.objects.filter(incident_id__in=pks)
+            .values_list("incident_id", "type")
+            .order_by()
+            .distinct()
+        ):
+            event_types[pk].add(type_)
     return {
         pk: IncidentFacts(
             pk=pk,

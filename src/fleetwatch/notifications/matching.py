@@ -11,8 +11,9 @@ Rules:
 * A planned maintenance covers an event when its window covers the event's ``timestamp`` and
   every one of its filters matches the incident (and the event, for ``event_types``); a
   maintenance without filters covers nothing. A covered event notifies nobody.
-* A profile matches when it is active, its time slot contains the event's timestamp on its
-  owner's wall clock, and any of its filters matches (a union; no filters: nothing).
+* A profile matches when it and its owner are active, its time slot contains the event's
+  timestamp on its owner's wall clock, and any of its filters matches (a union; no filters:
+  nothing).
 * At most one message per event and destination: when several profiles (of one user, or a
   destination shared some other way) match, the one that sends soonest wins — no delay before
   a delay, then the lowest profile id.
@@ -38,7 +39,12 @@ from django.utils import timezone
 
 from fleetwatch.incidents.filterblob import FilterSpec, IncidentFacts, parse_filter
 from fleetwatch.incidents.models import Event
-from fleetwatch.notifications.schedule import Recurrence, Window, timeslot_contains
+from fleetwatch.notifications.schedule import (
+    Recurrence,
+    Window,
+    recurrence_covers,
+    timeslot_contains,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +65,23 @@ class ProfileSpec:
     destination_ids: tuple[int, ...]
     delay: timedelta | None = None
 
-    def wants(self, event_type: str, event_time: datetime, facts: IncidentFacts) -> bool:
-        return timeslot_contains(self.recurrences, event_time, self.tz) and any(
-            spec.matches(facts, event_type) for spec in self.filters
-        )
+    def wants(
+        self,
+        event_type: str,
+        event_time: datetime,
+        facts: IncidentFacts,
+        local: datetime | None = None,
+    ) -> bool:
+        """Filters first (cheap and selective), then the time slot; ``local`` is
+        ``event_time`` on this profile's wall clock, if the caller already has it."""
+        for spec in self.filters:
+            if spec.matches(facts, event_type):
+                break
+        else:
+            return False
+        if local is None:
+            return timeslot_contains(self.recurrences, event_time, self.tz)
+        return any(recurrence_covers(r, local) for r in self.recurrences)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +117,12 @@ def match_event(
     if any(m.covers(event_type, event_time, facts) for m in maintenances):
         return []
     best: dict[int, Match] = {}
+    local_times: dict[tzinfo, datetime] = {}
     for profile in profiles:
-        if not profile.wants(event_type, event_time, facts):
+        local = local_times.get(profile.tz)
+        if local is None:
+            local = local_times[profile.tz] = event_time.astimezone(profile.tz)
+        if not profile.wants(event_type, event_time, facts, local):
             continue
         send_after = None
         if profile.delay and event_type in DELAYED_TYPES:
@@ -126,10 +149,11 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 def load_profiles() -> list[ProfileSpec]:
-    """Every active profile as a snapshot, in four queries whatever their number."""
+    """Every active profile of an active user as a snapshot, in four queries whatever their
+    number (a deactivated account hears nothing)."""
     from fleetwatch.notifications.models import NotificationProfile, TimeRecurrence
 
-    active = NotificationProfile.objects.filter(active=True)
+    active = NotificationProfile.objects.filter(active=True, user__is_active=True)
     rows = list(
         active.order_by("pk").values_list(
             "pk", "user_id", "user__time_zone", "timeslot_id", "delay_minutes"
@@ -233,6 +257,5 @@ def _zone(name: str) -> tzinfo:
 def _window(
     start: datetime, end: datetime | None, recurrence: str, duration: timedelta | None, tz: str
 ) -> Window:
-    """Kept across snapshot reloads, so a recurring window's occurrences, once walked to the
-    present, are not walked again every time the profiles are reloaded."""
+    """Kept across snapshot reloads: each maintenance's RRULE is parsed once per process."""
     return Window.build(start, end, recurrence, duration, ZoneInfo(tz))

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Protocol
 
-from dateutil.rrule import DAILY, rrule, rrulestr
+from dateutil.rrule import DAILY, HOURLY, MINUTELY, SECONDLY, WEEKLY, rrule, rrulestr
 
 #: Padding, in wall-clock time, around the search for a recurring window's occurrence: more
-#: than any UTC offset change, so DST never hides an occurrence.
-_PAD = timedelta(days=1)
+#: than any change of a zone's UTC offset (DST: one hour, at most two), so such a change never
+#: hides an occurrence.
+_PAD = timedelta(hours=3)
 
 
 class RecurrenceLike(Protocol):
@@ -106,11 +107,16 @@ class Window:
         rule = rrulestr(text, dtstart=start.astimezone(tz), cache=True)
         if not isinstance(rule, rrule):
             raise ValueError("Not a single RRULE.")
-        check_frequency(rule)
         return cls(start, end, rule, duration, tz)
 
     def covers(self, when_utc: datetime) -> bool:
-        """Is the instant ``when_utc`` inside the window (``[start, end)``)?"""
+        """Is the instant ``when_utc`` inside the window (``[start, end)``)?
+
+        All occurrences last ``duration``, so the instant is covered exactly when the latest
+        occurrence at or before it began less than ``duration`` ago. That occurrence is looked
+        for backwards in doubling spans, each walked from a start moved close to it
+        (:func:`_anchored`), so the cost does not grow with the age of the series.
+        """
         if when_utc < self.start or (self.end is not None and when_utc >= self.end):
             return False
         if self.rule is None:
@@ -118,23 +124,53 @@ class Window:
         if not self.duration or self.duration <= timedelta(0):
             return False
         local = when_utc.astimezone(self.tz)
-        earliest = local - self.duration - _PAD
-        for occurrence in self.rule.between(earliest, local + _PAD, inc=True):
-            begins = occurrence.astimezone(UTC)
-            if begins <= when_utc < begins + self.duration:
-                return True
-        return False
+        span = _PAD
+        while True:
+            rule = _anchored(self.rule, local - span)
+            begun = [
+                begins
+                for occurrence in rule.between(local - span, local + _PAD, inc=True)
+                if (begins := occurrence.astimezone(UTC)) <= when_utc
+            ]
+            if begun:
+                return when_utc < max(begun) + self.duration
+            if span > self.duration + _PAD:
+                return False
+            span *= 2
 
 
-def check_frequency(rule: rrule) -> None:
-    """ValueError for a rule that repeats more often than daily (``FREQ=HOURLY``, …).
+#: How far a rule's start may be moved in one step, per frequency; none: never moved
+#: (yearly and monthly series have few occurrences, and month lengths vary).
+_STEPS = {
+    WEEKLY: timedelta(weeks=1),
+    DAILY: timedelta(days=1),
+    HOURLY: timedelta(hours=1),
+    MINUTELY: timedelta(minutes=1),
+    SECONDLY: timedelta(seconds=1),
+}
 
-    A rule is evaluated from its start, so a years-old hourly series walks tens of thousands
-    of occurrences; planned maintenance repeats daily at most (``FREQ=DAILY;BYHOUR=2,14``
-    gives two windows a day).
+
+def _anchored(rule: rrule, before: datetime) -> rrule:
+    """``rule`` with its start moved forward by whole periods to just before ``before``.
+
+    dateutil walks every occurrence from the start, which for a years-old hourly series is
+    tens of thousands. Moving the start by whole multiples of ``INTERVAL`` periods (on the
+    wall clock, as dateutil counts) keeps every later occurrence — the defaults dateutil takes
+    from the start (minute, second; hour and weekday for coarser rules) are unchanged — and
+    the occurrences lost are those in the period before the new start, which lies a period
+    before ``before``. A ``COUNT`` counts from the true start, so such a rule is not moved.
     """
-    if rule._freq > DAILY:  # dateutil orders YEARLY=0 … DAILY=3, HOURLY=4 … SECONDLY=6
-        raise ValueError("Planned maintenance may repeat daily at most (FREQ=DAILY or coarser).")
+    step = _STEPS.get(rule._freq)
+    if step is None or rule._count is not None:
+        return rule
+    step *= rule._interval
+    start = rule._dtstart
+    elapsed = before.replace(tzinfo=None) - start.replace(tzinfo=None)
+    periods = elapsed // step - 1
+    if periods <= 0:
+        return rule
+    moved = (start.replace(tzinfo=None) + periods * step).replace(tzinfo=start.tzinfo)
+    return rule.replace(dtstart=moved, cache=False)
 
 
 def maintenance_covers(window_specs: Iterable[Window], when_utc: datetime) -> bool:
