@@ -203,6 +203,24 @@ def check_webhook_host(host: str, port: int) -> str:
     return addresses[0]
 
 
+def check_webhook_url(url: str) -> str | None:
+    """At configuration: why the hub may not POST to ``url`` (None: it may). A name that does
+    not resolve now is accepted; every send checks the address again."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return "Enter an http:// or https:// URL with a host name."
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "The port is not a number between 0 and 65535."
+    try:
+        check_webhook_host(parts.hostname, port)
+    except SendError as exc:
+        message = str(exc)
+        return None if message.startswith("cannot resolve") else message
+    return None
+
+
 _client: httpx.Client | None = None
 
 

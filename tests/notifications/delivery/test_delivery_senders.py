@@ -167,3 +167,29 @@ def test_without_email_url_the_mail_goes_to_the_log(settings, caplog):
     with caplog.at_level("INFO", logger="fleetwatch.notifications.mail"):
         get_medium("email").send(message(), {"email_address": "ops@example.org"})
     assert "ops@example.org" in caplog.text and "router r1 down" in caplog.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url, allow, words",
+    [
+        ("http://169.254.169.254/latest/", True, "metadata"),
+        ("http://[fe80::1]/hook", True, "link-local"),
+        ("http://127.0.0.1:9/hook", False, "FLEETWATCH_WEBHOOK_ALLOW_PRIVATE"),
+        ("http://10.1.2.3/hook", False, "private"),
+    ],
+)
+def test_a_forbidden_webhook_address_is_a_400_naming_url(api, settings, url, allow, words):
+    settings.WEBHOOK_ALLOW_PRIVATE = allow
+    body = {"media": "webhook", "label": "w", "settings": {"url": url}}
+    response = api.post("/api/v2/notificationprofiles/destinations/", body, format="json")
+    assert response.status_code == 400
+    assert words in str(response.json()["url"])
+
+
+@pytest.mark.django_db
+def test_a_loopback_webhook_is_accepted_when_allowed(api, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    body = {"media": "webhook", "label": "w", "settings": {"url": "http://127.0.0.1:9/hook"}}
+    response = api.post("/api/v2/notificationprofiles/destinations/", body, format="json")
+    assert response.status_code == 201, response.content

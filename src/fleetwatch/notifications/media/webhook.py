@@ -51,6 +51,11 @@ class WebhookMedium(Medium):
             URLValidator(schemes=["http", "https"])(url)
         except ValidationError:
             raise ValidationError({"url": ["Enter a valid URL."]}) from None
+        # The connectors' address policy (FLEETWATCH_WEBHOOK_ALLOW_PRIVATE); owner: delivery.
+        from fleetwatch.notifications.senders import check_webhook_url
+
+        if reason := check_webhook_url(url):
+            raise ValidationError({"url": [reason]})
         cleaned: dict[str, Any] = {"url": url}
         fmt = settings.get("format", "generic")
         if fmt not in FORMATS:
