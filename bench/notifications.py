@@ -12,8 +12,9 @@ receiver, both in a child process of this one). Then:
 1. **SQL per event**: statements of one incident creation (the outbox included) with 0, 1 and
    200 active profiles (the target: the same for 1 and 200).
 2. **Sustained**: incidents created at ``--rate`` per second for ``--seconds`` (each a START
-   event, in this process, through the ingest service), ``--workers`` ``fleetwatch worker``
-   processes sending; latency = arrival at the sink − the event's commit. p50, p99.
+   event, by ``--producers`` processes calling the ingest service), ``--workers``
+   ``fleetwatch worker`` processes sending; latency = arrival at the sink − the event's
+   commit. p50, p99.
 3. **One worker**: ``--drain`` events' deliveries queued, then one worker started: events/s
    it sends.
 
@@ -188,6 +189,24 @@ def make_incident(source, n: int, sid: str):
     return create_incident(source, source.user, draft)
 
 
+def produce(n: int, of: int, rate: float, total: int, prefix: str, results) -> None:
+    """A producer process: events ``n``, ``n + of``, … of ``total`` at their due times."""
+    import django
+
+    django.setup()
+    from fleetwatch.incidents.models import SourceSystem
+
+    source = SourceSystem.objects.get(name="bench-notif")
+    created: dict[int, float] = {}
+    start = time.time() + 1.0  # all producers start together
+    for i in range(n, total, of):
+        if (pause := start + i / rate - time.time()) > 0:
+            time.sleep(pause)
+        incident = make_incident(source, i, f"{prefix}-{i}")
+        created[incident.pk] = time.time()
+    results.put(created)
+
+
 def sql_per_event(source, run: str) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -245,6 +264,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--drain", type=int, default=1000)
+    parser.add_argument(
+        "--producers", type=int, default=2, help="processes creating the events (default 2)"
+    )
     args = parser.parse_args()
     import django
 
@@ -292,16 +314,24 @@ def main() -> None:
     outbox.clear_cache()
     workers = start_workers(args.workers, smtp_port)
     time.sleep(3)  # let them start
-    created: dict[int, float] = {}
     total = int(args.rate * args.seconds)
+    results = context.Queue()
+    producers = [
+        context.Process(
+            target=produce,
+            args=(n, args.producers, args.rate, total, f"{run}-rate", results),
+        )
+        for n in range(args.producers)
+    ]
     start = time.time()
-    for i in range(total):
-        due = start + i / args.rate
-        if (pause := due - time.time()) > 0:
-            time.sleep(pause)
-        incident = make_incident(source, i, f"{run}-rate-{i}")
-        created[incident.pk] = time.time()
-    produced = time.time() - start
+    for producer in producers:
+        producer.start()
+    created: dict[int, float] = {}
+    for _ in producers:
+        created.update(results.get(timeout=600))
+    for producer in producers:
+        producer.join()
+    produced = time.time() - start - 1.0
     wait_for(arrivals, 2 * total, 120)
     stop(workers)
     arrivals.drain()
