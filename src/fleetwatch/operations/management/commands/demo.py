@@ -28,6 +28,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -98,6 +99,21 @@ def demo_notifications(admin) -> None:
     profile.destinations.add(*admin.destinations.filter(media="email", managed=True))
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -153,7 +169,8 @@ class Command(BaseCommand):
         maildir = settings.DATA_DIR / "demo-mail"
         processes: list[subprocess.Popen] = []
         try:
-            processes.append(self.start_mail_sink(maildir, mail_port))
+            sink, mail_port = self.start_mail_sink(maildir, mail_port)
+            processes.append(sink)
             vendors = self.start_emulators(processes, emulator_port, speed, devices)
             closed = sum(
                 self.configure_connector(vendor, info, interval) for vendor, info in vendors.items()
@@ -245,10 +262,12 @@ class Command(BaseCommand):
         connector.save()
         return reset_connector(connector, stale_limiter_keys=old_keys, note=RESTART_NOTE)
 
-    def start_mail_sink(self, maildir, port: int) -> subprocess.Popen:
-        """aiosmtpd writing every mail it gets into ``maildir``; the workers send there."""
+    def start_mail_sink(self, maildir, port: int) -> tuple[subprocess.Popen, int]:
+        """aiosmtpd writing every mail it gets into ``maildir``; the workers send there. A
+        taken port (another demo) is replaced by a free one: the banner says which."""
         for sub in ("new", "cur", "tmp"):
             (maildir / sub).mkdir(parents=True, exist_ok=True)
+        port = port if port_is_free(port) else free_port()
         os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{port}"
         command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"]
         command += ["-c", "aiosmtpd.handlers.Mailbox", str(maildir)]
@@ -256,7 +275,7 @@ class Command(BaseCommand):
             command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         process.name = "mail sink"
-        return process
+        return process, port
 
     def start(self, name: str, args: list[str], **popen) -> subprocess.Popen:
         command = [sys.executable, "-m", "fleetwatch", *args]
