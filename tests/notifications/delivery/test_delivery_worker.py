@@ -182,3 +182,29 @@ def test_retention_takes_the_deliveries_of_the_incidents_it_deletes(make_deliver
     assert prune_incidents(30).incidents == 1
     assert not Delivery.objects.exists()
     connection.check_constraints()
+
+
+def test_deliveries_are_counted_in_metrics_by_medium_and_status(
+    make_delivery, smtp_sink, webhook_receiver
+):
+    from django.test import Client
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def counted(medium: str, status: str) -> float:
+        text = Client().get("/metrics").content.decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "fleetwatch_notification_deliveries_total" and sample.labels == {
+                    "medium": medium,
+                    "status": status,
+                }:
+                    return sample.value
+        return 0.0
+
+    sent, retried = counted("email", "sent"), counted("webhook", "retried")
+    webhook_receiver.statuses = [500]
+    make_delivery("email", {"email_address": "ops@example.org"})
+    make_delivery("webhook", {"url": webhook_receiver.url})
+    run_once()
+    assert counted("email", "sent") == sent + 1
+    assert counted("webhook", "retried") == retried + 1
