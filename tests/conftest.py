@@ -141,3 +141,15 @@ def subprocesses_only_in_slow_tests(request, monkeypatch):
         )
 
     monkeypatch.setattr(subprocess, "Popen", refuse)
+
+
+@pytest.fixture(autouse=True)
+def fresh_notification_snapshot():
+    """Each test starts with the notification outbox's per-process profile snapshot empty (as
+    its empty database is): a snapshot cached by an earlier test would name profiles its
+    rollback removed. Creating profiles in a test clears it (model signals)."""
+    from fleetwatch.notifications import outbox
+
+    outbox.prime_empty()
+    yield
+    outbox.clear_cache()

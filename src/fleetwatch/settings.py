@@ -309,3 +309,30 @@ RETENTION_INTERVAL = float(os.environ.get("FLEETWATCH_RETENTION_INTERVAL", "3600
 # Finished background-task rows older than this many days are deleted on the same schedule;
 # 0 = keep them. Defaults to FLEETWATCH_RETENTION_DAYS.
 TASK_RETENTION_DAYS = env_int("FLEETWATCH_TASK_RETENTION_DAYS", RETENTION_DAYS)
+
+# --- Notification delivery (fleetwatch.notifications.delivery) --------------------------------
+from fleetwatch.notifications.emailurl import parse_email_url  # noqa: E402
+
+# EMAIL_URL: smtp://user:pass@host:587?starttls=1, smtps://user:pass@host:465; unset: the log.
+MAILERS = {"default": parse_email_url(os.environ.get("EMAIL_URL", ""))}
+DEFAULT_FROM_EMAIL = os.environ.get("FLEETWATCH_EMAIL_FROM", "fleetwatch@localhost")
+# SMS as e-mail (as Argus): a mail to this address, subject "sms +4799988877", body the text.
+SMS_GATEWAY_ADDRESS = os.environ.get("FLEETWATCH_SMS_GATEWAY_ADDRESS", "")
+# Retries: attempt n fails -> the next one after BASE * 2**(n-1) seconds, up to MAX_ATTEMPTS.
+DELIVERY_RETRY_BASE = float(os.environ.get("FLEETWATCH_DELIVERY_RETRY_BASE", "15"))
+DELIVERY_MAX_ATTEMPTS = env_int("FLEETWATCH_DELIVERY_MAX_ATTEMPTS", 8)
+# How long a worker's claim on a delivery lasts (a worker that dies mid-send frees it then).
+DELIVERY_CLAIM_SECONDS = float(os.environ.get("FLEETWATCH_DELIVERY_CLAIM_SECONDS", "60"))
+# Seconds between a worker's looks for due deliveries.
+DELIVERY_POLL_INTERVAL = float(os.environ.get("FLEETWATCH_DELIVERY_POLL_INTERVAL", "0.5"))
+DELIVERY_BATCH = env_int("FLEETWATCH_DELIVERY_BATCH", 50)
+# Consecutive failed attempts after which a destination gets a health incident.
+DELIVERY_FAILING_AFTER = env_int("FLEETWATCH_DELIVERY_FAILING_AFTER", 3)
+# Webhooks may reach loopback/private addresses only with this (link-local/metadata: never).
+WEBHOOK_ALLOW_PRIVATE = env_bool("FLEETWATCH_WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_TIMEOUT = float(os.environ.get("FLEETWATCH_WEBHOOK_TIMEOUT", "10"))
+# Seconds a process keeps its snapshot of the notification profiles (changes made in the
+# same process clear it at once).
+NOTIFICATION_PROFILE_CACHE_SECONDS = float(
+    os.environ.get("FLEETWATCH_NOTIFICATION_PROFILE_CACHE_SECONDS", "2")
+)

@@ -67,12 +67,32 @@ def store_new_incidents(incidents: list[Incident]) -> None:
 
 
 def store_events(events: list[Event]) -> None:
-    rows = [
+    """Insert new events and set their pks (drawn from the sequence in one query, as for
+    incidents): the notification outbox refers to them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [Event._meta.db_table, Event._meta.pk.column, len(events)],
+        )
+        pks = sorted(row[0] for row in cursor.fetchall())
+    rows = []
+    for event, pk in zip(events, pks, strict=True):
+        event.pk = pk
+        event._state.adding = False
+        event._state.db = connection.alias
         # str(): a TextChoices member would be dumped by psycopg as its enum *name*.
-        (e.incident_id, e.actor_id, e.timestamp, e.received, str(e.type), e.description)
-        for e in events
-    ]
-    copy_rows(Event, EVENT_COLUMNS, rows)
+        rows.append(
+            (
+                pk,
+                event.incident_id,
+                event.actor_id,
+                event.timestamp,
+                event.received,
+                str(event.type),
+                event.description,
+            )
+        )
+    copy_rows(Event, ("id", *EVENT_COLUMNS), rows)
 
 
 def after_bulk_insert(incidents: list[Incident]) -> None:

@@ -78,7 +78,7 @@ def _statement(events: int, tags: int) -> str:
         f"ev AS (INSERT INTO {table(Event)} "
         f"({columns(Event, EVENT_FIELDS)}) "
         f"SELECT inc.{q('id')}, e.* FROM inc, "
-        f"(VALUES {values(5, events, event_types)}) AS e)",
+        f"(VALUES {values(5, events, event_types)}) AS e RETURNING {q('id')})",
     ]
     if tags:
         key, value, tag_id = q("key"), q("value"), q("id")
@@ -94,7 +94,11 @@ def _statement(events: int, tags: int) -> str:
             f"SELECT (SELECT i.id FROM tag_ids i WHERE i.k = w.k AND i.v = w.v LIMIT 1), "
             f"inc.{q('id')}, %s::bigint, %s::timestamptz FROM inc, wanted w)",
         ]
-    return f"WITH {', '.join(parts)} SELECT {q('id')} FROM inc"
+    # The events' pks too (drawn in VALUES order): the notification outbox refers to them.
+    return (
+        f"WITH {', '.join(parts)} SELECT (SELECT {q('id')} FROM inc), "
+        f"ARRAY(SELECT {q('id')} FROM ev ORDER BY {q('id')})"
+    )
 
 
 def create_in_one_statement(
@@ -103,9 +107,13 @@ def create_in_one_statement(
     tags: Sequence[tuple[str, str]],
     actor: "User",
     now: datetime,
+    *,
+    savepoint: bool = True,
 ) -> bool:
     """Store ``incident`` (unsaved) with ``events`` and ``tags`` (``(key, value)`` pairs,
-    distinct); sets its pk and returns True, or returns False having stored nothing."""
+    distinct); sets its pk and its events' pks and returns True, or returns False having
+    stored nothing. ``savepoint=False`` (the caller's transaction rolls back as a whole) lets
+    the IntegrityError through instead of paying for a savepoint."""
     key = (len(events), len(tags))
     sql = _sql_cache.get(key)
     if sql is None:
@@ -123,15 +131,25 @@ def create_in_one_statement(
     if tags:
         params += [part for tag in tags for part in tag]
         params += [actor.pk, now]
-    try:
-        # Inside a caller's transaction the statement needs a savepoint to fail on its own.
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                (pk,) = cursor.fetchone()
-    except IntegrityError:
-        return False
+    if not savepoint:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            pk, event_pks = cursor.fetchone()
+    else:
+        try:
+            # Inside a caller's transaction the statement needs a savepoint to fail on its own.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    pk, event_pks = cursor.fetchone()
+        except IntegrityError:
+            return False
     incident.pk = pk
     incident._state.adding = False
     incident._state.db = connection.alias
+    for event, event_pk in zip(events, event_pks, strict=True):
+        event.pk = event_pk
+        event.incident_id = pk
+        event._state.adding = False
+        event._state.db = connection.alias
     return True

@@ -9,6 +9,7 @@ from fleetwatch.incidents.models import (
     SourceSystemType,
     Tag,
 )
+from fleetwatch.incidents.signals import record_events
 
 
 @admin.register(SourceSystemType)
@@ -38,6 +39,9 @@ class EventInline(admin.TabularInline):
     can_delete = False
     ordering = ["timestamp", "id"]
 
+    def has_add_permission(self, request, obj=None) -> bool:  # noqa: ARG002  (admin hook)
+        return False  # events are added through the event admin (which announces them)
+
 
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
@@ -61,6 +65,13 @@ class EventAdmin(admin.ModelAdmin):
     list_display = ["id", "incident", "type", "timestamp", "actor"]
     list_filter = ["type"]
     raw_id_fields = ["incident", "actor"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        """A new event is announced like every other (notifications), inside the admin's
+        transaction."""
+        super().save_model(request, obj, form, change)
+        if not change:
+            record_events([obj])
 
 
 @admin.register(Acknowledgement)

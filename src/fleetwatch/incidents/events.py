@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from fleetwatch.incidents.models import INFINITY, Acknowledgement, Event, Incident
 from fleetwatch.incidents.permissions import NotAllowed, incident_refusal, require_change_incident
+from fleetwatch.incidents.signals import record_events
 
 T = Event.Type
 SOURCE_TYPES = {
@@ -170,6 +171,7 @@ def post_events(
             Incident.objects.filter(pk__in=state_changes).update(end_time=end_time)
             for pk in state_changes:
                 found[pk].end_time = end_time
+        record_events(events)
     return results
 
 
@@ -249,9 +251,14 @@ def _store_acks(
     """The ACK events and their acknowledgements: two INSERTs for any number (one for a single
     ack on PostgreSQL)."""
     if len(incidents) == 1 and connection.vendor == "postgresql":
-        return [
-            _store_ack_in_one_statement(incidents[0], actor, timestamp, description, expiration)
-        ]
+        # The outbox rows commit with the ack (no savepoint inside a caller's transaction:
+        # an error here fails it as a whole anyway).
+        with transaction.atomic(savepoint=False):
+            ack = _store_ack_in_one_statement(
+                incidents[0], actor, timestamp, description, expiration
+            )
+            record_events([ack.event])
+        return [ack]
     with transaction.atomic():
         events = Event.objects.bulk_create(
             [
@@ -265,9 +272,11 @@ def _store_acks(
                 for incident in incidents
             ]
         )
-        return Acknowledgement.objects.bulk_create(
+        acks = Acknowledgement.objects.bulk_create(
             [Acknowledgement(event=event, expiration=expiration) for event in events]
         )
+        record_events(events)
+        return acks
 
 
 def acknowledge(

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from fleetwatch.incidents.models import Acknowledgement, Event, Incident, IncidentTagRelation
+from fleetwatch.incidents.models import Event, Incident, IncidentTagRelation
 
 log = logging.getLogger("fleetwatch.retention")
 DB = "default"
@@ -61,7 +61,12 @@ def prune_incidents(
             # first load every event row into memory); the incidents themselves go through
             # the collector, so any model that later refers to incidents is handled too.
             events = Event.objects.filter(incident_id__in=ids)
-            Acknowledgement.objects.filter(event__in=events.values("pk"))._raw_delete(DB)
+            # Rows of other apps that refer to events (the notification outbox) go first,
+            # found through the model's relations: incidents/ does not know those apps.
+            for relation in Event._meta.related_objects:
+                relation.related_model._base_manager.filter(
+                    **{f"{relation.field.name}__in": events.values("pk")}
+                )._raw_delete(DB)
             events._raw_delete(DB)
             IncidentTagRelation.objects.filter(incident_id__in=ids)._raw_delete(DB)
             Incident.objects.filter(pk__in=ids).delete()

@@ -39,6 +39,7 @@ from fleetwatch.incidents.permissions import (
     require_change_incident,
     require_delete_incident,
 )
+from fleetwatch.incidents.signals import record_events
 from fleetwatch.incidents.tags import format_tag
 
 if TYPE_CHECKING:
@@ -182,6 +183,7 @@ def change_incident(
         if fields:
             incident.save(update_fields=fields)
         event.save()
+        record_events([event])
     return event
 
 
@@ -238,6 +240,7 @@ def change_incidents(
         with transaction.atomic():
             Incident.objects.bulk_update(changed, sorted(fields), batch_size=1000)
             Event.objects.bulk_create(events, batch_size=1000)
+            record_events(events)
     return results
 
 
@@ -314,11 +317,12 @@ def change_ack_expiration(
     with transaction.atomic():
         ack.expiration = expiration
         ack.save(update_fields=["expiration"])
-        Event.objects.create(
+        event = Event.objects.create(
             incident_id=ack.event.incident_id,
             actor=actor,
             type=Event.Type.OTHER,
             timestamp=now,
             description=describe_change(f"acknowledgement {ack.pk} expiration", old, expiration),
         )
+        record_events([event])
     return ack

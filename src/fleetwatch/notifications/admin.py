@@ -102,3 +102,7 @@ class PlannedMaintenanceAdmin(admin.ModelAdmin):
         if not change and obj.created_by_id is None:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+
+# The delivery log (owner: the delivery layer).
+from fleetwatch.notifications import admin_deliveries  # noqa: E402, F401

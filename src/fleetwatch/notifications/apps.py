@@ -8,7 +8,9 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from fleetwatch.incidents import filtersets
-        from fleetwatch.notifications import signals  # noqa: F401  (connects the receivers)
+
+        # Connect the receivers: the profiles' defaults, and the events_recorded outbox.
+        from fleetwatch.notifications import outbox, signals  # noqa: F401
         from fleetwatch.notifications.filtering import stored_filter_q
 
         # ?filter_pk= and ?notificationprofile_pk= on incident lists: the incidents domain

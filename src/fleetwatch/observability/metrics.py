@@ -69,6 +69,17 @@ CONNECTOR_WAIT = Counter(
     "Seconds connector polls spent waiting for their rate limit (on this machine).",
     ["connector"],
 )
+NOTIFICATION_DELIVERIES = Counter(
+    "fleetwatch_notification_deliveries",
+    "Notification delivery attempts by the workers of this machine, by medium and outcome "
+    "(sent, retried, failed, dropped).",
+    ["medium", "status"],
+)
+
+
+def count_delivery(medium: str, status: str) -> None:
+    """One delivery attempt's outcome (``fleetwatch.notifications.delivery``)."""
+    NOTIFICATION_DELIVERIES.labels(medium=medium, status=status).inc()
 
 
 # --- HTTP ------------------------------------------------------------------------------------

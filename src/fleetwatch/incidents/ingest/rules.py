@@ -14,12 +14,14 @@ from django.utils import timezone
 from fleetwatch.incidents.ingest.drafts import IncidentConflict, IncidentDraft
 from fleetwatch.incidents.ingest.writers import (
     add_tags,
+    can_store_one,
     store_events,
     store_new_incidents,
     store_one,
     store_one_orm,
 )
 from fleetwatch.incidents.models import INFINITY, Event, Incident, Level, SourceSystem, is_infinite
+from fleetwatch.incidents.signals import record_events
 
 UPDATABLE = ("description", "level", "details_url", "ticket_url", "metadata")
 # Ids per lookup query. PostgreSQL uses the partial unique index (source, source_incident_id)
@@ -84,12 +86,22 @@ def create_incident(source: SourceSystem, actor, draft: IncidentDraft, now=None)
     transaction rolls back and the existing incident is looked up for the error message.
     """
     now = now or timezone.now()
+    if can_store_one():
+        incident = new_incident(source, draft)
+        events = initial_events(incident, actor)
+        try:
+            with transaction.atomic():  # the outbox rows (events_recorded) commit with it
+                store_one(incident, events, draft.tags, actor, now)
+                record_events(events)
+            return incident
+        except IntegrityError:
+            pass  # the ORM path below says what went wrong
     incident = new_incident(source, draft)
-    if store_one(incident, initial_events(incident, actor), draft.tags, actor, now):
-        return incident
-    incident = new_incident(source, draft)
+    events = initial_events(incident, actor)
     try:
-        store_one_orm(incident, initial_events(incident, actor), draft.tags, actor, now)
+        with transaction.atomic():
+            store_one_orm(incident, events, draft.tags, actor, now)
+            record_events(events)
     except IntegrityError:
         existing = _existing(source, [draft.source_incident_id])
         if draft.source_incident_id in existing:
@@ -199,6 +211,7 @@ def _upsert_batch(source, actor, drafts, now) -> list[UpsertResult]:
         )
     store_events(events)
     add_tags(tag_work, actor, fresh={incident.pk for incident in creates})
+    record_events(events)
     return results
 
 

@@ -8,7 +8,7 @@ which change and which events they take is ``rules``'s business.
 
 from collections.abc import Container, Iterable
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from fleetwatch import fastsql
@@ -92,7 +92,7 @@ def store_new_incidents(incidents: list[Incident]) -> None:
 
 
 def store_events(events: list[Event]) -> None:
-    """Insert new events (their pks are not needed)."""
+    """Insert new events and set their pks (the notification outbox refers to them)."""
     if not events:
         return
     for event in events:
@@ -104,18 +104,21 @@ def store_events(events: list[Event]) -> None:
         Event.objects.bulk_create(events, batch_size=2000)
 
 
-def store_one(incident: Incident, events: list[Event], tags, actor, now) -> bool:
-    """Store one new incident with its events and tags atomically, setting its pk.
+def can_store_one() -> bool:
+    """Whether ``store_one`` (the one-statement create) is available."""
+    return fastsql.postgresql()
 
-    Returns False (having stored nothing) when the fast one-statement create declined; the
-    caller then uses ``store_one_orm``, which raises what went wrong (IntegrityError)."""
-    if fastsql.postgresql():
-        return pg_create.create_in_one_statement(incident, events, tags, actor, now)
-    return False
+
+def store_one(incident: Incident, events: list[Event], tags, actor, now) -> None:
+    """Store one new incident with its events and tags in one statement, setting the pks;
+    only when ``can_store_one()``. Run it in the caller's transaction (which also holds the
+    outbox rows): a conflict raises IntegrityError and the caller's transaction rolls back;
+    ``store_one_orm`` then says what went wrong."""
+    pg_create.create_in_one_statement(incident, events, tags, actor, now, savepoint=False)
 
 
 def store_one_orm(incident: Incident, events: list[Event], tags, actor, now) -> None:
-    with transaction.atomic():
-        incident.save()
-        store_events(events)
-        add_tags([(incident, tags)], actor, now, fresh={incident.pk})
+    """The ORM's store of one new incident; run it in the caller's transaction."""
+    incident.save()
+    store_events(events)
+    add_tags([(incident, tags)], actor, now, fresh={incident.pk})

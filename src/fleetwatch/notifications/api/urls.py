@@ -4,6 +4,7 @@
 from django.urls import path
 
 from fleetwatch.notifications.api import views as v
+from fleetwatch.notifications.api.deliveries import DeliveryListView
 
 V1, V2 = "v1", "v2"
 BOTH = (V1, V2)
@@ -26,6 +27,7 @@ ROUTES = [
         "destination-duplicate",
         (V2,),
     ),
+    ("deliveries/", DeliveryListView.as_view(), "delivery-list", (V2,)),
     ("media/", v.MediaListView.as_view(), "media-list", (V2,)),
     ("media/<str:slug>/", v.MediaDetailView.as_view(), "media-detail", (V2,)),
     ("media/<str:slug>/json_schema/", v.MediaSchemaView.as_view(), "media-json-schema", (V2,)),

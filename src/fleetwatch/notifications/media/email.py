@@ -31,3 +31,9 @@ class EmailMedium(Medium):
         except ValidationError:
             raise ValidationError({"email_address": ["Enter a valid email address."]}) from None
         return {"email_address": address}
+
+    def send(self, message: dict[str, Any], settings: dict[str, Any]) -> str:
+        """SMTP (``EMAIL_URL``), text and HTML parts; returns the Message-ID."""
+        from fleetwatch.notifications.senders import send_email
+
+        return send_email(message, settings["email_address"])

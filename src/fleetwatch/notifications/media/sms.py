@@ -35,3 +35,9 @@ class SMSMedium(Medium):
             return {"phone_number": normalize_phone_number(value)}
         except ValidationError as exc:
             raise ValidationError({"phone_number": exc.messages}) from None
+
+    def send(self, message: dict[str, Any], settings: dict[str, Any]) -> str:
+        """A mail to ``FLEETWATCH_SMS_GATEWAY_ADDRESS`` (subject ``sms <number>``)."""
+        from fleetwatch.notifications.senders import send_sms
+
+        return send_sms(message, settings["phone_number"])

@@ -51,6 +51,11 @@ class WebhookMedium(Medium):
             URLValidator(schemes=["http", "https"])(url)
         except ValidationError:
             raise ValidationError({"url": ["Enter a valid URL."]}) from None
+        # The connectors' address policy (FLEETWATCH_WEBHOOK_ALLOW_PRIVATE); owner: delivery.
+        from fleetwatch.notifications.senders import check_webhook_url
+
+        if reason := check_webhook_url(url):
+            raise ValidationError({"url": [reason]})
         cleaned: dict[str, Any] = {"url": url}
         fmt = settings.get("format", "generic")
         if fmt not in FORMATS:
@@ -62,3 +67,9 @@ class WebhookMedium(Medium):
                 raise ValidationError({"secret": ["Must be a string."]})
             cleaned["secret"] = secret
         return cleaned
+
+    def send(self, message: dict[str, Any], settings: dict[str, Any]) -> str:
+        """A signed JSON POST (see ``fleetwatch.notifications.senders.send_webhook``)."""
+        from fleetwatch.notifications.senders import send_webhook
+
+        return send_webhook(message, settings)

@@ -1,5 +1,6 @@
 """Every notifications model, importable from ``fleetwatch.notifications.models``."""
 
+from fleetwatch.notifications.models.deliveries import Delivery
 from fleetwatch.notifications.models.profiles import (
     Destination,
     Filter,
@@ -10,6 +11,7 @@ from fleetwatch.notifications.models.profiles import (
 )
 
 __all__ = [
+    "Delivery",
     "Destination",
     "Filter",
     "NotificationProfile",

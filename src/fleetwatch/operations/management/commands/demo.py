@@ -13,6 +13,11 @@ incidents are closed with an END event saying why.
 The emulators listen on 127.0.0.1, so the demo allows connectors to reach loopback addresses
 (``FLEETWATCH_CONNECTOR_ALLOW_PRIVATE``, for itself and the workers it starts).
 
+Notifications: the demo starts a local SMTP sink (aiosmtpd writing a maildir under the data
+directory, ``demo-mail/``), points the workers' ``EMAIL_URL`` at it, and gives ``admin`` an
+e-mail address and a notification profile for critical and high incidents (levels 1–2), so a
+newcomer finds real notification mails in the maildir within a minute.
+
 SIGINT and SIGTERM are handled explicitly: a demo started in the background (``nohup make
 demo &``) inherits SIGINT *ignored*, and Python keeps it ignored unless told otherwise. On
 stop, the hub and the workers go first and the emulators last, so no worker is left retrying
@@ -23,6 +28,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -37,6 +43,8 @@ from fleetwatch.connectors.engine import limiter_key
 from fleetwatch.connectors.models import Connector
 from fleetwatch.connectors.secrets import SecretError
 from fleetwatch.connectors.services import create_connector, reset_connector
+from fleetwatch.notifications.models import Filter, NotificationProfile
+from fleetwatch.notifications.services import ensure_user_defaults
 
 # The emulators run faster than real time in the demo; re-reading generous overlaps keeps the
 # delta-based vendors from missing what happened between two polls.
@@ -73,6 +81,45 @@ RESTART_NOTE = (
 )
 
 
+DEMO_EMAIL = "admin@fleetwatch.demo"
+DEMO_PROFILE = "Critical and high incidents (demo)"
+
+
+def demo_notifications(admin) -> None:
+    """Give ``admin`` an e-mail address (its managed e-mail destination follows) and, once, a
+    profile sending critical and high incidents there. Kept as the user left it on later
+    runs: a profile they changed or deactivated stays so."""
+    if not admin.email:
+        admin.email = DEMO_EMAIL
+        admin.save()
+    ensure_user_defaults(admin)
+    if NotificationProfile.objects.filter(user=admin, name=DEMO_PROFILE).exists():
+        return
+    stored, _ = Filter.objects.get_or_create(
+        user=admin, name="Critical and high", defaults={"filter": {"maxlevel": 2}}
+    )
+    profile = NotificationProfile.objects.create(
+        user=admin, name=DEMO_PROFILE, timeslot=admin.timeslots.get(name="All the time")
+    )
+    profile.filters.add(stored)
+    profile.destinations.add(*admin.destinations.filter(media="email", managed=True))
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -99,8 +146,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--interval", type=int, default=15, help="seconds between connector polls (default 15)"
         )
+        parser.add_argument(
+            "--mail-port",
+            type=int,
+            default=8025,
+            help="port of the local SMTP sink the notification mails go to (default 8025)",
+        )
 
-    def handle(self, host, port, emulator_port, speed, devices, interval, **options):
+    def handle(self, host, port, emulator_port, speed, devices, interval, mail_port, **options):
         # Both stop the demo like Ctrl-C, whatever this process inherited: a SIGTERM (a
         # supervisor, `timeout`, `kill`) and a SIGINT even when started in the background with
         # SIGINT ignored. The children run in their own sessions and would otherwise outlive
@@ -116,9 +169,14 @@ class Command(BaseCommand):
         admin.set_password(password)
         admin.is_staff = admin.is_superuser = True
         admin.save()
+        demo_notifications(admin)
         url = f"http://{host}:{port}"
+        os.environ["FLEETWATCH_URL"] = url  # the links in the notifications
+        maildir = settings.DATA_DIR / "demo-mail"
         processes: list[NamedProcess] = []
         try:
+            sink, mail_port = self.start_mail_sink(maildir, mail_port)
+            processes.append(sink)
             vendors = self.start_emulators(processes, emulator_port, speed, devices)
             closed = sum(
                 self.configure_connector(vendor, info, interval) for vendor, info in vendors.items()
@@ -144,6 +202,8 @@ class Command(BaseCommand):
                     f"  {v:<10}  {i['url']}  (emulated; control API at /_emulator/)\n"
                     for v, i in vendors.items()
                 )
+                + f"  mail:     {maildir}/new/  (a maildir: the notifications to {admin.email},\n"
+                + f'            profile "{DEMO_PROFILE}"; SMTP sink on 127.0.0.1:{mail_port})\n'
                 + f"Connectors poll every {interval} s; open incidents appear within a minute.\n"
                 + "Ctrl-C stops everything.\n"
             )
@@ -209,6 +269,21 @@ class Command(BaseCommand):
         connector.save()
         return reset_connector(connector, stale_limiter_keys=old_keys, note=RESTART_NOTE)
 
+    def start_mail_sink(self, maildir, port: int) -> tuple[NamedProcess, int]:
+        """aiosmtpd writing every mail it gets into ``maildir``; the workers send there. A
+        taken port (another demo) is replaced by a free one: the banner says which."""
+        for sub in ("new", "cur", "tmp"):
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
+        port = port if port_is_free(port) else free_port()
+        os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"]
+        command += ["-c", "aiosmtpd.handlers.Mailbox", str(maildir)]
+        process = NamedProcess(
+            command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        process.name = "mail sink"
+        return process, port
+
     def start(self, name: str, args: list[str], **popen) -> NamedProcess:
         command = [sys.executable, "-m", "fleetwatch", *args]
         process = NamedProcess(command, start_new_session=True, **popen)
@@ -240,8 +315,9 @@ class Command(BaseCommand):
     def stop(processes: list[NamedProcess]) -> None:
         """The hub and the workers first, the emulators last: a worker stopped after its
         vendors would keep retrying against addresses that no longer answer."""
-        emulators = [p for p in processes if p.name == "emulators"]
-        others = [p for p in processes if p.name != "emulators"]
+        last = ("emulators", "mail sink")
+        emulators = [p for p in processes if p.name in last]
+        others = [p for p in processes if p.name not in last]
         for group in (others, emulators):
             for process in group:
                 if process.poll() is None:
