@@ -25,7 +25,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_source_system")
     list_select_related = ["source_system"]
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),  # the stubs allow None; Django's is a tuple
         ("Notifications", {"fields": ["time_zone"]}),
     )
 

@@ -168,7 +168,7 @@ class FilterSpec:
             checks.append(lambda f, e: not (f.stateful and not f.open and f.acked))
         for key, values in self.tags:
             wanted = frozenset((key, value) for value in values)
-            checks.append(lambda f, e, wanted=wanted: not wanted.isdisjoint(f.tags))
+            checks.append(_any_tag_of(wanted))
         if event_types := self.event_types:
             checks.append(
                 lambda f, e: (
@@ -249,6 +249,11 @@ class FilterSpec:
 
 def _never(facts: IncidentFacts, event_type: str | None) -> bool:
     return False
+
+
+def _any_tag_of(wanted: frozenset[Tag]) -> Callable[[IncidentFacts, str | None], bool]:
+    """A check: the incident has one of ``wanted`` (a function, so each check binds its own)."""
+    return lambda f, e: not wanted.isdisjoint(f.tags)
 
 
 EMPTY = FilterSpec()
@@ -368,11 +373,11 @@ def _parse(blob: object, path: str, depth: int, errors: dict[str, list[str]]) ->
     values["tags"] = tuple(sorted((k, frozenset(v)) for k, v in tags.items()))
 
     for key in TRISTATE_KEYS:
-        value = blob.get(key)
-        if value is not None and not isinstance(value, bool):
+        flag = blob.get(key)
+        if flag is not None and not isinstance(flag, bool):
             fail(key, "Must be true, false or null.")
         else:
-            values[key] = value
+            values[key] = flag
 
     maxlevel = blob.get("maxlevel")
     if maxlevel is not None:
@@ -419,7 +424,7 @@ def _nested(blob: object, path: str, depth: int, errors: dict[str, list[str]]) -
     return spec
 
 
-def _list(blob: Mapping, key: str, fail) -> list:
+def _list(blob: Mapping[str, Any], key: str, fail: Callable[[str, str], None]) -> list[Any]:
     value = blob.get(key)
     if value is None:
         return []
@@ -445,11 +450,12 @@ def facts_for(
     ``with_event_types=False`` skips the third query, for matching *events* (where
     ``event_types`` asks about the event's own type, never the incident's history).
     """
-    pks = sorted({getattr(i, "pk", i) for i in incidents})
+    pks = sorted({i if isinstance(i, int) else i.pk for i in incidents})
     if not pks:
         return {}
+    # django-stubs can't see the fields with_state() annotates (is_open, is_acked).
     rows = (
-        Incident.objects.filter(pk__in=pks)
+        Incident.objects.filter(pk__in=pks)  # type: ignore[misc]
         .with_state()
         .values_list(
             "pk", "source_id", "source__type_id", "end_time", "level", "is_open", "is_acked"

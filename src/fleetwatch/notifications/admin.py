@@ -2,6 +2,7 @@
 checks as the API); webhook secrets are never shown."""
 
 import json
+from typing import cast
 
 from django import forms
 from django.contrib import admin
@@ -44,7 +45,9 @@ class FilterAdmin(admin.ModelAdmin):
 class DestinationForm(forms.ModelForm):
     """``settings`` is edited as JSON; secrets are shown masked and kept unless replaced."""
 
-    media = forms.ChoiceField(choices=[])
+    # A field, not Form.media: the form metaclass moves it into base_fields (the stubs can't
+    # tell, as the model's field is named ``media``).
+    media = forms.ChoiceField(choices=[])  # type: ignore[assignment]
 
     class Meta:
         model = Destination
@@ -52,7 +55,8 @@ class DestinationForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["media"].choices = [(m.slug, m.name) for m in all_media()]
+        media = cast(forms.ChoiceField, self.fields["media"])
+        media.choices = [(m.slug, m.name) for m in all_media()]
         medium = get_medium(self.instance.media) if self.instance.pk else None
         if medium is not None and medium.secret_fields:
             self.initial["settings"] = json.dumps(medium.public_settings(self.instance.settings))

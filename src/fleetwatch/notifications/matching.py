@@ -136,7 +136,7 @@ def match_event(
 
 
 def _sooner(a: Match, b: Match) -> bool:
-    def key(m: Match) -> tuple:
+    def key(m: Match) -> tuple[bool, datetime, int]:
         return (m.send_after is not None, m.send_after or _EPOCH, m.profile_id)
 
     return key(a) < key(b)

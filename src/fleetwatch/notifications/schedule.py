@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
-from typing import Protocol
+from typing import Protocol, cast
 
 from dateutil.rrule import DAILY, HOURLY, MINUTELY, SECONDLY, WEEKLY, rrule, rrulestr
 
@@ -35,11 +35,17 @@ _PAD = timedelta(hours=3)
 
 
 class RecurrenceLike(Protocol):
-    """A ``TimeRecurrence`` row, or a :class:`Recurrence` snapshot of one."""
+    """A ``TimeRecurrence`` row, or a :class:`Recurrence` snapshot of one (read only, so a
+    frozen snapshot fits)."""
 
-    days: Iterable[int]
-    start: time
-    end: time
+    @property
+    def days(self) -> Iterable[int]: ...
+
+    @property
+    def start(self) -> time: ...
+
+    @property
+    def end(self) -> time: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +156,16 @@ _STEPS = {
 }
 
 
+class _RuleParts(Protocol):
+    """The parts of an ``rrule`` dateutil keeps only in private attributes (no public
+    accessor, so its stubs leave them out)."""
+
+    _freq: int
+    _count: int | None
+    _interval: int
+    _dtstart: datetime
+
+
 def _anchored(rule: rrule, before: datetime) -> rrule:
     """``rule`` with its start moved forward by whole periods to just before ``before``.
 
@@ -160,11 +176,12 @@ def _anchored(rule: rrule, before: datetime) -> rrule:
     the occurrences lost are those in the period before the new start, which lies a period
     before ``before``. A ``COUNT`` counts from the true start, so such a rule is not moved.
     """
-    step = _STEPS.get(rule._freq)
-    if step is None or rule._count is not None:
+    parts = cast(_RuleParts, rule)
+    step = _STEPS.get(parts._freq)
+    if step is None or parts._count is not None:
         return rule
-    step *= rule._interval
-    start = rule._dtstart
+    step *= parts._interval
+    start = parts._dtstart
     elapsed = before.replace(tzinfo=None) - start.replace(tzinfo=None)
     periods = elapsed // step - 1
     if periods <= 0:

@@ -1,11 +1,21 @@
 """The hook bench/emulators.py uses to load-test this emulator: how to log in, where to find
 the session in the answer, and two paths to hit (no Starlette import)."""
 
+from typing import Any, TypedDict
+
 from fleetwatch.emulators.sensaphone.auth import DEMO_PASSWORD, DEMO_USER
+
+
+class BenchSpec(TypedDict):
+    login: dict[str, Any]  # the request: method, path, json
+    session_fields: tuple[str, ...]
+    cheap: str
+    poll: str
+
 
 # For bench/emulators.py: how to log in, where to find the session, and two paths to hit.
 # ``cheap`` does no work beyond the session check; ``poll`` is what a connector polls.
-BENCH = {
+BENCH: BenchSpec = {
     "login": {
         "method": "POST",
         "path": "/api/v1/login",
@@ -22,7 +32,7 @@ BENCH = {
 }
 
 
-def bench_paths(login_answer: dict) -> dict[str, str]:
+def bench_paths(login_answer: dict[str, Any]) -> dict[str, str]:
     """The BENCH paths filled in from a login answer's JSON: ``{"cheap": ..., "poll": ...}``."""
     fields = {name: login_answer["response"][name] for name in BENCH["session_fields"]}
-    return {name: BENCH[name].format(**fields) for name in ("cheap", "poll")}
+    return {"cheap": BENCH["cheap"].format(**fields), "poll": BENCH["poll"].format(**fields)}

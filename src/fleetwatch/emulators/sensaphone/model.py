@@ -299,6 +299,7 @@ class Timeline:
 
     def alarm_candidates(self, device: SensorDevice, zone: Zone) -> list[tuple[int, int | None]]:
         """Time ranges that may hold alarm records of a zone (a superset, checked per record)."""
+        spans: list[PowerSpan] | list[AlarmSpan]
         if zone.kind in ("power", "battery"):
             spans = self.power_spans.get(device.device_id, [])
         else:

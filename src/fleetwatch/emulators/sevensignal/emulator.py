@@ -247,6 +247,8 @@ class SevenSignalEmulator(VendorEmulator):
                 400, "unsupported_grant_type", f"Unsupported grant type: {grant_type}"
             )
         form_id, form_secret = form.get("client_id"), form.get("client_secret")
+        client_id: str | None
+        client_secret: str | None
         if basic is not None:
             if (form_id and form_id != basic[0]) or (form_secret and form_secret != basic[1]):
                 return auth.oauth_error(
@@ -549,13 +551,13 @@ class SevenSignalEmulator(VendorEmulator):
             incident_id = params.get("id")
             if not isinstance(incident_id, str):
                 raise ControlError("id", "id (an incident id) is required")
-            incident = self.log.by_id.get(incident_id)
-            if incident is None:
+            found = self.log.by_id.get(incident_id)
+            if found is None:
                 raise ControlError("id", f"no incident {incident_id}", status=404)
-            if incident.end_ms is not None:
+            if found.end_ms is not None:
                 raise ControlError("id", f"incident {incident_id} already ended", status=409)
-            self.log.close(incident, now_ms)
-            return self._render_incident(incident, now_ms)
+            self.log.close(found, now_ms)
+            return self._render_incident(found, now_ms)
         raise ControlError("action", f"unknown action {action!r}; one of {sorted(self.actions())}")
 
     def _validate_incident_spec(self, params: dict) -> dict:

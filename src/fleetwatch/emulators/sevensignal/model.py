@@ -91,13 +91,20 @@ def bits(agent_id: str) -> int:
     return int(agent_id.replace("-", ""), 16)
 
 
+def agent_bits(agent: Endpoint) -> int:
+    """:func:`bits` of an endpoint's agent; only endpoints with a 7SIGNAL agent get here."""
+    if agent.agent_id is None:
+        raise ValueError(f"{agent.hostname} runs no 7SIGNAL agent")
+    return bits(agent.agent_id)
+
+
 def licensed(agent: Endpoint) -> bool:
-    return (bits(agent.agent_id) >> 70) % 100 >= 5  # about 95 % hold a license
+    return (agent_bits(agent) >> 70) % 100 >= 5  # about 95 % hold a license
 
 
 def last_seen(agent: Endpoint, now_ms: int, epoch_ms: int) -> int:
     """Online agents check in every 5 minutes at their own phase; 3 % went silent earlier."""
-    h = bits(agent.agent_id)
+    h = agent_bits(agent)
     if h % 100 < 3 or agent.stale:  # a re-imaged machine's old agent is silent too
         return epoch_ms - 3_600_000 - (h >> 8) % (71 * 3_600_000)
     phase = (h >> 40) % CHECKIN_PERIOD_MS
@@ -105,7 +112,7 @@ def last_seen(agent: Endpoint, now_ms: int, epoch_ms: int) -> int:
 
 
 def last_test_seen(agent: Endpoint, seen: int) -> int:
-    lag = 2000 + ((bits(agent.agent_id) >> 60) % 58) * 1000
+    lag = 2000 + ((agent_bits(agent) >> 60) % 58) * 1000
     return (seen - lag) // 1000 * 1000
 
 
@@ -213,6 +220,7 @@ class IncidentLog:
             band = rng.choices(BANDS, BAND_WEIGHTS)[0]
         warning, critical, _ = INCIDENT_TYPES.get(kind, (80, 60, 0))
         big_site = population >= 10
+        duration_minutes = 10 if big_site else 5
         thresholds = {
             "warningThreshold": warning,
             "criticalThreshold": critical,
@@ -220,7 +228,7 @@ class IncidentLog:
             "minPopulationCount": 10 if big_site else 1,
             "minCountImpacted": 5 if big_site else 1,
             "minPercentImpacted": 10 if big_site else None,
-            "minIncidentDurationMinutes": 10 if big_site else 5,
+            "minIncidentDurationMinutes": duration_minutes,
         }
         incident = Incident(
             id=_uuid(rng),
@@ -231,7 +239,7 @@ class IncidentLog:
             band=float(band),
             count_impacted=int(impacted),
             population_count=int(population),
-            start_ms=at_ms - thresholds["minIncidentDurationMinutes"] * MINUTE_MS,
+            start_ms=at_ms - duration_minutes * MINUTE_MS,
             determined_ms=at_ms,
             end_ms=None,
             settle_ms=rng.randint(5, 30) * MINUTE_MS,

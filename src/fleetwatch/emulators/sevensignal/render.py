@@ -1,12 +1,13 @@
 """The JSON shapes 7SIGNAL answers with: agents, incidents and the vendor's time strings."""
 
 from functools import lru_cache
+from typing import Any
 
 from fleetwatch.emulators.fleet import Endpoint
 from fleetwatch.emulators.sevensignal.model import (
     MINUTE_MS,
     Incident,
-    bits,
+    agent_bits,
     from_ms,
     last_seen,
     last_test_seen,
@@ -75,7 +76,7 @@ def duration_text(ms: int) -> str:
 
 
 def agent_version(agent: Endpoint) -> str:
-    return AGENT_VERSIONS[agent.platform][(bits(agent.agent_id) >> 24) & 1]
+    return AGENT_VERSIONS[agent.platform][(agent_bits(agent) >> 24) & 1]
 
 
 def market_model(agent: Endpoint) -> str:
@@ -109,12 +110,12 @@ def agent(
     location_names: dict[str, str],
     location_index: int,
     ssid_index: int,
-) -> dict:
+) -> dict[str, Any]:
     """One ``/eyes/agents`` record, keys in the vendor's order."""
-    h = bits(agent.agent_id)
+    h = agent_bits(agent)
     platform = agent.platform
     seen = last_seen(agent, now_ms, epoch_ms)
-    data = {
+    data: dict[str, Any] = {
         "id": agent.agent_id,
         "name": agent.hostname,
         "manufacturer": agent.manufacturer,
@@ -161,9 +162,11 @@ def as_of(incident: Incident, now_ms: int) -> int:
     return max(incident.end_ms, min(evaluated, incident.end_ms + incident.settle_ms))
 
 
-def incident(incident: Incident, now_ms: int, organization: str, flat: bool = False) -> dict:
+def incident(
+    incident: Incident, now_ms: int, organization: str, flat: bool = False
+) -> dict[str, Any]:
     """One incident; the detail route (``flat``) lists the thresholds at the top level."""
-    data = {
+    data: dict[str, Any] = {
         "id": incident.id,
         "startTimestamp": iso_ms(incident.start_ms),
         "asOfTimestamp": iso_ms(as_of(incident, now_ms)),
