@@ -149,26 +149,26 @@ class FilterSpec:
         """
         checks: list[Callable[[IncidentFacts, str | None], bool]] = []
         if (maxlevel := self.maxlevel) is not None:
-            checks.append(lambda f, e: f.level <= maxlevel)
+            checks.append(lambda f, _e: f.level <= maxlevel)
         if source_ids := self.source_ids:
-            checks.append(lambda f, e: f.source_id in source_ids)
+            checks.append(lambda f, _e: f.source_id in source_ids)
         if source_types := self.source_types:
-            checks.append(lambda f, e: f.source_type in source_types)
+            checks.append(lambda f, _e: f.source_type in source_types)
         if self.stateful is not None:
             stateful = self.stateful
-            checks.append(lambda f, e: f.stateful == stateful)
+            checks.append(lambda f, _e: f.stateful == stateful)
         if self.open is True:
-            checks.append(lambda f, e: f.open)
+            checks.append(lambda f, _e: f.open)
         elif self.open is False:
-            checks.append(lambda f, e: f.stateful and not f.open)
+            checks.append(lambda f, _e: f.stateful and not f.open)
         if self.acked is not None:
             acked = self.acked
-            checks.append(lambda f, e: f.acked == acked)
+            checks.append(lambda f, _e: f.acked == acked)
         if self.hide_closed_acked:
-            checks.append(lambda f, e: not (f.stateful and not f.open and f.acked))
+            checks.append(lambda f, _e: not (f.stateful and not f.open and f.acked))
         for key, values in self.tags:
             wanted = frozenset((key, value) for value in values)
-            checks.append(lambda f, e, wanted=wanted: not wanted.isdisjoint(f.tags))
+            checks.append(lambda f, _e, wanted=wanted: not wanted.isdisjoint(f.tags))
         if event_types := self.event_types:
             checks.append(
                 lambda f, e: (
@@ -247,7 +247,7 @@ class FilterSpec:
         return q
 
 
-def _never(facts: IncidentFacts, event_type: str | None) -> bool:
+def _never(_facts: IncidentFacts, _event_type: str | None) -> bool:
     return False
 
 
