@@ -36,6 +36,11 @@ def fill(route: str, objects: dict) -> str:
         name = match.group(1) or match.group(2)
         if name == "pk":
             for marker, key in (
+                ("notificationprofiles/timeslots/", "timeslot"),
+                ("notificationprofiles/filters/", "filter"),
+                ("notificationprofiles/destinations/", "destination"),
+                ("notificationprofiles/", "profile"),
+                ("plannedmaintenance/", "maintenance"),
                 ("connectors/", "connector"),
                 ("sources/", "source"),
                 ("auth/users/", "user"),
@@ -62,6 +67,7 @@ def objects(post_incident, source, superuser):
     )
     phone = PhoneNumber.objects.create(user=superuser, phone_number="+4790909090")
     return {
+        **notification_objects(superuser),
         "incident": incident["pk"],
         "event_pk": Event.objects.filter(incident_id=incident["pk"]).first().pk,
         "ack_pk": ack.pk,
@@ -71,6 +77,40 @@ def objects(post_incident, source, superuser):
         "user": superuser.pk,
         "phone": phone.pk,
         "connector": connector.pk,
+    }
+
+
+def notification_objects(user) -> dict:
+    """A time slot, filter, destination, profile and planned maintenance of ``user``, and the
+    slug of an installed medium: the path parameters of the notification routes."""
+    from fleetwatch.notifications.media import all_media
+    from fleetwatch.notifications.models import (
+        Destination,
+        Filter,
+        NotificationProfile,
+        PlannedMaintenance,
+        Timeslot,
+    )
+
+    timeslot = Timeslot.objects.create(user=user, name="opts")
+    stored_filter = Filter.objects.create(user=user, name="opts", filter={"open": True})
+    destination = Destination.objects.create(
+        user=user, media="webhook", label="opts", settings={"url": "https://example.org/hook"}
+    )
+    profile = NotificationProfile.objects.create(user=user, name="opts", timeslot=timeslot)
+    profile.filters.add(stored_filter)
+    profile.destinations.add(destination)
+    maintenance = PlannedMaintenance.objects.create(
+        created_by=user, start_time=timezone.now(), description="opts"
+    )
+    maintenance.filters.add(stored_filter)
+    return {
+        "timeslot": timeslot.pk,
+        "filter": stored_filter.pk,
+        "destination": destination.pk,
+        "profile": profile.pk,
+        "maintenance": maintenance.pk,
+        "slug": next(iter(all_media())).slug,
     }
 
 

@@ -29,6 +29,11 @@ def path_values(path: str, objects: dict) -> dict:
     values = {}
     if "{id}" in path:
         for marker, key in (
+            ("/notificationprofiles/timeslots/", "timeslot"),
+            ("/notificationprofiles/filters/", "filter"),
+            ("/notificationprofiles/destinations/", "destination"),
+            ("/notificationprofiles/", "profile"),
+            ("/plannedmaintenance/", "maintenance"),
             ("/connectors/", "connector"),
             ("/sources/", "source"),
             ("/auth/users/", "user"),
@@ -43,6 +48,8 @@ def path_values(path: str, objects: dict) -> dict:
             values[name] = objects[key]
     if "{name}" in path:
         values["name"] = objects["name"]
+    if "{slug}" in path:
+        values["slug"] = objects["slug"]
     return values
 
 

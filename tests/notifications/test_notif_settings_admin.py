@@ -35,6 +35,14 @@ def test_bad_time_zone_is_a_400(api, value):
     assert "time_zone" in response.json()
 
 
+def test_an_empty_patch_changes_nothing(api):
+    """It was a KeyError (a 500); schemathesis found it."""
+    api.patch(S, {"time_zone": "Europe/Oslo"}, format="json")
+    response = api.patch(S, {}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["time_zone"] == "Europe/Oslo"
+
+
 def test_settings_refuse_unknown_fields(api):
     response = api.patch(S, {"timezone": "UTC"}, format="json")
     assert response.status_code == 400

@@ -78,6 +78,9 @@ def test_all_day_overrides_start_and_end(api):
         ({"days": [1], "end": "09:00"}, "start"),
         ({"days": [1], "start": "08:00"}, "end"),
         ({"days": [1], "start": "25:00", "end": "09:00"}, "start"),
+        # Django dropped an offset silently (12:00+05:00 stored as 12:00): refused instead.
+        ({"days": [1], "start": "08:00:00+05:00", "end": "09:00"}, "start"),
+        ({"days": [1], "start": "08:00", "end": "09:00:00Z"}, "end"),
         ({"days": [1], "start": "08:00", "end": "09:00", "colour": 1}, "colour"),
     ],
 )

@@ -6,12 +6,14 @@ keys (``StrictFieldsMixin``). Domain checks live in ``notifications.validation``
 """
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fleetwatch.accounts.api.serializers import PhoneNumberSerializer
@@ -68,6 +70,35 @@ def filters_for(user):
 # --- time slots --------------------------------------------------------------------------------
 
 
+_UTC_OFFSET = re.compile(r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$",
+        "example": "08:00:00",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time in the owner's time zone: ``"HH:MM[:SS[.ffffff]]"``, no UTC offset.
+
+    OpenAPI's ``format: time`` is RFC 3339's, which requires an offset, so the schema names the
+    shape by a pattern instead; a time sent with an offset is a 400 naming the field (the
+    database cannot store one, and a slot is evaluated in the owner's zone anyway).
+    """
+
+    default_error_messages = {
+        "offset": "Give a time without a UTC offset; time slots are in your time zone.",
+    }
+
+    def to_internal_value(self, value):
+        # Django's parse_time drops an offset silently: "12:00+05:00" was stored as 12:00.
+        if isinstance(value, str) and _UTC_OFFSET.search(value.strip()):
+            self.fail("offset")
+        return super().to_internal_value(value)
+
+
 class TimeRecurrenceSerializer(StrictFieldsMixin, serializers.Serializer):
     """``{"days", "start", "end"}``, or ``{"days", "all_day": true}`` (00:00–23:59:59.999999).
 
@@ -75,8 +106,8 @@ class TimeRecurrenceSerializer(StrictFieldsMixin, serializers.Serializer):
     """
 
     days = serializers.JSONField()
-    start = serializers.TimeField(required=False)
-    end = serializers.TimeField(required=False)
+    start = LocalTimeField(required=False)
+    end = LocalTimeField(required=False)
     all_day = serializers.BooleanField(required=False, default=False)
 
     def validate_days(self, value):
@@ -542,6 +573,7 @@ class UserSettingsSerializer(StrictFieldsMixin, serializers.Serializer):
         return value
 
     def update(self, user, validated_data: dict):
-        user.time_zone = validated_data["time_zone"]
-        user.save(update_fields=["time_zone"])
+        if "time_zone" in validated_data:  # a PATCH of {} changes nothing
+            user.time_zone = validated_data["time_zone"]
+            user.save(update_fields=["time_zone"])
         return user

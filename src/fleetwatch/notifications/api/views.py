@@ -9,8 +9,8 @@ is a 404, exactly like one that does not exist. Lists are unpaginated arrays, as
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics
 from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -18,8 +18,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetwatch.api.validation import StrictQueryParams, require_object
-from fleetwatch.incidents.api.serializers import incident_rows, render_incidents
+from fleetwatch.incidents.api.serializers import (
+    IncidentSerializer,
+    incident_rows,
+    render_incidents,
+)
 from fleetwatch.notifications import services
+from fleetwatch.notifications.api.schema import (
+    DestinationResponseSerializer,
+    DuplicateSerializer,
+    MediaSerializer,
+    NotificationProfileResponseSerializer,
+)
 from fleetwatch.notifications.api.serializers import (
     V1_FILTER_KEYS,
     DestinationSerializer,
@@ -111,7 +121,7 @@ class PreviewView(StrictQueryParams, APIView):
     """``POST notificationprofiles/preview/`` (v2) and ``filterpreview/`` (v1 and v2): the
     incidents a filter blob (the body) selects; an empty blob selects none."""
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=IncidentSerializer(many=True))
     def post(self, request: Request) -> Response:
         require_object(request.data)
         blob = dict(request.data)
@@ -136,10 +146,22 @@ class DestinationMixin(Owned):
     serializer_class = DestinationSerializer
 
 
+DESTINATION = DestinationResponseSerializer
+
+
+@extend_schema_view(
+    get=extend_schema(responses=DESTINATION(many=True)),
+    post=extend_schema(responses={201: DESTINATION}),
+)
 class DestinationListView(DestinationMixin, generics.ListCreateAPIView):
     """``GET, POST notificationprofiles/destinations/``."""
 
 
+@extend_schema_view(
+    get=extend_schema(responses=DESTINATION),
+    patch=extend_schema(responses=DESTINATION),
+    put=extend_schema(exclude=True),  # a 405, as Argus
+)
 class DestinationDetailView(DestinationMixin, generics.RetrieveUpdateDestroyAPIView):
     """``GET, PATCH, DELETE notificationprofiles/destinations/<pk>/`` (PUT is 405, as Argus).
 
@@ -160,16 +182,9 @@ class DestinationDuplicateView(DestinationMixin, generics.GenericAPIView):
     """``GET notificationprofiles/destinations/<pk>/duplicate/``: ``{"is_duplicate": bool}`` —
     whether another user has a destination with the same medium and address."""
 
+    @extend_schema(responses=DuplicateSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response({"is_duplicate": services.is_duplicate(self.get_object())})
-
-
-class MediaSerializer(serializers.Serializer):
-    """``{"slug", "name", "installed"}`` (for the schema; rendered by ``render_medium``)."""
-
-    slug = serializers.CharField()
-    name = serializers.CharField()
-    installed = serializers.BooleanField()
 
 
 class MediaListView(StrictQueryParams, APIView):
@@ -232,10 +247,23 @@ class ProfileMixin(Owned):
         )
 
 
+# The schema is the v2 API's (``/api/v2/schema/``): the v2 shapes.
+PROFILE = NotificationProfileResponseSerializer
+
+
+@extend_schema_view(
+    get=extend_schema(responses=PROFILE(many=True)),
+    post=extend_schema(responses={201: PROFILE}),
+)
 class ProfileListView(ProfileMixin, generics.ListCreateAPIView):
     """``GET, POST notificationprofiles/``."""
 
 
+@extend_schema_view(
+    get=extend_schema(responses=PROFILE),
+    put=extend_schema(responses=PROFILE),
+    patch=extend_schema(responses=PROFILE),
+)
 class ProfileDetailView(ProfileMixin, generics.RetrieveUpdateDestroyAPIView):
     """``GET, PUT, PATCH, DELETE notificationprofiles/<pk>/``.
 
@@ -247,6 +275,7 @@ class ProfileIncidentsView(ProfileMixin, generics.GenericAPIView):
     """``GET notificationprofiles/<pk>/incidents/``: incidents matching any of the profile's
     filters (union, as Argus), unpaginated."""
 
+    @extend_schema(responses=IncidentSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         profile = self.get_object()
         return incidents_response(request, filters_q(list(profile.filters.all())))
