@@ -7,6 +7,8 @@ PYTEST_ARGS ?=
 # SQLite test database. More than the cores (FAST_WORKERS=4) can help an idle machine: many tests
 # wait on sockets and clocks, not the CPU.
 FAST_WORKERS ?= auto
+# make test: pytest-xdist workers for each full pass (0: no parallelism, one process).
+TEST_WORKERS ?= 2
 
 .PHONY: venv demo test test-fast test-sqlite test-postgres test-postgres-orm lint typecheck format bench clean
 
@@ -37,13 +39,13 @@ typecheck: venv
 
 test-sqlite: venv
 	@echo "== tests on SQLite"
-	env -u DATABASE_URL $(VENV)/bin/pytest $(PYTEST_ARGS)
+	env -u DATABASE_URL $(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The emulator tests touch no database; the PostgreSQL pass runs everything else.
 test-postgres: venv
 	@if TEST_DATABASE_URL=$(TEST_DATABASE_URL) scripts/postgres-check; then \
 	  echo "== tests on PostgreSQL"; \
-	  DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -m "not emulator and not standalone" $(PYTEST_ARGS); \
+	  DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not emulator and not standalone" $(PYTEST_ARGS); \
 	elif [ "$${CI:-}" = "true" ]; then \
 	  echo "PostgreSQL is unreachable at $(TEST_DATABASE_URL): failing, as CI requires it" >&2; exit 1; \
 	else \
@@ -55,7 +57,7 @@ test-postgres: venv
 test-postgres-orm: venv
 	@if TEST_DATABASE_URL=$(TEST_DATABASE_URL) scripts/postgres-check; then \
 	  echo "== tests on PostgreSQL with FLEETWATCH_FAST_SQL=false"; \
-	  FLEETWATCH_FAST_SQL=false DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -m "not emulator and not standalone" $(PYTEST_ARGS); \
+	  FLEETWATCH_FAST_SQL=false DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not emulator and not standalone" $(PYTEST_ARGS); \
 	elif [ "$${CI:-}" = "true" ]; then \
 	  echo "PostgreSQL is unreachable at $(TEST_DATABASE_URL): failing, as CI requires it" >&2; exit 1; \
 	else \
