@@ -1,0 +1,202 @@
+"""Console views: parse the request, call the incident services, render a template.
+
+Every rule (who may, what is valid, which event records it) is the services' own; a refusal
+they raise is shown to the person as a message, never as a 500.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET, require_POST
+
+from fleetwatch.incidents import services
+from fleetwatch.incidents.models import Event, Incident
+from fleetwatch.incidents.permissions import NotAllowed
+from fleetwatch.web import listing
+
+BULK_ACTIONS = {"ack", "close", "reopen", "ticket"}
+
+
+def _list_context(request: HttpRequest) -> dict:
+    page = listing.page(request.GET, request.user)
+    checked = {int(pk) for pk in request.GET.getlist("ids") if pk.isdigit()}
+    return {
+        "listing": page,
+        "marker": listing.change_marker(),
+        "checked": checked,
+        "kiosk": request.GET.get("kiosk") == "1",
+        "poll_seconds": settings.WEB_POLL_SECONDS,
+        "levels": [(1, "Critical"), (2, "High"), (3, "Moderate"), (4, "Low"), (5, "Information")],
+    }
+
+
+@login_required
+@require_GET
+def incident_list(request: HttpRequest) -> HttpResponse:
+    """The live list: filter bar, badges, keyset paging, bulk actions; ``?kiosk=1``: wallboard."""
+    return render(request, "web/incidents.html", _list_context(request))
+
+
+@require_GET
+def incidents_changed(request: HttpRequest) -> HttpResponse:
+    """The live update's poll: 204 when nothing changed since ``marker`` (one index lookup and
+    the session row, no user row, no template), else the refreshed results fragment.
+
+    A visitor without a logged-in session gets a 403, never the list; the full ``login_required``
+    check (user row, password hash) runs before anything is shown.
+    """
+    if not request.session.get("_auth_user_id"):
+        return HttpResponse(status=403)
+    if request.GET.get("marker", "") == str(listing.change_marker()):
+        return HttpResponse(status=204)
+    if not request.user.is_authenticated:
+        return HttpResponse(status=403)
+    return render(request, "web/_results.html", _list_context(request))
+
+
+def _parse_ids(request: HttpRequest) -> list[int]:
+    return [int(pk) for pk in request.POST.getlist("ids") if pk.isdigit()][:1000]
+
+
+def _report(request: HttpRequest, verb: str, results: dict) -> None:
+    done = [pk for pk, result in results.items() if not isinstance(result, Exception)]
+    refused = {pk: result for pk, result in results.items() if isinstance(result, Exception)}
+    if done:
+        messages.success(request, f"{verb} {len(done)} incident(s).")
+    for pk, problem in sorted(refused.items()):
+        messages.error(request, f"Incident {pk}: {problem}")
+
+
+@login_required
+@require_POST
+def incident_bulk(request: HttpRequest) -> HttpResponse:
+    """Acknowledge, close, reopen or set the ticket URL of the selected incidents."""
+    back = reverse("web:incidents") + "?" + request.POST.get("back", "")
+    action = request.POST.get("action", "")
+    ids = _parse_ids(request)
+    if action not in BULK_ACTIONS:
+        messages.error(request, "Choose an action.")
+        return redirect(back)
+    if not ids:
+        messages.error(request, "Select at least one incident.")
+        return redirect(back)
+    user = request.user
+    try:
+        if action == "ack":
+            results = services.acknowledge_many(ids, user, description="Acknowledged in console")
+            _report(request, "Acknowledged", results)
+        elif action == "close":
+            _report(request, "Closed", services.post_events(ids, user, Event.Type.CLOSE))
+        elif action == "reopen":
+            _report(request, "Reopened", services.post_events(ids, user, Event.Type.REOPEN))
+        else:
+            url = _ticket_url(request.POST.get("ticket_url", ""))
+            results = services.change_incidents(ids, {"ticket_url": url}, user)
+            _report(request, "Set the ticket URL of", results)
+    except (ValidationError, ValueError) as exc:
+        messages.error(request, _message(exc))
+    return redirect(back)
+
+
+def _ticket_url(raw: str) -> str:
+    url = raw.strip()
+    if url:
+        URLValidator()(url)
+    return url
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, dict):
+        return "; ".join(f"{k}: {v}" for k, v in errors.items())
+    return str(exc)
+
+
+def _incident(pk: int) -> Incident:
+    try:
+        return (
+            Incident.objects.with_state()
+            .select_related("source", "source__type")
+            .prefetch_related("tag_relations__tag")
+            .get(pk=pk)
+        )
+    except Incident.DoesNotExist:
+        raise Http404("No such incident.") from None
+
+
+@login_required
+@require_GET
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Fields, tags, metadata, the timeline of events and acks, and the actions."""
+    incident = _incident(pk)
+    events = (
+        Event.objects.filter(incident=incident)
+        .select_related("actor", "ack")
+        .order_by("timestamp", "id")
+    )
+    return render(
+        request,
+        "web/incident.html",
+        {"incident": incident, "events": events, "now": timezone.now()},
+    )
+
+
+def _expiration(raw: str):
+    """A ``datetime-local`` value in the server's time zone, or None; ValueError if bad."""
+    if not raw.strip():
+        return None
+    value = parse_datetime(raw.strip())
+    if value is None:
+        raise ValueError("Expiration: enter a date and time.")
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value
+
+
+@login_required
+@require_POST
+def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """One action on one incident: ack (with expiry), comment, close, reopen, ticket URL."""
+    incident = _incident(pk)
+    user = request.user
+    text = request.POST.get("description", "").strip()
+    try:
+        if action == "ack":
+            services.acknowledge(
+                incident,
+                user,
+                description=text,
+                expiration=_expiration(request.POST.get("expiration", "")),
+            )
+            messages.success(request, "Acknowledged.")
+        elif action == "comment":
+            if not text:
+                raise ValueError("Comment: write something.")
+            services.post_event(incident, user, Event.Type.OTHER, description=text)
+            messages.success(request, "Comment added.")
+        elif action == "close":
+            services.post_event(incident, user, Event.Type.CLOSE, description=text)
+            messages.success(request, "Closed.")
+        elif action == "reopen":
+            services.post_event(incident, user, Event.Type.REOPEN, description=text)
+            messages.success(request, "Reopened.")
+        elif action == "ticket":
+            url = _ticket_url(request.POST.get("ticket_url", ""))
+            services.change_ticket_url(incident, url, user)
+            messages.success(request, "Ticket URL saved.")
+        else:
+            raise Http404("No such action.")
+    except NotAllowed as exc:
+        messages.error(request, str(exc))
+    except (ValidationError, ValueError) as exc:
+        messages.error(request, _message(exc))
+    return redirect("web:incident", pk=pk)
