@@ -142,3 +142,24 @@ def test_axe_check_does_find_problems(page):
     """The check above is not vacuous: an unlabelled input is reported."""
     page.set_content('<html lang="en"><title>t</title><main><input></main></html>')
     assert "label" in {violation["id"] for violation in axe_violations(page)}
+
+
+def test_add_connector(page, live_server, login, superuser, emulator):
+    server = emulator("7signal", seed=1, devices=5)
+    login(page, "root")
+    page.get_by_role("link", name="Sources").click()
+    page.get_by_role("link", name="Add a connector").click()
+    assert axe_violations(page) == []
+    page.get_by_label("Name", exact=True).fill("wifi")
+    page.get_by_label("Vendor").select_option("7signal")
+    page.get_by_label("Base URL").fill(server.url)
+    page.get_by_label("client_id").fill("fleetwatch-demo")
+    page.get_by_label("client_secret").fill("demo-secret")
+    page.get_by_role("button", name="Add connector").click()
+    assert "Connector wifi added." in page.get_by_role("status").inner_text()
+    page.get_by_role("button", name="Test wifi").click()
+    assert "Test of wifi passed" in page.get_by_role("status").inner_text()
+    assert "demo-secret" not in page.content()
+    violations = axe_violations(page)
+    assert violations == [], violations
+    screenshot(page, "sources")

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from fleetwatch.web import views
+from fleetwatch.web import sources, views
 
 app_name = "web"
 
@@ -15,4 +15,8 @@ urlpatterns = [
     path("incidents/bulk/", views.incident_bulk, name="incidents-bulk"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident"),
     path("incidents/<int:pk>/<str:action>/", views.incident_action, name="incident-action"),
+    path("sources/", sources.source_list, name="sources"),
+    path("connectors/add/", sources.connector_add, name="connector-add"),
+    path("connectors/<int:pk>/", sources.connector_edit, name="connector-edit"),
+    path("connectors/<int:pk>/<str:action>/", sources.connector_action, name="connector-action"),
 ]
