@@ -128,14 +128,23 @@ def test_kiosk_and_small_screen(page, live_server, login, enduser, incidents):
     screenshot(page, "incidents-360px")
 
 
-@pytest.mark.parametrize("path", ["/login/", "/", "/?kiosk=1", "incident"])
+@pytest.mark.parametrize(
+    "path", ["/login/", "/", "/?kiosk=1", "incident", "/sources/", "/account/"]
+)
 def test_axe_finds_nothing(page, live_server, login, enduser, incidents, path):
     if path != "/login/":
         login(page)
     if path == "incident":
         path = f"/incidents/{incidents[0].pk}/"
     page.goto(live_server.url + path)
-    assert axe_violations(page) == []
+    violations = axe_violations(page)
+    assert violations == [], violations
+    if path == "/account/":
+        page.get_by_role("button", name="Create a login token").click()
+        page.get_by_label("Phone number (international, +47 …)").fill("+47 909 09 090")
+        page.get_by_role("button", name="Add phone number").click()
+        assert "+4790909090" in page.content()
+        screenshot(page, "account")
 
 
 def test_axe_check_does_find_problems(page):

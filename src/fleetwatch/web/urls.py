@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from fleetwatch.web import sources, views
+from fleetwatch.web import account, sources, views
 
 app_name = "web"
 
@@ -19,4 +19,10 @@ urlpatterns = [
     path("connectors/add/", sources.connector_add, name="connector-add"),
     path("connectors/<int:pk>/", sources.connector_edit, name="connector-edit"),
     path("connectors/<int:pk>/<str:action>/", sources.connector_action, name="connector-action"),
+    path("account/", account.account, name="account"),
+    path("account/tokens/", account.token_create, name="token-create"),
+    path("account/tokens/<str:pk>/revoke/", account.token_revoke, name="token-revoke"),
+    path("account/phone-numbers/", account.phone_add, name="phone-add"),
+    path("account/phone-numbers/<int:pk>/delete/", account.phone_delete, name="phone-delete"),
+    path("account/time-zone/", account.time_zone, name="time-zone"),
 ]
