@@ -172,3 +172,31 @@ def test_add_connector(page, live_server, login, superuser, emulator):
     violations = axe_violations(page)
     assert violations == [], violations
     screenshot(page, "sources")
+
+
+def test_profile_with_timeslot_and_filter_and_preview(page, live_server, login, enduser, incidents):
+    login(page)
+    page.get_by_role("link", name="Notifications").click()
+    page.get_by_label("Filter name").fill("critical")
+    page.get_by_label("Level at most").select_option("1")
+    preview = page.locator("#preview")
+    preview.get_by_text("Matches 1 incident").wait_for(timeout=3000)
+    assert "Freezer B12 warm" in preview.inner_text()
+    assert "Printer offline" not in preview.inner_text()
+    page.get_by_role("button", name="Save filter").click()
+    assert "Filter critical saved." in page.get_by_role("status").inner_text()
+    page.get_by_label("Time slot name").fill("office")
+    for day in ("Mon", "Tue", "Wed", "Thu", "Fri"):
+        page.get_by_label(day, exact=True).check()
+    page.get_by_role("button", name="Save time slot").click()
+    assert "Time slot office saved." in page.get_by_role("status").inner_text()
+    page.get_by_label("Profile name").fill("day shift")
+    page.get_by_label("Time slot", exact=True).select_option(label="office")
+    page.get_by_label("critical").check()
+    page.get_by_role("button", name="Save profile").click()
+    assert "Profile day shift saved." in page.get_by_role("status").inner_text()
+    violations = axe_violations(page)
+    assert violations == [], violations
+    screenshot(page, "notifications")
+    page.get_by_role("link", name="Incidents it matches").click()
+    assert page.locator("tbody tr").count() == 1

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
 
+from django.core.exceptions import ValidationError
 from django.db.models import F, Max, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.http import QueryDict
@@ -30,6 +31,8 @@ FILTER_FIELDS = (
     "search",
     "start_time__gte",
     "start_time__lte",
+    "filter_pk",  # a stored filter (own or public), as the API's ?filter_pk=
+    "notificationprofile_pk",  # the union of one's profile's filters
 )
 SORTS = {"newest": ("-start_time", "-id"), "oldest": ("start_time", "id")}
 
@@ -95,7 +98,12 @@ def filtered(params: dict[str, str], user) -> tuple[QuerySet, dict[str, list[str
     )
     if not filterset.is_valid():
         return Incident.objects.none(), {k: list(v) for k, v in filterset.errors.items()}
-    return filterset.qs, {}
+    try:
+        return filterset.qs, {}
+    except ValidationError as exc:  # a stored filter that is not there, or not the user's
+        return Incident.objects.none(), exc.message_dict if hasattr(exc, "error_dict") else {
+            "filter": exc.messages
+        }
 
 
 class _Request:

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from fleetwatch.web import account, sources, views
+from fleetwatch.web import account, notifications, sources, views
 
 app_name = "web"
 
@@ -25,4 +25,9 @@ urlpatterns = [
     path("account/phone-numbers/", account.phone_add, name="phone-add"),
     path("account/phone-numbers/<int:pk>/delete/", account.phone_delete, name="phone-delete"),
     path("account/time-zone/", account.time_zone, name="time-zone"),
+    path("notifications/", notifications.page, name="notifications"),
+    path("notifications/filters/", notifications.filter_add, name="filter-add"),
+    path("notifications/filters/preview/", notifications.preview, name="filter-preview"),
+    path("notifications/timeslots/", notifications.timeslot_add, name="timeslot-add"),
+    path("notifications/profiles/", notifications.profile_add, name="profile-add"),
 ]

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from fleetwatch.incidents import services
 from fleetwatch.incidents.models import Event, Incident
 from fleetwatch.incidents.permissions import NotAllowed
+from fleetwatch.notifications.models import Filter
 from fleetwatch.web import listing
 
 BULK_ACTIONS = {"ack", "close", "reopen", "ticket"}
@@ -32,6 +34,7 @@ def _list_context(request: HttpRequest) -> dict:
         "marker": listing.change_marker(),
         "checked": checked,
         "kiosk": request.GET.get("kiosk") == "1",
+        "saved_filters": Filter.objects.filter(Q(user=request.user) | Q(public=True)),
         "poll_seconds": settings.WEB_POLL_SECONDS,
         "levels": [(1, "Critical"), (2, "High"), (3, "Moderate"), (4, "Low"), (5, "Information")],
     }
