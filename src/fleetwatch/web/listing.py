@@ -17,7 +17,7 @@ from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
 from fleetwatch.incidents.filtersets import IncidentFilterSet
-from fleetwatch.incidents.models import Event, Incident
+from fleetwatch.incidents.models import Event, Incident, IncidentTagRelation
 
 PAGE_SIZE = 50
 #: The filter bar's fields, each passed to IncidentFilterSet under the API's own name.
@@ -131,17 +131,28 @@ def page(data: QueryDict, user, size: int = PAGE_SIZE) -> Listing:
             return listing
         compare = TupleLessThan if sort == "newest" else TupleGreaterThan
         queryset = queryset.filter(compare(Tuple(F("start_time"), F("pk")), position))
-    rows = list(
-        queryset.with_state()
-        .select_related("source", "source__type")
-        .prefetch_related("tag_relations__tag")
-        .order_by(*SORTS[sort])[: size + 1]
-    )
+    rows = list(queryset.with_state().select_related("source").order_by(*SORTS[sort])[: size + 1])
     if len(rows) > size:
         rows = rows[:size]
         listing.next_cursor = encode_cursor(rows[-1])
+    attach_tags(rows)
     listing.rows = rows
     return listing
+
+
+def attach_tags(rows: list[Incident]) -> None:
+    """``tag_texts`` (``key=value``) on each row, from one query: a prefetch builds a
+    queryset per row when the template reads it, which cost a third of the page."""
+    texts: dict[int, list[str]] = {row.pk: [] for row in rows}
+    relations = (
+        IncidentTagRelation.objects.filter(incident_id__in=list(texts))
+        .order_by("added_time", "id")
+        .values_list("incident_id", "tag__key", "tag__value")
+    )
+    for pk, key, value in relations:
+        texts[pk].append(f"{key}={value}")
+    for row in rows:
+        row.tag_texts = texts[row.pk]
 
 
 def change_marker() -> int:

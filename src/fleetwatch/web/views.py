@@ -34,6 +34,7 @@ def _list_context(request: HttpRequest) -> dict:
         "marker": listing.change_marker(),
         "checked": checked,
         "kiosk": request.GET.get("kiosk") == "1",
+        "incident_prefix": reverse("web:incidents") + "incidents/",
         "saved_filters": Filter.objects.filter(Q(user=request.user) | Q(public=True)),
         "poll_seconds": settings.WEB_POLL_SECONDS,
         "levels": [(1, "Critical"), (2, "High"), (3, "Moderate"), (4, "Low"), (5, "Information")],
