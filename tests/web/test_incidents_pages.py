@@ -107,17 +107,22 @@ def test_cursor_paging(browser_client, make_incident, monkeypatch):
     assert browser_client.get("/?cursor=garbage").context["listing"].errors
 
 
+def poll_url(client) -> str:
+    context = client.get("/").context
+    return f"/incidents/changed/?marker={context['marker']}&key={context['poll_key']}"
+
+
 def test_poll_is_204_until_something_changes(browser_client, make_incident, enduser):
     incident = make_incident()
-    marker = browser_client.get("/").context["marker"]
-    response = browser_client.get(f"/incidents/changed/?marker={marker}")
+    url = poll_url(browser_client)
+    response = browser_client.get(url)
     assert response.status_code == 204
     Acknowledgement.objects.create(
         event=Event.objects.create(
             incident=incident, actor=enduser, timestamp=timezone.now(), type="ACK"
         )
     )
-    response = browser_client.get(f"/incidents/changed/?marker={marker}")
+    response = browser_client.get(url)
     assert response.status_code == 200
     assert b"state-acked" in response.content
 
@@ -126,13 +131,20 @@ def test_poll_unchanged_costs_two_queries(
     browser_client, make_incident, django_assert_max_num_queries
 ):
     make_incident()
-    marker = browser_client.get("/").context["marker"]
-    with django_assert_max_num_queries(2):  # the session row, MAX(event.id)
-        assert browser_client.get(f"/incidents/changed/?marker={marker}").status_code == 204
+    url = poll_url(browser_client)
+    with django_assert_max_num_queries(1):  # MAX(event.id): no session, no user row
+        assert browser_client.get(url).status_code == 204
 
 
-def test_poll_refused_without_login(db):
+def test_poll_refused_without_key_or_login(browser_client, make_incident):
+    make_incident()
+    url = poll_url(browser_client)
     assert Client().get("/incidents/changed/?marker=0").status_code == 403
+    assert Client().get(url.replace("key=", "key=x")).status_code == 403
+    # A key whose session logged out: "nothing changed" at most, never the list.
+    browser_client.post("/logout/")
+    assert browser_client.get(url).status_code == 204
+    assert browser_client.get(url.replace("marker=", "marker=0")).status_code == 403
 
 
 @pytest.mark.parametrize("action", ["ack", "close"])

@@ -11,7 +11,8 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
-from django.db.models import F, Max, QuerySet
+from django.db import connection
+from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
@@ -157,5 +158,10 @@ def attach_tags(rows: list[Incident]) -> None:
 
 def change_marker() -> int:
     """A number that grows whenever an incident starts, ends, changes or is acknowledged: the
-    newest event's id (every one of those changes is recorded as an event). One index lookup."""
-    return Event.objects.aggregate(m=Max("id"))["m"] or 0
+    newest event's id (every one of those changes is recorded as an event). One index lookup,
+    in plain SQL: building the ORM aggregate cost more than running it."""
+    table = connection.ops.quote_name(Event._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX(id) FROM {table}")
+        (value,) = cursor.fetchone()
+    return value or 0
