@@ -79,3 +79,21 @@ def test_someone_elses_private_filter_is_refused_in_the_list(client, make_user):
     private = Filter.objects.create(user=make_user("bob"), name="bobs", filter={"maxlevel": 1})
     response = client.get(f"/?filter_pk={private.pk}")
     assert response.status_code == 200 and response.context["listing"].errors
+
+
+def test_planned_maintenance_staff_only(client, superuser, enduser):
+    from fleetwatch.notifications.models import PlannedMaintenance
+
+    form = {"description": "switch upgrade", "start_time": "2030-01-01T02:00"}
+    assert client.post("/notifications/maintenance/", form).status_code == 400
+    staff = Client()
+    staff.force_login(superuser)
+    stored = Filter.objects.create(user=superuser, name="core", filter={"tags": ["site=core"]})
+    response = staff.post("/notifications/maintenance/", {**form, "filters": [stored.pk]})
+    assert response.status_code == 302
+    window = PlannedMaintenance.objects.get()
+    assert list(window.filters.all()) == [stored] and window.created_by == superuser
+    assert "switch upgrade" in client.get("/notifications/").content.decode()
+    bad = {**form, "recurrence": "FREQ=NEVERLY"}
+    response = staff.post("/notifications/maintenance/", bad)
+    assert response.status_code == 400 and PlannedMaintenance.objects.count() == 1

@@ -1,11 +1,11 @@
 """Notifications: stored filters with a live preview, time slots on a week grid, profiles,
-and the user's destinations (read-only here).
+the user's destinations (read-only here) and planned maintenance.
 
 Filters are Argus's filter blobs, checked and evaluated by ``fleetwatch.incidents.filterblob``
 (``parse_filter`` / ``FilterSpec.q``), exactly as the API's preview and ``?filter_pk=``.
 """
 
-from datetime import time
+from datetime import time, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,7 +14,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.utils.dateparse import parse_time
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime, parse_time
 from django.views.decorators.http import require_GET, require_POST
 
 from fleetwatch.incidents.filterblob import parse_filter
@@ -23,6 +24,7 @@ from fleetwatch.notifications.models import (
     Destination,
     Filter,
     NotificationProfile,
+    PlannedMaintenance,
     TimeRecurrence,
     Timeslot,
 )
@@ -66,6 +68,8 @@ def _context(request: HttpRequest, **extra) -> dict:
         .prefetch_related("filters", "destinations"),
         "destinations": Destination.objects.filter(user=user),
         "sources": SourceSystem.objects.order_by("name"),
+        "maintenance": PlannedMaintenance.objects.prefetch_related("filters")[:50],
+        "usable_filters": Filter.objects.filter(Q(user=user) | Q(public=True)),
         "days": DAYS,
         "errors": [],
         **extra,
@@ -191,3 +195,46 @@ def profile_add(request: HttpRequest) -> HttpResponse:
 
 def _ids(request: HttpRequest, name: str) -> list[int]:
     return [int(pk) for pk in request.POST.getlist(name) if pk.isdigit()]
+
+
+def _moment(raw: str, name: str, required: bool):
+    """A ``datetime-local`` value in the hub's time zone (None when empty and optional)."""
+    if not raw.strip():
+        if required:
+            raise ValidationError({name: ["Enter a date and time."]})
+        return None
+    value = parse_datetime(raw.strip())
+    if value is None:
+        raise ValidationError({name: ["Enter a date and time."]})
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+@login_required
+@require_POST
+def maintenance_add(request: HttpRequest) -> HttpResponse:
+    """Planned maintenance (staff only, as in the API): a one-off window, or an RRULE whose
+    occurrences each last ``duration_minutes``; events of incidents matching all its filters
+    notify nobody meanwhile."""
+    if not request.user.is_staff:
+        return _refuse(request, ["Only staff may create planned maintenance."])
+    usable = Filter.objects.filter(Q(user=request.user) | Q(public=True))
+    try:
+        minutes = request.POST.get("duration_minutes", "").strip()
+        if minutes and not minutes.isdigit():
+            raise ValidationError({"duration_minutes": ["Enter a whole number of minutes."]})
+        window = PlannedMaintenance(
+            created_by=request.user,
+            start_time=_moment(request.POST.get("start_time", ""), "start_time", True),
+            end_time=_moment(request.POST.get("end_time", ""), "end_time", False),
+            recurrence=request.POST.get("recurrence", "").strip(),
+            duration=timedelta(minutes=int(minutes)) if minutes else None,
+            description=request.POST.get("description", "").strip(),
+        )
+        window.full_clean()
+        with transaction.atomic():
+            window.save()
+            window.filters.set(usable.filter(pk__in=_ids(request, "filters")))
+    except ValidationError as exc:
+        return _refuse(request, _messages_of(exc))
+    messages.success(request, f"Planned maintenance {window} saved.")
+    return redirect("web:notifications")

@@ -30,4 +30,5 @@ urlpatterns = [
     path("notifications/filters/preview/", notifications.preview, name="filter-preview"),
     path("notifications/timeslots/", notifications.timeslot_add, name="timeslot-add"),
     path("notifications/profiles/", notifications.profile_add, name="profile-add"),
+    path("notifications/maintenance/", notifications.maintenance_add, name="maintenance-add"),
 ]
