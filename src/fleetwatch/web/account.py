@@ -9,15 +9,16 @@ import zoneinfo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authtoken.models import Token
 
 from fleetwatch.accounts.models import LoginToken, PhoneNumber, replace_drf_token
+from fleetwatch.web.http import AuthedRequest
 
 
-def _page(request: HttpRequest, new_key: str = "", errors: dict | None = None, status: int = 200):
+def _page(request: AuthedRequest, new_key: str = "", errors: dict | None = None, status: int = 200):
     user = request.user
     return render(
         request,
@@ -36,13 +37,13 @@ def _page(request: HttpRequest, new_key: str = "", errors: dict | None = None, s
 
 @login_required
 @require_GET
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: AuthedRequest) -> HttpResponse:
     return _page(request)
 
 
 @login_required
 @require_POST
-def token_create(request: HttpRequest) -> HttpResponse:
+def token_create(request: AuthedRequest) -> HttpResponse:
     """A new login token (``LOGIN_TOKEN_TTL_HOURS``) or, ``kind=drf``, a new DRF token
     replacing the old one; the key is shown on this answer only."""
     if request.POST.get("kind") == "drf":
@@ -58,7 +59,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: str) -> HttpResponse:
+def token_revoke(request: AuthedRequest, pk: str) -> HttpResponse:
     """Revoke one of the user's login tokens (``pk``) or, ``pk=drf``, the DRF token (its
     derived login tokens go with it)."""
     if pk == "drf":
@@ -73,7 +74,7 @@ def token_revoke(request: HttpRequest, pk: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def phone_add(request: HttpRequest) -> HttpResponse:
+def phone_add(request: AuthedRequest) -> HttpResponse:
     number = PhoneNumber(user=request.user, phone_number=request.POST.get("phone_number", ""))
     try:
         number.full_clean()
@@ -86,7 +87,7 @@ def phone_add(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def phone_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def phone_delete(request: AuthedRequest, pk: int) -> HttpResponse:
     number = PhoneNumber.objects.filter(user=request.user, pk=pk).first()
     if number is None:
         raise Http404("No such phone number.")
@@ -97,7 +98,7 @@ def phone_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def time_zone(request: HttpRequest) -> HttpResponse:
+def time_zone(request: AuthedRequest) -> HttpResponse:
     user = request.user
     user.time_zone = request.POST.get("time_zone", "").strip()
     try:

@@ -8,6 +8,7 @@ each page is one indexed range query whatever its depth.
 import base64
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
@@ -18,7 +19,7 @@ from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
 from fleetwatch.incidents.filtersets import IncidentFilterSet
-from fleetwatch.incidents.models import Event, Incident, IncidentTagRelation
+from fleetwatch.incidents.models import Event, Incident, IncidentQuerySet, IncidentTagRelation
 
 PAGE_SIZE = 50
 #: The filter bar's fields, each passed to IncidentFilterSet under the API's own name.
@@ -132,7 +133,8 @@ def page(data: QueryDict, user, size: int = PAGE_SIZE) -> Listing:
             return listing
         compare = TupleLessThan if sort == "newest" else TupleGreaterThan
         queryset = queryset.filter(compare(Tuple(F("start_time"), F("pk")), position))
-    rows = list(queryset.with_state().select_related("source").order_by(*SORTS[sort])[: size + 1])
+    with_state = cast(IncidentQuerySet, queryset).with_state()
+    rows = list(with_state.select_related("source").order_by(*SORTS[sort])[: size + 1])
     if len(rows) > size:
         rows = rows[:size]
         listing.next_cursor = encode_cursor(rows[-1])
@@ -153,7 +155,7 @@ def attach_tags(rows: list[Incident]) -> None:
     for pk, key, value in relations:
         texts[pk].append(f"{key}={value}")
     for row in rows:
-        row.tag_texts = texts[row.pk]
+        setattr(row, "tag_texts", texts[row.pk])  # noqa: B010 (not a model field)
 
 
 def change_marker() -> int:

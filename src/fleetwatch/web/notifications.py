@@ -12,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime, parse_time
@@ -28,6 +28,7 @@ from fleetwatch.notifications.models import (
     TimeRecurrence,
     Timeslot,
 )
+from fleetwatch.web.http import AuthedRequest
 
 DAYS = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun")]
 PREVIEW_ROWS = 10
@@ -39,8 +40,9 @@ def blob_from(data: QueryDict) -> dict:
     for name in ("open", "acked"):
         if data.get(name) in ("true", "false"):
             blob[name] = data[name] == "true"
-    if data.get("maxlevel", "").isdigit():
-        blob["maxlevel"] = int(data["maxlevel"])
+    maxlevel = data.get("maxlevel", "")
+    if maxlevel.isdigit():
+        blob["maxlevel"] = int(maxlevel)
     ids = [int(pk) for pk in data.getlist("sourceSystemIds") if pk.isdigit()]
     if ids:
         blob["sourceSystemIds"] = ids
@@ -56,7 +58,7 @@ def _messages_of(exc: ValidationError) -> list[str]:
     return exc.messages
 
 
-def _context(request: HttpRequest, **extra) -> dict:
+def _context(request: AuthedRequest, **extra) -> dict:
     user = request.user
     timeslots = list(Timeslot.objects.filter(user=user).prefetch_related("time_recurrences"))
     return {
@@ -90,13 +92,13 @@ def _week(slot: Timeslot) -> list[list[str]]:
 
 @login_required
 @require_GET
-def page(request: HttpRequest) -> HttpResponse:
+def page(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/notifications.html", _context(request))
 
 
 @login_required
 @require_GET
-def preview(request: HttpRequest) -> HttpResponse:
+def preview(request: AuthedRequest) -> HttpResponse:
     """The incidents the filter form selects, as the form is filled in (htmx)."""
     blob = blob_from(request.GET)
     context: dict = {"blob": blob, "rows": [], "count": 0, "errors": []}
@@ -116,13 +118,13 @@ def preview(request: HttpRequest) -> HttpResponse:
     return render(request, "web/_filter_preview.html", context)
 
 
-def _refuse(request: HttpRequest, problems: list[str]) -> HttpResponse:
+def _refuse(request: AuthedRequest, problems: list[str]) -> HttpResponse:
     return render(request, "web/notifications.html", _context(request, errors=problems), status=400)
 
 
 @login_required
 @require_POST
-def filter_add(request: HttpRequest) -> HttpResponse:
+def filter_add(request: AuthedRequest) -> HttpResponse:
     stored = Filter(user=request.user, name=request.POST.get("name", "").strip())
     stored.filter = blob_from(request.POST)
     try:
@@ -143,7 +145,7 @@ def _time(raw: str, name: str) -> time:
 
 @login_required
 @require_POST
-def timeslot_add(request: HttpRequest) -> HttpResponse:
+def timeslot_add(request: AuthedRequest) -> HttpResponse:
     """A time slot with one weekly recurrence (days, start, end; end ≤ start: past midnight)."""
     try:
         with transaction.atomic():
@@ -166,7 +168,7 @@ def timeslot_add(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def profile_add(request: HttpRequest) -> HttpResponse:
+def profile_add(request: AuthedRequest) -> HttpResponse:
     user = request.user
     own = Q(user=user)
     timeslot = Timeslot.objects.filter(own, pk=request.POST.get("timeslot") or 0).first()
@@ -193,7 +195,7 @@ def profile_add(request: HttpRequest) -> HttpResponse:
     return redirect("web:notifications")
 
 
-def _ids(request: HttpRequest, name: str) -> list[int]:
+def _ids(request: AuthedRequest, name: str) -> list[int]:
     return [int(pk) for pk in request.POST.getlist(name) if pk.isdigit()]
 
 
@@ -211,7 +213,7 @@ def _moment(raw: str, name: str, required: bool):
 
 @login_required
 @require_POST
-def maintenance_add(request: HttpRequest) -> HttpResponse:
+def maintenance_add(request: AuthedRequest) -> HttpResponse:
     """Planned maintenance (staff only, as in the API): a one-off window, or an RRULE whose
     occurrences each last ``duration_minutes``; events of incidents matching all its filters
     notify nobody meanwhile."""

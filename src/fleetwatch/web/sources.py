@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -19,6 +19,7 @@ from fleetwatch.connectors import services
 from fleetwatch.connectors.models import Connector, Vendor
 from fleetwatch.connectors.tasks import run_now
 from fleetwatch.incidents.models import SourceSystem
+from fleetwatch.web.http import AuthedRequest
 
 CREDENTIAL_FIELDS = sorted(
     {name for names in services.REQUIRED_CREDENTIALS.values() for name in names}
@@ -28,7 +29,7 @@ SECRET_FIELDS = {"client_secret", "password"}
 
 @login_required
 @require_GET
-def source_list(request: HttpRequest) -> HttpResponse:
+def source_list(request: AuthedRequest) -> HttpResponse:
     sources = SourceSystem.objects.select_related("type").order_by("name")
     connectors = []
     if request.user.is_staff:
@@ -37,7 +38,7 @@ def source_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/sources.html", {"sources": sources, "connectors": connectors})
 
 
-def _credentials(request: HttpRequest) -> dict:
+def _credentials(request: AuthedRequest) -> dict:
     return {
         name: request.POST.get(f"cred_{name}", "")
         for name in CREDENTIAL_FIELDS
@@ -45,7 +46,7 @@ def _credentials(request: HttpRequest) -> dict:
     }
 
 
-def _options(request: HttpRequest) -> dict | None:
+def _options(request: AuthedRequest) -> dict | None:
     raw = request.POST.get("options", "").strip()
     if not raw:
         return None
@@ -56,7 +57,7 @@ def _options(request: HttpRequest) -> dict | None:
     return value
 
 
-def _interval(request: HttpRequest) -> int | None:
+def _interval(request: AuthedRequest) -> int | None:
     raw = request.POST.get("poll_interval", "").strip()
     if not raw:
         return None
@@ -100,7 +101,7 @@ def _form(request, connector, errors, status=200):
 
 @staff_member_required(login_url="web:login")
 @require_http_methods(["GET", "POST"])
-def connector_add(request: HttpRequest) -> HttpResponse:
+def connector_add(request: AuthedRequest) -> HttpResponse:
     if request.method == "GET":
         return _form(request, None, {})
     try:
@@ -128,7 +129,7 @@ def _connector(pk: int) -> Connector:
 
 @staff_member_required(login_url="web:login")
 @require_http_methods(["GET", "POST"])
-def connector_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def connector_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     connector = _connector(pk)
     if request.method == "GET":
         return _form(request, connector, {})
@@ -151,7 +152,7 @@ def connector_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required(login_url="web:login")
 @require_POST
-def connector_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def connector_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
     """enable, disable, sync (due now), test (one cheap vendor call, at most 10 s)."""
     connector = _connector(pk)
     if action in ("enable", "disable"):

@@ -11,7 +11,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +23,7 @@ from fleetwatch.incidents.models import Event, Incident
 from fleetwatch.incidents.permissions import NotAllowed
 from fleetwatch.notifications.models import Filter
 from fleetwatch.web import listing
+from fleetwatch.web.http import AuthedRequest
 
 BULK_ACTIONS = {"ack", "close", "reopen", "ticket"}
 
@@ -32,7 +33,7 @@ POLL_KEY_MAX_AGE = 12 * 3600
 _poll_signer = signing.TimestampSigner(salt="fleetwatch.web.poll")
 
 
-def _list_context(request: HttpRequest) -> dict:
+def _list_context(request: AuthedRequest) -> dict:
     page = listing.page(request.GET, request.user)
     checked = {int(pk) for pk in request.GET.getlist("ids") if pk.isdigit()}
     return {
@@ -50,13 +51,13 @@ def _list_context(request: HttpRequest) -> dict:
 
 @login_required
 @require_GET
-def incident_list(request: HttpRequest) -> HttpResponse:
+def incident_list(request: AuthedRequest) -> HttpResponse:
     """The live list: filter bar, badges, keyset paging, bulk actions; ``?kiosk=1``: wallboard."""
     return render(request, "web/incidents.html", _list_context(request))
 
 
 @require_GET
-def incidents_changed(request: HttpRequest) -> HttpResponse:
+def incidents_changed(request: AuthedRequest) -> HttpResponse:
     """The live update's poll: 204 when nothing changed since ``marker``, else the refreshed
     results fragment.
 
@@ -77,11 +78,11 @@ def incidents_changed(request: HttpRequest) -> HttpResponse:
     return render(request, "web/_results.html", _list_context(request))
 
 
-def _parse_ids(request: HttpRequest) -> list[int]:
+def _parse_ids(request: AuthedRequest) -> list[int]:
     return [int(pk) for pk in request.POST.getlist("ids") if pk.isdigit()][:1000]
 
 
-def _report(request: HttpRequest, verb: str, results: dict) -> None:
+def _report(request: AuthedRequest, verb: str, results: dict) -> None:
     done = [pk for pk, result in results.items() if not isinstance(result, Exception)]
     refused = {pk: result for pk, result in results.items() if isinstance(result, Exception)}
     if done:
@@ -92,7 +93,7 @@ def _report(request: HttpRequest, verb: str, results: dict) -> None:
 
 @login_required
 @require_POST
-def incident_bulk(request: HttpRequest) -> HttpResponse:
+def incident_bulk(request: AuthedRequest) -> HttpResponse:
     """Acknowledge, close, reopen or set the ticket URL of the selected incidents."""
     back = reverse("web:incidents") + "?" + request.POST.get("back", "")
     action = request.POST.get("action", "")
@@ -106,16 +107,16 @@ def incident_bulk(request: HttpRequest) -> HttpResponse:
     user = request.user
     try:
         if action == "ack":
-            results = services.acknowledge_many(ids, user, description="Acknowledged in console")
-            _report(request, "Acknowledged", results)
+            acks = services.acknowledge_many(ids, user, description="Acknowledged in console")
+            _report(request, "Acknowledged", acks)
         elif action == "close":
             _report(request, "Closed", services.post_events(ids, user, Event.Type.CLOSE))
         elif action == "reopen":
             _report(request, "Reopened", services.post_events(ids, user, Event.Type.REOPEN))
         else:
             url = _ticket_url(request.POST.get("ticket_url", ""))
-            results = services.change_incidents(ids, {"ticket_url": url}, user)
-            _report(request, "Set the ticket URL of", results)
+            changes = services.change_incidents(ids, {"ticket_url": url}, user)
+            _report(request, "Set the ticket URL of", changes)
     except (ValidationError, ValueError) as exc:
         messages.error(request, _message(exc))
     return redirect(back)
@@ -151,7 +152,7 @@ def _incident(pk: int) -> Incident:
 
 @login_required
 @require_GET
-def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """Fields, tags, metadata, the timeline of events and acks, and the actions."""
     incident = _incident(pk)
     events = (
@@ -180,7 +181,7 @@ def _expiration(raw: str):
 
 @login_required
 @require_POST
-def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def incident_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
     """One action on one incident: ack (with expiry), comment, close, reopen, ticket URL."""
     incident = _incident(pk)
     user = request.user
