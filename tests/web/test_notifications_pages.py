@@ -97,3 +97,20 @@ def test_planned_maintenance_staff_only(client, superuser, enduser):
     bad = {**form, "recurrence": "FREQ=NEVERLY"}
     response = staff.post("/notifications/maintenance/", bad)
     assert response.status_code == 400 and PlannedMaintenance.objects.count() == 1
+
+
+def test_destinations(client, enduser):
+    from fleetwatch.notifications.models import Destination
+
+    form = {"media": "webhook", "address": "https://hooks.example.org/x", "label": "ops hook"}
+    response = client.post("/notifications/destinations/", {**form, "secret": "s3cret-value"})
+    assert response.status_code == 302
+    hook = Destination.objects.get(user=enduser, media="webhook")
+    assert hook.settings["url"] == "https://hooks.example.org/x"
+    assert hook.settings["secret"] == "s3cret-value"
+    page = client.get("/notifications/").content.decode()
+    assert "ops hook" in page and "s3cret-value" not in page
+    again = client.post("/notifications/destinations/", form)
+    assert again.status_code == 400 and Destination.objects.filter(media="webhook").count() == 1
+    bad = client.post("/notifications/destinations/", {"media": "webhook", "address": "ftp://x"})
+    assert bad.status_code == 400 and b"http" in bad.content

@@ -20,6 +20,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from fleetwatch.incidents.filterblob import parse_filter
 from fleetwatch.incidents.models import Incident, SourceSystem
+from fleetwatch.notifications import services
+from fleetwatch.notifications.media import all_media, get_medium
 from fleetwatch.notifications.models import (
     Destination,
     Filter,
@@ -70,6 +72,7 @@ def _context(request: AuthedRequest, **extra) -> dict:
         .prefetch_related("filters", "destinations"),
         "destinations": Destination.objects.filter(user=user),
         "sources": SourceSystem.objects.order_by("name"),
+        "media": all_media(),
         "maintenance": PlannedMaintenance.objects.prefetch_related("filters")[:50],
         "usable_filters": Filter.objects.filter(Q(user=user) | Q(public=True)),
         "days": DAYS,
@@ -239,4 +242,29 @@ def maintenance_add(request: AuthedRequest) -> HttpResponse:
     except ValidationError as exc:
         return _refuse(request, _messages_of(exc))
     messages.success(request, f"Planned maintenance {window} saved.")
+    return redirect("web:notifications")
+
+
+@login_required
+@require_POST
+def destination_add(request: AuthedRequest) -> HttpResponse:
+    """A destination: a medium and its address (a webhook may have a write-only secret),
+    checked by the medium's plug-in and the one-per-address rule, as through the API."""
+    media = request.POST.get("media", "")
+    medium = get_medium(media)
+    if medium is None:
+        return _refuse(request, ["media: Choose a medium."])
+    raw = {medium.address_field: request.POST.get("address", "").strip()}
+    if "secret" in medium.secret_fields and request.POST.get("secret", ""):
+        raw["secret"] = request.POST["secret"]
+    label = request.POST.get("label", "").strip()
+    try:
+        settings = services.prepare_destination_settings(media, raw)
+        services.check_destination(request.user, media, settings, label)
+        destination = Destination(user=request.user, media=media, label=label, settings=settings)
+        destination.full_clean()
+        destination.save()
+    except ValidationError as exc:
+        return _refuse(request, _messages_of(exc))
+    messages.success(request, f"Destination {label or medium.address(settings)} added.")
     return redirect("web:notifications")

@@ -31,4 +31,5 @@ urlpatterns = [
     path("notifications/timeslots/", notifications.timeslot_add, name="timeslot-add"),
     path("notifications/profiles/", notifications.profile_add, name="profile-add"),
     path("notifications/maintenance/", notifications.maintenance_add, name="maintenance-add"),
+    path("notifications/destinations/", notifications.destination_add, name="destination-add"),
 ]
