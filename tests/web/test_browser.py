@@ -200,3 +200,18 @@ def test_profile_with_timeslot_and_filter_and_preview(page, live_server, login, 
     screenshot(page, "notifications")
     page.get_by_role("link", name="Incidents it matches").click()
     assert page.locator("tbody tr").count() == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["/login/", "incident", "/sources/", "/notifications/", "/account/", "/?kiosk=1"]
+)
+def test_every_page_fits_360_px(page, live_server, login, superuser, incidents, path):
+    login(page, "root")
+    page.set_viewport_size({"width": 360, "height": 740})
+    if path == "/login/":
+        page.context.clear_cookies()
+    if path == "incident":
+        path = f"/incidents/{incidents[0].pk}/"
+    page.goto(live_server.url + path)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"{path} scrolls sideways at 360 px ({width} px)"
