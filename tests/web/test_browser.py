@@ -54,7 +54,7 @@ def test_filter_ack_and_bulk_close(page, live_server, login, enduser, incidents)
     assert rows.count() == 3
     screenshot(page, "incidents")
     page.get_by_label("Search").fill("freezer")
-    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("button", name="Filter", exact=True).click()
     page.wait_for_url("**search=freezer**")
     assert rows.count() == 1
     page.get_by_role("link", name="Freezer B12 warm").click()

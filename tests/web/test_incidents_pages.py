@@ -225,3 +225,22 @@ def test_detail_refusals_are_messages(browser_client, make_incident):
     assert response.status_code == 200 and b"msg-error" in response.content
     assert browser_client.get("/incidents/999999/").status_code == 404
     assert browser_client.post(url + "explode/", {}).status_code == 404
+
+
+def test_save_filter_bar_as_named_filter(browser_client, make_incident, enduser, source):
+    from fleetwatch.notifications.models import Filter
+
+    make_incident("Freezer warm", level=1)
+    make_incident("Printer jam", level=5)
+    back = "open=true&level__lte=2&source__name__in=nav1&sort=newest"
+    response = browser_client.post("/incidents/save-filter/", {"name": "crit", "back": back})
+    stored = Filter.objects.get(user=enduser, name="crit")
+    assert stored.filter == {"open": True, "maxlevel": 2, "sourceSystemIds": [source.pk]}
+    assert response["Location"] == f"/?filter_pk={stored.pk}"
+    rows = browser_client.get(response["Location"]).context["listing"].rows
+    assert [row.description for row in rows] == ["Freezer warm"]
+    response = browser_client.post(
+        "/incidents/save-filter/", {"name": "s", "back": "search=jam"}, follow=True
+    )
+    assert b"A saved filter cannot hold this" in response.content
+    assert not Filter.objects.filter(name="s").exists()

@@ -13,6 +13,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("incidents/changed/", views.incidents_changed, name="incidents-changed"),
     path("incidents/bulk/", views.incident_bulk, name="incidents-bulk"),
+    path("incidents/save-filter/", views.save_filter, name="save-filter"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident"),
     path("incidents/<int:pk>/<str:action>/", views.incident_action, name="incident-action"),
     path("sources/", sources.source_list, name="sources"),

@@ -11,7 +11,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from fleetwatch.incidents import services
-from fleetwatch.incidents.models import Event, Incident
+from fleetwatch.incidents.models import Event, Incident, SourceSystem
 from fleetwatch.incidents.permissions import NotAllowed
 from fleetwatch.notifications.models import Filter
 from fleetwatch.web import listing
@@ -217,3 +217,58 @@ def incident_action(request: AuthedRequest, pk: int, action: str) -> HttpRespons
     except (ValidationError, ValueError) as exc:
         messages.error(request, _message(exc))
     return redirect("web:incident", pk=pk)
+
+
+#: The filter bar's fields a stored filter (filter blob) cannot express.
+NOT_STORABLE = {
+    "search",
+    "start_time__gte",
+    "start_time__lte",
+    "filter_pk",
+    "notificationprofile_pk",
+}
+
+
+def blob_of_filter_bar(params: dict[str, str]) -> dict:
+    """The filter bar as a filter blob; ValidationError naming what a blob cannot hold."""
+    unstorable = sorted(NOT_STORABLE & set(params))
+    if unstorable:
+        raise ValidationError(
+            {name: ["A saved filter cannot hold this; clear it first."] for name in unstorable}
+        )
+    blob: dict = {}
+    for name in ("open", "acked"):
+        if name in params:
+            blob[name] = params[name] == "true"
+    if "level__lte" in params:
+        blob["maxlevel"] = int(params["level__lte"]) if params["level__lte"].isdigit() else 0
+    if "tags" in params:
+        blob["tags"] = [t.strip() for t in params["tags"].split(",") if t.strip()]
+    if "source__type__in" in params:
+        blob["source_types"] = [t.strip() for t in params["source__type__in"].split(",")]
+    if "source__name__in" in params:
+        names = {n.strip() for n in params["source__name__in"].split(",") if n.strip()}
+        found = dict(SourceSystem.objects.filter(name__in=names).values_list("name", "pk"))
+        if missing := sorted(names - set(found)):
+            raise ValidationError({"source__name__in": [f"No source named {', '.join(missing)}."]})
+        blob["sourceSystemIds"] = sorted(found.values())
+    return blob
+
+
+@login_required
+@require_POST
+def save_filter(request: AuthedRequest) -> HttpResponse:
+    """Save the filter bar's conditions as the user's named filter (a notifications filter:
+    usable as ``?filter_pk=``, in profiles and in planned maintenance)."""
+    back = request.POST.get("back", "")
+    params = listing.filter_params(QueryDict(back))
+    stored = Filter(user=request.user, name=request.POST.get("name", "").strip())
+    try:
+        stored.filter = blob_of_filter_bar(params)
+        stored.full_clean()
+        stored.save()
+    except ValidationError as exc:
+        messages.error(request, _message(exc))
+        return redirect(reverse("web:incidents") + "?" + back)
+    messages.success(request, f"Filter {stored.name} saved.")
+    return redirect(reverse("web:incidents") + f"?filter_pk={stored.pk}")
