@@ -112,7 +112,16 @@ INSTALLED_APPS = [
     "fleetwatch.connectors",
     "fleetwatch.observability",
     "fleetwatch.notifications",
+    "fleetwatch.web",
 ]
+
+# The web console (fleetwatch.web): its own login page; a visitor who is not logged in is sent
+# there. Sessions log in with Django's auth; every form carries the CSRF token.
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:incidents"
+LOGOUT_REDIRECT_URL = "web:login"
+# How often (seconds) an open incident list asks whether anything changed (a 204 when not).
+WEB_POLL_SECONDS = float(os.environ.get("FLEETWATCH_WEB_POLL_SECONDS", "1"))
 
 MIDDLEWARE = [
     "fleetwatch.observability.requestid.RequestIdMiddleware",

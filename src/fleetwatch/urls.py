@@ -1,4 +1,4 @@
-"""Top-level URLs: the API versions, admin, schema and health."""
+"""Top-level URLs: the API versions, admin, schema, health and the web console at ``/``."""
 
 from django.contrib import admin
 from django.http import HttpResponse, JsonResponse
@@ -35,4 +35,5 @@ urlpatterns = [
     path("api/", include("fleetwatch.api.urls")),
     path(".still-alive/", still_alive, name="health"),
     path("metrics", metrics_view, name="metrics"),
+    path("", include("fleetwatch.web.urls")),  # the web console, last: it owns `/`
 ]

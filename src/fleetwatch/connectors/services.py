@@ -255,3 +255,36 @@ def check_connector(connector: Connector) -> tuple[dict, int]:
     finally:
         vendor.http.close()
     return seen, vendor.http.requests
+
+
+def update_connector(
+    connector: Connector,
+    *,
+    base_url: str | None = None,
+    poll_interval: int | None = None,
+    enabled: bool | None = None,
+    credentials: dict | None = None,
+    options: dict | None = None,
+) -> Connector:
+    """Change what may change of a connector (its name and vendor may not: add a new one);
+    None leaves a field as it is. Credentials are replaced whole, checked as on creation.
+    Enabling a connector makes it due at once. Raises ValidationError naming the field."""
+    if base_url is not None:
+        connector.base_url = validate_base_url(base_url)
+    if poll_interval is not None:
+        connector.poll_interval = poll_interval
+    if options is not None:
+        connector.options = validate_options(connector.vendor, options)
+    if credentials is not None:
+        connector.credentials = validate_credentials(connector.vendor, credentials)
+    was_enabled = connector.enabled
+    if enabled is not None:
+        connector.enabled = enabled
+    connector.full_clean(exclude=["source", "credentials_encrypted"])
+    with transaction.atomic():
+        connector.save()
+        if connector.enabled and not was_enabled:
+            ConnectorState.objects.update_or_create(
+                connector=connector, defaults={"next_run_at": None}
+            )
+    return connector

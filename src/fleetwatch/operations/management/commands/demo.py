@@ -194,6 +194,7 @@ class Command(BaseCommand):
             self.wait_for(url + "/.still-alive/", processes)
             self.stdout.write(
                 self.style.SUCCESS(f"\nFleetwatch is running at {url}/\n")
+                + f"  console:  {url}/  (the web console: incidents, sources, notifications)\n"
                 + f"  login:    admin / {password}\n"
                 + f"  admin:    {url}/admin/\n"
                 + f"  API:      {url}/api/v2/incidents/\n"
