@@ -1,8 +1,17 @@
 """Helpers of the browser tests: screenshots for the README, axe-core's accessibility check."""
 
+import os
+import tempfile
 from pathlib import Path
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+#: Where the browser tests leave a screenshot of each main page. The README's pictures in
+#: docs/screenshots/ are refreshed with ``FLEETWATCH_SCREENSHOTS=docs/screenshots make
+#: test-sqlite`` (or any directory); by default they go to a temporary directory, so a test run
+#: leaves the working tree as it was.
+SCREENSHOTS = Path(
+    os.environ.get("FLEETWATCH_SCREENSHOTS")
+    or Path(tempfile.gettempdir()) / "fleetwatch-screenshots"
+)
 AXE = Path(__file__).with_name("axe.min.js")
 
 
