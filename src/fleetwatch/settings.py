@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "fleetwatch.incidents",
     "fleetwatch.operations",
     "fleetwatch.connectors",
+    "fleetwatch.inventory",
     "fleetwatch.observability",
 ]
 
