@@ -172,3 +172,19 @@ def _by_hostname(members: list[RecordKeys], evidence: Evidence) -> Decision:
             conflict = [{"key": HOSTNAME, "value": name, "devices": sorted(fitting)}]
             return Decision(None, "conflict", conflict=conflict)
     return Decision(None, "new")
+
+
+def within_group(members: list[RecordKeys], decision: Decision) -> list[Decision]:
+    """Each member's own reason when the group is a new device: the first is ``new``, every
+    other one names a strong key it shares with an earlier member."""
+    if decision.rule != "new" or len(members) < 2:
+        return [decision] * len(members)
+    reasons, seen = [decision], set(members[0].strong())
+    for rk in members[1:]:
+        shared = next((key for key in rk.strong() if key in seen), None)
+        if shared is None:  # joined through a later member: name any key of the group
+            shared = next(key for key in rk.strong() if any(
+                key in other.strong() for other in members if other is not rk))
+        reasons.append(Decision(None, shared[0], shared[0], shared[1]))
+        seen.update(rk.strong())
+    return reasons

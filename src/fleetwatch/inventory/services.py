@@ -126,8 +126,11 @@ def _evidence(batch: _Batch) -> Evidence:
     return evidence
 
 
-def _match_batch(ids: list[int], stats: Counter) -> None:
+def _match_batch(ids: list[int], stats: Counter, fallback: dict[int, int] | None = None) -> None:
     batch, manual = _load(ids)
+    for pk, device in (fallback or {}).items():
+        if pk in batch.keys:
+            batch.current.setdefault(pk, device)
     stats["manual"] += len(manual)
     if not batch.keys:
         return
@@ -140,12 +143,13 @@ def _match_batch(ids: list[int], stats: Counter) -> None:
         target = decision.device if decision.device is not None else None
         if target is None:
             target = own[0] if own else next(placeholders)
-        for pk in group:
-            decided[pk] = (target, decision)
+        reasons = matching.within_group([batch.keys[pk] for pk in group], decision)
+        for pk, reason in zip(group, reasons, strict=True):
+            decided[pk] = (target, reason)
+            stats[reason.rule] += 1
             for key in batch.keys[pk].items():
                 evidence.by_key.setdefault(key, set()).add(target)
             evidence.device_macs.setdefault(target, set()).update(batch.keys[pk].macs)
-        stats[decision.rule] += len(group)
     _write(batch, decided)
 
 
@@ -318,12 +322,20 @@ def rematch(progress=None) -> Counter:
     """Every automatic link made again from scratch (manual decisions kept), then incidents
     re-pointed and re-tagged, empty devices dropped, and other sources' incidents linked."""
     with transaction.atomic():
+        # A device a person linked something to stays the home of its other records too,
+        # unless the rules now send them elsewhere.
+        anchored = dict(
+            DeviceLink.objects.exclude(rule__in=MANUAL_RULES)
+            .filter(device__links__rule=Rule.MANUAL)
+            .values_list("pk", "device_id")
+            .distinct()
+        )
         DeviceLink.objects.exclude(rule__in=MANUAL_RULES).delete()
     ids = list(VendorDevice.objects.order_by("pk").values_list("pk", flat=True))
     stats: Counter = Counter()
     for chunk in _chunks(ids, BATCH):
         with transaction.atomic():
-            _match_batch(list(chunk), stats)
+            _match_batch(list(chunk), stats, {pk: anchored[pk] for pk in chunk if pk in anchored})
         if progress:
             progress(len(chunk))
     with transaction.atomic():
