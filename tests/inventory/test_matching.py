@@ -44,8 +44,17 @@ def test_mac_normalisation_returns_a_canonical_mac_or_nothing(text):
 
 
 def test_non_macs_are_rejected():
-    for value in ("", "00:00:00:00:00:00", "FF-FF-FF-FF-FF-FF", "aa:bb:cc:dd:ee", "zz:bb:cc:dd:ee:ff",
-                  "aa:bb:cc:dd:ee:ff:00", None, 12, "<private>"):
+    for value in (
+        "",
+        "00:00:00:00:00:00",
+        "FF-FF-FF-FF-FF-FF",
+        "aa:bb:cc:dd:ee",
+        "zz:bb:cc:dd:ee:ff",
+        "aa:bb:cc:dd:ee:ff:00",
+        None,
+        12,
+        "<private>",
+    ):
         assert matching.normalize_mac(value) == ""
 
 
@@ -73,7 +82,9 @@ def test_ip_addresses_and_placeholders_are_no_hostnames():
 
 def test_record_keys_take_every_mac_and_serial():
     keys = matching.record_keys(
-        "metaaccess", "WIN-01.corp.example", "3C-52-82-00-00-01",
+        "metaaccess",
+        "WIN-01.corp.example",
+        "3C-52-82-00-00-01",
         {"macs": ["3C:52:82:00:00:01", "aa:bb:cc:dd:ee:ff"], "serial": "sn 12"},
     )
     assert keys.macs == {"3c:52:82:00:00:01", "aa:bb:cc:dd:ee:ff"}

@@ -18,8 +18,12 @@ def agent(vid, name, mac, **kw):
 
 def ma(vid, name, *macs, **kw):
     return DeviceRecord(
-        vendor_id=vid, name=name, mac=macs[0] if macs else "", last_seen=NOW,
-        data={"macs": list(macs)}, **kw,
+        vendor_id=vid,
+        name=name,
+        mac=macs[0] if macs else "",
+        last_seen=NOW,
+        data={"macs": list(macs)},
+        **kw,
     )
 
 
@@ -33,7 +37,11 @@ def test_one_device_across_vendors_by_mac_with_its_reason(store):
     store("7signal", agent("a1", "DESKTOP-OLDNAME", WIFI.lower()))
     store("metaaccess", ma("m1", "WIN-ALICE-1", WIRED, WIFI.replace(":", "-")))
     store("sensaphone", DeviceRecord(vendor_id="1", name="Cold room", data={"serial": "SP1"}))
-    a, m, s = device_of("7signal", "a1"), device_of("metaaccess", "m1"), device_of("sensaphone", "1")
+    a, m, s = (
+        device_of("7signal", "a1"),
+        device_of("metaaccess", "m1"),
+        device_of("sensaphone", "1"),
+    )
     assert a.device_id == m.device_id != s.device_id
     assert (m.rule, m.key, m.value) == ("mac", "mac", WIFI.lower())
     assert a.rule == "new" and s.rule == "new"
@@ -61,10 +69,13 @@ def test_conflict_is_shown_not_merged(store):
     link = device_of("metaaccess", "m1")
     assert link.rule == "conflict"
     assert {(c["value"], tuple(c["devices"])) for c in link.conflict} == {
-        (WIFI.lower(), (one,)), (WIRED.lower(), (two,))
+        (WIFI.lower(), (one,)),
+        (WIRED.lower(), (two,)),
     }
     assert link.device_id not in (one, two)
-    assert device_of("7signal", "a1").device_id == one and device_of("7signal", "a2").device_id == two
+    assert (
+        device_of("7signal", "a1").device_id == one and device_of("7signal", "a2").device_id == two
+    )
 
 
 def test_manual_unlink_and_link_survive_later_polls(store, admin_user):
@@ -76,7 +87,9 @@ def test_manual_unlink_and_link_survive_later_polls(store, admin_user):
     services.link(VendorDevice.objects.get(vendor_id="9"), laptop, admin_user)
     for _ in range(2):  # re-polls with changed records
         store("metaaccess", ma("m1", "WIN-D", WIFI, os="Windows 11"))
-        store("sensaphone", DeviceRecord(vendor_id="9", name="Lab sensor 2", data={"serial": "SP9"}))
+        store(
+            "sensaphone", DeviceRecord(vendor_id="9", name="Lab sensor 2", data={"serial": "SP9"})
+        )
         store("7signal", agent("a1", "WIN-D", WIFI, ip="10.0.0.9"))
     m, s = device_of("metaaccess", "m1"), device_of("sensaphone", "9")
     assert m.rule == "manual-unlink" and m.device_id != laptop.pk
@@ -114,8 +127,10 @@ def test_rematch_from_scratch_gives_the_same_groups(store):
 
 
 def _records(n, offset=0):
-    return [agent(f"a{i}", f"H-{i}", f"AA:00:00:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}")
-            for i in range(offset, offset + n)]
+    return [
+        agent(f"a{i}", f"H-{i}", f"AA:00:00:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}")
+        for i in range(offset, offset + n)
+    ]
 
 
 def test_queries_per_batch_are_constant(store, django_assert_max_num_queries):
@@ -123,5 +138,7 @@ def test_queries_per_batch_are_constant(store, django_assert_max_num_queries):
     with django_assert_max_num_queries(25):
         store("metaaccess", *[ma(f"m{i}", f"h-{i}", r.mac) for i, r in enumerate(_records(50))])
     with django_assert_max_num_queries(25):
-        store("metaaccess", *[ma(f"n{i}", f"h-{i}", r.mac) for i, r in enumerate(_records(900, 100))])
+        store(
+            "metaaccess", *[ma(f"n{i}", f"h-{i}", r.mac) for i, r in enumerate(_records(900, 100))]
+        )
     assert Device.objects.count() == 10 + 40 + 900

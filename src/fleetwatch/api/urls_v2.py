@@ -8,4 +8,5 @@ urlpatterns = [
     *accounts_v2,
     path("incidents/", include("fleetwatch.incidents.api.urls_v2")),
     path("connectors/", include("fleetwatch.connectors.api.urls")),
+    path("devices/", include("fleetwatch.inventory.api.urls")),
 ]

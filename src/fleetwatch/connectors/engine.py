@@ -37,13 +37,13 @@ from fleetwatch.connectors.http import (
 )
 from fleetwatch.connectors.hub import DatabaseHub
 from fleetwatch.connectors.models import HEALTH_ID, Connector, ConnectorState, VendorDevice
-from fleetwatch.inventory import services as inventory
 from fleetwatch.connectors.options import OptionsError, clean_options, resolve_options
 from fleetwatch.connectors.ratelimit import SharedRateLimiter
 from fleetwatch.connectors.registry import connector_class
 from fleetwatch.incidents.events import acknowledge
 from fleetwatch.incidents.ingest import IncidentDraft, upsert_incidents
 from fleetwatch.incidents.models import INFINITY, Event, Incident, SourceSystem
+from fleetwatch.inventory import services as inventory
 
 log = logging.getLogger("fleetwatch.connectors")
 
@@ -475,11 +475,15 @@ def store_devices(connector: Connector, records) -> dict:
     VendorDevice.objects.bulk_create(new, batch_size=1000)
     VendorDevice.objects.bulk_update(changed, DEVICE_FIELDS, batch_size=1000)
     # The inventory matches what changed, in this transaction (constant queries per batch).
-    stored = set(
-        VendorDevice.objects.filter(
-            connector=connector, vendor_id__in=[d.vendor_id for d in new + changed]
-        ).values_list("pk", flat=True)
-    ) if new or changed else set()
+    stored = (
+        set(
+            VendorDevice.objects.filter(
+                connector=connector, vendor_id__in=[d.vendor_id for d in new + changed]
+            ).values_list("pk", flat=True)
+        )
+        if new or changed
+        else set()
+    )
     unmatched = VendorDevice.objects.filter(connector=connector, link__isnull=True)
     stored.update(unmatched.values_list("pk", flat=True)[:10000])
     matched = inventory.match_records(stored)

@@ -183,8 +183,11 @@ def within_group(members: list[RecordKeys], decision: Decision) -> list[Decision
     for rk in members[1:]:
         shared = next((key for key in rk.strong() if key in seen), None)
         if shared is None:  # joined through a later member: name any key of the group
-            shared = next(key for key in rk.strong() if any(
-                key in other.strong() for other in members if other is not rk))
+            shared = next(
+                key
+                for key in rk.strong()
+                if any(key in other.strong() for other in members if other is not rk)
+            )
         reasons.append(Decision(None, shared[0], shared[0], shared[1]))
         seen.update(rk.strong())
     return reasons

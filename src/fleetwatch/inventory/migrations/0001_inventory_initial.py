@@ -6,65 +6,148 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connectors', '0001_initial'),
-        ('incidents', '0003_sourcesystem_heartbeat_frequency'),
+        ("connectors", "0001_initial"),
+        ("incidents", "0003_sourcesystem_heartbeat_frequency"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Device',
+            name="Device",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, db_index=True, max_length=255)),
-                ('last_seen', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('updated', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, db_index=True, max_length=255)),
+                ("last_seen", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("updated", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-pk'],
+                "ordering": ["-pk"],
             },
         ),
         migrations.CreateModel(
-            name='IncidentDevice',
+            name="IncidentDevice",
             fields=[
-                ('incident', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='device_link', serialize=False, to='incidents.incident')),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incident_links', to='inventory.device')),
-                ('vendor_device', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='connectors.vendordevice')),
+                (
+                    "incident",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="device_link",
+                        serialize=False,
+                        to="incidents.incident",
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="incident_links",
+                        to="inventory.device",
+                    ),
+                ),
+                (
+                    "vendor_device",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="connectors.vendordevice",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DeviceLink',
+            name="DeviceLink",
             fields=[
-                ('vendor_device', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='link', serialize=False, to='connectors.vendordevice')),
-                ('rule', models.CharField(choices=[('manual', 'linked by hand'), ('manual-unlink', 'unlinked by hand'), ('mac', 'same MAC address'), ('serial', 'same serial number'), ('hostname', 'same hostname'), ('new', 'no match: a device of its own'), ('conflict', 'conflicting evidence: not merged')], max_length=20)),
-                ('key', models.CharField(blank=True, max_length=20)),
-                ('value', models.CharField(blank=True, max_length=255)),
-                ('conflict', models.JSONField(blank=True, default=list)),
-                ('linked_at', models.DateTimeField(auto_now=True)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='inventory.device')),
-                ('linked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "vendor_device",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="link",
+                        serialize=False,
+                        to="connectors.vendordevice",
+                    ),
+                ),
+                (
+                    "rule",
+                    models.CharField(
+                        choices=[
+                            ("manual", "linked by hand"),
+                            ("manual-unlink", "unlinked by hand"),
+                            ("mac", "same MAC address"),
+                            ("serial", "same serial number"),
+                            ("hostname", "same hostname"),
+                            ("new", "no match: a device of its own"),
+                            ("conflict", "conflicting evidence: not merged"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("key", models.CharField(blank=True, max_length=20)),
+                ("value", models.CharField(blank=True, max_length=255)),
+                ("conflict", models.JSONField(blank=True, default=list)),
+                ("linked_at", models.DateTimeField(auto_now=True)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links",
+                        to="inventory.device",
+                    ),
+                ),
+                (
+                    "linked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['rule'], name='inventory_link_rule')],
+                "indexes": [models.Index(fields=["rule"], name="inventory_link_rule")],
             },
         ),
         migrations.CreateModel(
-            name='RecordKey',
+            name="RecordKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=10)),
-                ('value', models.CharField(max_length=255)),
-                ('vendor_device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='keys', to='connectors.vendordevice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=10)),
+                ("value", models.CharField(max_length=255)),
+                (
+                    "vendor_device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="keys",
+                        to="connectors.vendordevice",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['kind', 'value'], name='inventory_key_lookup')],
-                'constraints': [models.UniqueConstraint(fields=('vendor_device', 'kind', 'value'), name='inventory_key_once')],
+                "indexes": [models.Index(fields=["kind", "value"], name="inventory_key_lookup")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("vendor_device", "kind", "value"), name="inventory_key_once"
+                    )
+                ],
             },
         ),
     ]
