@@ -6,6 +6,7 @@ import pytest
 from fleetwatch.connectors.models import VendorDevice
 from fleetwatch.inventory import services
 from fleetwatch.inventory.models import Device, DeviceLink
+
 from .test_services import WIFI, WIRED, agent, ma
 
 URL = "/api/v2/devices/"
