@@ -12,8 +12,7 @@ with the server for this process's GIL). It prints figures and asserts nothing a
 Adding a vendor: add an entry to ``BENCHES`` below that builds a ``VendorBench``: a ``prepare``
 function that logs in with the demo credentials and returns the ready-made requests (``Probe``)
 to time, and the ``PUT /_emulator/ratelimit`` body that disables or lifts its limits. Vendors
-may keep that knowledge in their own module (MetaAccess: ``metaaccess.bench.BENCH``;
-Sensaphone: ``sensaphone.BENCH``) and the entry here only adapts it.
+keep that knowledge in their own module (``<vendor>.bench.BENCH``); the entry here adapts it.
 """
 
 import argparse
@@ -53,22 +52,14 @@ class VendorBench:
     ratelimit_off: dict
 
 
-def prepare_7signal(client: httpx.Client, credentials: dict) -> list[Probe]:
-    """OAuth2 client_credentials once, then a bearer token on small list requests."""
-    response = client.post(
-        "/oauth2/token", data={"grant_type": "client_credentials", **credentials}
-    )
-    response.raise_for_status()
-    auth = {"Authorization": f"Bearer {response.json()['access_token']}"}
-    return [
-        Probe(
-            "GET /eyes/agents?perPage=10",
-            "GET",
-            "/eyes/agents",
-            {"headers": auth, "params": {"perPage": 10}},
-        ),
-        Probe("GET /incidents/agents (24 h)", "GET", "/incidents/agents", {"headers": auth}),
-    ]
+def bench_7signal() -> VendorBench:
+    """7SIGNAL ships its own hook (fleetwatch.emulators.sevensignal.bench.BENCH)."""
+    from fleetwatch.emulators.sevensignal.bench import BENCH
+
+    def prepare(client: httpx.Client, credentials: dict) -> list[Probe]:
+        return [Probe(**spec) for spec in BENCH["prepare"](client, credentials)]
+
+    return VendorBench(prepare, ratelimit_off=BENCH["ratelimit_off"])
 
 
 def bench_metaaccess() -> VendorBench:
@@ -101,7 +92,7 @@ def bench_sensaphone() -> VendorBench:
 # Vendor name -> a function building its VendorBench. Called only for vendors whose emulator
 # module exists, so a vendor's hook is imported lazily. A new vendor adds one entry here.
 BENCHES: dict[str, Callable[[], VendorBench]] = {
-    "7signal": lambda: VendorBench(prepare_7signal, ratelimit_off={"enabled": False}),
+    "7signal": bench_7signal,
     "metaaccess": bench_metaaccess,
     "sensaphone": bench_sensaphone,
 }

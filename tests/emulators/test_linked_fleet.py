@@ -1,11 +1,16 @@
-"""The fleet is linked across vendors, seen only through the two vendor APIs over HTTP.
+"""The fleet is linked across vendors, seen through the two vendor APIs over HTTP, and
+``GET /_emulator/fleet`` tells the truth about it.
 
-Laptops run both a 7SIGNAL agent and a MetaAccess agent; the future device inventory joins the
-two on MAC address and hostname, so both emulators, started apart with the same seed and fleet
-size (as ``fleetwatch emulate all`` does), must report the same pair for each such laptop.
+Laptops run both a 7SIGNAL agent and a MetaAccess agent; the device inventory joins the two on
+MAC address and hostname. Both emulators, started apart with the same seed and fleet size (as
+``fleetwatch emulate all`` does), describe the same laptops — untidily, as a real estate does:
+docked laptops have a wired MAC only MetaAccess reports, renamed ones keep their old name in
+one vendor, re-imaged ones leave an old, silent record with the same MAC. ``/_emulator/fleet``
+names, for every record each emulator serves, the physical device it belongs to.
 """
 
 import re
+from collections import defaultdict
 from datetime import UTC, datetime
 
 import httpx
@@ -72,46 +77,95 @@ def metaaccess_verbose_changes(http: httpx.Client, url: str) -> tuple[list[dict]
         page += 1
 
 
+def fleet_truth(http: httpx.Client, url: str) -> dict:
+    return http.get(f"{url}/_emulator/fleet").raise_for_status().json()
+
+
 @pytest.mark.parametrize("seed", [3, 29])
-def test_laptops_share_mac_and_hostname_across_7signal_and_metaaccess(
-    serve, client, seed: int
-) -> None:
+def test_fleet_truth_names_the_physical_device_of_every_record(serve, client, seed: int) -> None:
     seven = serve("7signal", seed=seed, devices=DEVICES, clock=SimClock(EPOCH, speed=1e-9))
     meta = serve("metaaccess", seed=seed, devices=DEVICES, clock=SimClock(EPOCH, speed=1e-9))
-    meta_url = meta.url
-    client.put(f"{meta_url}/_emulator/ratelimit", json={"enabled": False})
+    client.put(f"{meta.url}/_emulator/ratelimit", json={"enabled": False})
+    agents = {a["id"]: a for a in seven_signal_agents(client, seven.url)}
+    devices = {d["device_id"]: d for d in metaaccess_devices(client, meta.url)}
+    seven_truth, meta_truth = fleet_truth(client, seven.url), fleet_truth(client, meta.url)
+    assert seven_truth["vendor"] == "7signal" and meta_truth["vendor"] == "metaaccess"
 
-    agents = {a["mac"]: a for a in seven_signal_agents(client, seven.url)}
-    devices = {d["network_info"][0]["mac"]: d for d in metaaccess_devices(client, meta_url)}
-    assert len(agents) == len(seven_signal_agents(client, seven.url))  # MACs are unique
-    shared = set(agents) & set(devices)
+    # every record served is in the truth, as the API shows it, and names a real device
+    seven_records = {r["id"]: r for r in seven_truth["records"]}
+    meta_records = {r["id"]: r for r in meta_truth["records"]}
+    assert set(seven_records) == set(agents)
+    assert set(devices) == {i for i, r in meta_records.items() if not r["deleted"]}
+    for agent_id, agent in agents.items():
+        record = seven_records[agent_id]
+        assert (record["name"], record["macs"]) == (agent["name"], [agent["mac"]])
+    for device_id, device in devices.items():
+        record = meta_records[device_id]
+        assert record["name"] == device["host_name"]
+        assert record["macs"] == [n["mac"] for n in device["network_info"]]
+    physical = {**seven_truth["devices"], **meta_truth["devices"]}
+    for record in [*seven_records.values(), *meta_records.values()]:
+        assert set(record["macs"]) <= set(physical[record["device"]]["macs"]), record
 
-    # 8 in 10 endpoints are laptops with both agents (phones run only 7SIGNAL, desktops only
-    # MetaAccess); a few laptops may have been deleted from MetaAccess by the scenario.
-    assert len(shared) >= 0.7 * DEVICES
-    assert len(shared) >= 0.8 * min(len(agents), len(devices))
-    for mac in shared:
-        assert agents[mac]["name"] == devices[mac]["host_name"], mac
-        assert devices[mac]["device_type"] == "laptop"
-        assert agents[mac]["platform"] != "android"
-    # the join works from either key: a hostname names the same MAC on both sides
-    by_name = {d["host_name"]: mac for mac, d in devices.items()}
-    for mac in shared:
-        assert by_name[agents[mac]["name"]] == mac
+    # the estate is untidy: two MACs, renamed hosts, MAC collisions from re-imaged machines
+    by_device: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for vendor, records in (("7signal", seven_records), ("metaaccess", meta_records)):
+        for record in records.values():
+            by_device[record["device"]][vendor].append(record)
+    both = {d: v for d, v in by_device.items() if len(v) == 2}
+    assert len(both) >= 0.7 * DEVICES
+    wired = [d for d in both if len(physical[d]["macs"]) == 2]
+    assert wired
+    for device in wired:  # MetaAccess lists the wired adapter first; 7SIGNAL only the Wi-Fi one
+        meta_macs = both[device]["metaaccess"][0]["macs"]
+        assert meta_macs == physical[device]["macs"][::-1]
+        assert both[device]["7signal"][0]["macs"] == [physical[device]["macs"][0]]
+    renamed = [
+        d
+        for d, v in both.items()
+        if {r["name"] for r in v["7signal"]} != {r["name"] for r in v["metaaccess"]}
+    ]
+    assert renamed
+    for device in renamed:
+        names = {r["name"] for v in both[device].values() for r in v}
+        assert physical[device]["hostname"] in names and any(
+            n.startswith("DESKTOP-") for n in names
+        )
+    collided: dict[str, list[str]] = {}
+    for vendor, records in (("7signal", seven_records), ("metaaccess", meta_records)):
+        owners: dict[str, set[str]] = defaultdict(set)
+        ids: dict[str, list[str]] = defaultdict(list)
+        for record in records.values():
+            for mac in record["macs"]:
+                owners[mac].add(record["device"])
+                ids[mac].append(record["id"])
+        collisions = [mac for mac, found in ids.items() if len(found) > 1]
+        assert collisions, vendor
+        assert all(len(owners[mac]) == 1 for mac in collisions)  # one machine, re-imaged
+        collided[vendor] = collisions
+    silent = [a for a in agents.values() if a["mac"] in collided["7signal"]]
+    assert min(a["lastSeen"] for a in silent) < EPOCH.timestamp() * 1000  # the old agent
 
-    # the verbose status-change detail carries the same pairs, deleted devices included
-    monitored, deleted = metaaccess_verbose_changes(client, meta_url)
+    # the join the inventory makes: a Wi-Fi MAC names the same machine on both sides
+    for device, vendors in both.items():
+        seven_macs = {m for r in vendors["7signal"] for m in r["macs"]}
+        meta_macs = {m for r in vendors["metaaccess"] for m in r["macs"]}
+        assert seven_macs <= meta_macs, device
+
+
+@pytest.mark.parametrize("seed", [3])
+def test_verbose_status_changes_name_the_same_machines(serve, client, seed: int) -> None:
+    """The verbose status-change detail (deleted devices included) agrees with the truth."""
+    meta = serve("metaaccess", seed=seed, devices=DEVICES, clock=SimClock(EPOCH, speed=1e-9))
+    client.put(f"{meta.url}/_emulator/ratelimit", json={"enabled": False})
+    records = {r["id"]: r for r in fleet_truth(client, meta.url)["records"]}
+    monitored, deleted = metaaccess_verbose_changes(client, meta.url)
     assert monitored
-    for device in monitored + deleted:
-        mac = device["network_info"][0]["mac"]
-        if mac in agents:
-            assert agents[mac]["name"] == device["device_name"], mac
-
-    # what only one vendor sees: phones (7SIGNAL only), laptops MetaAccess deleted, desktops
-    # and devices enrolled in MetaAccess after the fleet was built (hostnames "…-N0001")
-    gone = {d["network_info"][0]["mac"] for d in deleted}
-    for mac in set(agents) - set(devices):
-        assert agents[mac]["platform"] == "android" or mac in gone, agents[mac]
-    for mac in set(devices) - set(agents):
-        device = devices[mac]
-        assert device["device_type"] == "desktop" or re.search(r"-N\d{4}$", device["host_name"])
+    for device in monitored:
+        record = records[device["device_id"]]
+        assert device["device_name"] == record["name"]
+        assert [n["mac"] for n in device["network_info"]] == record["macs"]
+    for device in deleted:
+        assert records[device["device_id"]]["deleted"]
+    enrolled = [r for r in records.values() if re.search(r"-N\d{4}$", r["name"])]
+    assert all(r["device"].startswith("pd-n") for r in enrolled)

@@ -47,6 +47,7 @@ VERBOSE1_KEYS = {
     "status",
     "status_detail",
     "issue",
+    "categories",
 }
 NETWORK_KEYS = {
     "description",

@@ -563,7 +563,8 @@ def test_data_log_records_every_15_minutes_over_the_seeded_history(still: Api) -
         "when",
         "epoch",
     }
-    assert record["variable"] == str(point)  # strings, as the spec's table says
+    assert record["variable"] == point  # an integer, like data_log_points' log_point
+    assert isinstance(record["record_id"], str)  # the other ids stay strings, as the table says
     assert isinstance(record["value"], str) and float(record["value"])
     assert record["is_alarm"] in ("true", "false") and record["units"] == "°F"
     assert len({r["record_id"] for r in records}) == len(records)
@@ -629,6 +630,26 @@ def test_data_log_points_lists_each_zone_and_unknown_device_is_code_4(still: Api
     assert {p["category"] for p in points["log_points"]} >= {"temperature", "power"}
     assert points["log_points"][0]["log_point"] == 124005001
     failed(still.uri("history/data_log_points/resource_type/device/device_id/1"), 4)
+
+
+def test_data_log_joins_data_log_points_on_variable_equals_log_point(still: Api) -> None:
+    """What a public client does: read a device's log points, then its data log, and join the
+    records' ``variable`` to the points' ``log_point`` (no type conversion)."""
+    answer = ok(
+        still.history_json("data_log_points", {"resource_type": "device", "device_id": DEVICE})
+    )
+    zone_by_point = {
+        p["log_point"]: p["zone_id"] for p in answer["history"]["data_log_points"]["log_points"]
+    }
+    records = ok(
+        still.history_json("data_log", {"log_points": list(zone_by_point), "record_offset": 50})
+    )["history"]["data_log"]
+    joined = [(zone_by_point[r["variable"]], r) for r in records if r["variable"] in zone_by_point]
+    assert len(joined) == len(records) == 50
+    assert {zone for zone, _ in joined} == set(zone_by_point.values())
+    point = next(iter(zone_by_point))  # the same in URI mode and in v2
+    uri = ok(still.uri(f"history/data_log/log_points/{{{point}}}", "v2"))["history"]["data_log"]
+    assert uri and {r["variable"] for r in uri} == {point}
 
 
 def test_event_log_filters_narrow_the_results(still: Api) -> None:

@@ -90,8 +90,15 @@ class Boolean(Spec):
 
 @dataclass(frozen=True)
 class Text(Spec):
+    """A string; ``blank=True`` also takes ``""`` (an option whose empty value means "work it
+    out", like ``console_url``: the base URL's origin + ``/console``)."""
+
+    blank: bool = False
+
     def check(self, value: object) -> str | None:
-        return None if isinstance(value, str) and value else "Expected a non-empty string."
+        if not isinstance(value, str):
+            return "Expected a string." if self.blank else "Expected a non-empty string."
+        return None if value or self.blank else "Expected a non-empty string."
 
 
 @dataclass(frozen=True)

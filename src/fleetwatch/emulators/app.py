@@ -164,6 +164,12 @@ def control_routes(
             counters.reset()
         return JSONResponse(counters.as_dict())
 
+    async def fleet(request: Request) -> Response:
+        with vendor.lock:
+            records = vendor.fleet_records()
+            devices = vendor.physical_devices()
+        return JSONResponse({"vendor": vendor.name, "records": records, "devices": devices})
+
     async def credentials(request: Request) -> Response:
         return JSONResponse(vendor.credentials())
 
@@ -178,6 +184,7 @@ def control_routes(
         Route(f"{p}/ratelimit", ratelimit, methods=["GET", "PUT"]),
         Route(f"{p}/counters", counter_view, methods=["GET", "DELETE"]),
         Route(f"{p}/credentials", credentials),
+        Route(f"{p}/fleet", fleet),
     ]
 
 

@@ -106,3 +106,12 @@ class VendorEmulator(ABC):
     def actions(self) -> dict[str, str]:
         """Scenario action names and what they take, for the control API's index."""
         return {}
+
+    def fleet_records(self) -> list[dict]:
+        """Every record this vendor serves, each naming its physical device:
+        ``{"id", "name", "macs", "device"}`` (``GET /_emulator/fleet``)."""
+        return []
+
+    def physical_devices(self) -> dict[str, dict]:
+        """The physical devices behind the records: ``{device: {"hostname", "macs"}}``."""
+        return self.fleet.physical_devices()

@@ -1,12 +1,17 @@
 """A deterministic, linked fleet: one campus whose endpoints the vendor emulators share.
 
-Laptops that run both a 7SIGNAL and a MetaAccess agent carry the same hostname and MAC in
-both emulators (the device inventory joins on them). Same seed ⇒ the same fleet, byte for byte.
+Laptops that run both a 7SIGNAL and a MetaAccess agent mostly carry the same hostname and MAC
+in both emulators, but not always, as in a real estate (``add_quirks``): some laptops have a
+second, wired MAC that only MetaAccess reports; some were renamed and one vendor still shows
+the old name; some were re-imaged, and the old agent records linger beside the new ones with
+the same MAC. Every record names its physical device (``physical``), which
+``GET /_emulator/fleet`` reveals, so an inventory join can be checked against the truth.
+Same seed ⇒ the same fleet, byte for byte.
 """
 
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 ORGANIZATION = "fleetwatch-demo"
 CAMPUS = "Riverside Campus"
@@ -78,6 +83,13 @@ ENDPOINT_KINDS = [
     ("linux", "Linux", "Ubuntu 22.04 LTS", ["22.04"], "LENOVO", ["ThinkPad X1 Carbon Gen 11"]),
 ]
 PHONE_KIND = ("android", "Android", "Android 14", ["14"], "SAMSUNG", ["SM-S911U", "SM-A546U"])
+VENDORS_WITH_ENDPOINTS = ("7signal", "metaaccess")
+# Shares of the laptops running both agents that get each quirk (at least one each once the
+# fleet has QUIRK_MIN_LAPTOPS such laptops; none below, so tiny test fleets stay simple).
+WIRED_SHARE = 0.05  # docked: a wired MAC too, which only MetaAccess (it lists every adapter) sees
+RENAMED_SHARE = 0.03  # renamed; one vendor still shows the old (imaging default) name
+REIMAGED_SHARE = 0.02  # re-imaged: new agent records; the old ones stay, silent, same MAC
+QUIRK_MIN_LAPTOPS = 50  # about 63 devices: the demo (200) has them, small test fleets not
 
 
 @dataclass(slots=True)
@@ -110,6 +122,15 @@ class Endpoint:
     public_ip: str
     agent_id: str | None
     device_id: str | None
+    physical: str = ""  # the physical device this record belongs to (``pd-<index>``)
+    wired_mac: str | None = None  # a second (Ethernet) adapter
+    names: dict[str, str] = field(default_factory=dict)  # vendor -> the (old) name it shows
+    stale: bool = False  # an agent record left behind by a re-image: silent since
+
+    def seen_by(self, vendor: str) -> "Endpoint":
+        """This record as ``vendor`` shows it (its old name, if it never saw the rename)."""
+        name = self.names.get(vendor)
+        return self if name is None else replace(self, hostname=name)
 
 
 @dataclass(slots=True)
@@ -144,12 +165,32 @@ class Fleet:
     ssids: list[str]
     endpoints: list[Endpoint]
     sensor_devices: list[SensorDevice] = field(default_factory=list)
+    #: Old agent records of re-imaged endpoints (same physical device and MAC, other ids).
+    retired: list[Endpoint] = field(default_factory=list)
 
     def seven_signal_agents(self) -> list[Endpoint]:
-        return [e for e in self.endpoints if e.agent_id is not None]
+        """Every 7SIGNAL agent record, as 7SIGNAL shows it (retired ones last)."""
+        return [
+            e.seen_by("7signal") for e in self.endpoints + self.retired if e.agent_id is not None
+        ]
 
     def metaaccess_devices(self) -> list[Endpoint]:
-        return [e for e in self.endpoints if e.device_id is not None]
+        """Every MetaAccess device record, as MetaAccess shows it (retired ones last)."""
+        return [
+            e.seen_by("metaaccess")
+            for e in self.endpoints + self.retired
+            if e.device_id is not None
+        ]
+
+    def physical_devices(self) -> dict[str, dict]:
+        """The truth: each physical endpoint's current hostname and every MAC it has."""
+        return {
+            e.physical: {
+                "hostname": e.hostname,
+                "macs": [e.mac] + ([e.wired_mac] if e.wired_mac else []),
+            }
+            for e in self.endpoints
+        }
 
 
 def _uuid(rng: random.Random) -> str:
@@ -212,6 +253,7 @@ def generate_fleet(seed: int = 1, devices: int = 200) -> Fleet:
                 public_ip=f"198.51.100.{rng.randrange(1, 255)}",
                 agent_id=_uuid(rng) if has_agent else None,
                 device_id=_hwid(rng) if has_device else None,
+                physical=f"pd-{index:05d}",
             )
         )
     sensor_devices = []
@@ -251,4 +293,41 @@ def generate_fleet(seed: int = 1, devices: int = 200) -> Fleet:
                 zones=zones,
             )
         )
-    return Fleet(seed, ORGANIZATION, CAMPUS, locations, list(SSIDS), endpoints, sensor_devices)
+    fleet = Fleet(seed, ORGANIZATION, CAMPUS, locations, list(SSIDS), endpoints, sensor_devices)
+    add_quirks(fleet, random.Random(f"fleet-quirks:{seed}"))
+    return fleet
+
+
+def _quirk_count(share: float, population: int) -> int:
+    return 0 if population < QUIRK_MIN_LAPTOPS else max(1, round(share * population))
+
+
+def add_quirks(fleet: Fleet, rng: random.Random) -> None:
+    """Make the linked fleet as untidy as a real one, on distinct laptops that run both agents.
+
+    Drawn from their own RNG, after the fleet is built, so every other endpoint (and every
+    scenario that picks by position) is what it was without them.
+    """
+    laptops = [e for e in fleet.endpoints if e.agent_id is not None and e.device_id is not None]
+    wired = _quirk_count(WIRED_SHARE, len(laptops))
+    renamed = _quirk_count(RENAMED_SHARE, len(laptops))
+    reimaged = _quirk_count(REIMAGED_SHARE, len(laptops))
+    chosen = rng.sample(laptops, min(len(laptops), wired + renamed + reimaged))
+    for endpoint in chosen[:wired]:
+        octets = [0x3C, 0x52, 0x82, rng.randrange(256), rng.randrange(256), rng.randrange(256)]
+        endpoint.wired_mac = ":".join(f"{o:02X}" for o in octets)
+    for endpoint in chosen[wired : wired + renamed]:
+        vendor = rng.choice(VENDORS_WITH_ENDPOINTS)
+        endpoint.names[vendor] = "DESKTOP-" + "".join(
+            rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(7)
+        )
+    for endpoint in chosen[wired + renamed :]:
+        fleet.retired.append(
+            replace(
+                endpoint,
+                agent_id=_uuid(rng),
+                device_id=_hwid(rng),
+                names=dict(endpoint.names),
+                stale=True,
+            )
+        )

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from fleetwatch.emulators import ratelimit
+from fleetwatch.emulators import console, ratelimit
 from fleetwatch.emulators.base import ControlError, VendorEmulator, loads_json
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.emulators.fleet import Fleet
@@ -40,6 +40,7 @@ MAX_ACTIVITY_AGE_HOURS = 720
 _DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
 _QUERY_INT = re.compile(r"^-?\d+$")
 _CURSOR_PREFIX = "ma36:"
+CONSOLE = console.CONSOLE_PREFIX
 
 Handler = Callable[[Request, str], Awaitable[Response]]
 
@@ -161,7 +162,46 @@ class MetaAccessEmulator(VendorEmulator):
             Route("/o/api/v3/activities", self._api(self.activities), methods=["POST"]),
             Route("/o/api/v2.2/devices", self._api(self.devices_v22), methods=["GET"]),
             Route("/o/api/v3.6/devices", self._api(self.devices_v36), methods=["POST"]),
+            Route(f"{CONSOLE}/", self.console_home, methods=["GET"]),
+            Route(f"{CONSOLE}/devices/{{device_id}}", self.console_device, methods=["GET"]),
         ]
+
+    # --- the console pages incidents link to (no token: a person's browser) ------------------
+    async def console_home(self, request: Request) -> Response:
+        with self.lock:
+            world = self.world
+            links = [
+                (f"{CONSOLE}/devices/{device_id}", world.endpoints[device_id].hostname)
+                for device_id in sorted(world.non_compliant)
+            ]
+            fields = [("Devices", world.live_count()), ("Non-compliant", len(links))]
+        return console.page("MetaAccess", "Devices", fields, links)
+
+    async def console_device(self, request: Request) -> Response:
+        """Every device the account has known, deleted ones too (their incidents end, but
+        the link stays)."""
+        device_id = request.path_params["device_id"]
+        with self.lock:
+            endpoint = self.world.endpoints.get(device_id)
+            if endpoint is None:
+                return console.not_found("MetaAccess", f"device {device_id}")
+            state = self.world.state(device_id)
+            issues = [
+                f"{c['severity']}: {c['issue']} ({c['name']})"
+                for c in render.categories(device_id, state)
+            ]
+            fields = [
+                ("Device", device_id),
+                ("Host name", endpoint.hostname),
+                ("Group", endpoint.group),
+                ("OS", endpoint.os_name),
+                ("MAC", endpoint.mac),
+                ("Status", "deleted" if state.deleted else state.status),
+                ("Severity", state.severity),
+                ("Issues", issues),
+                ("Last seen", render.iso_z(self.world.dt(self.world.last_seen(device_id)))),
+            ]
+        return console.page("MetaAccess", endpoint.hostname, fields)
 
     def _api(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """Authenticate (query ``access_token`` or a Bearer header), then rate-limit per
@@ -405,6 +445,33 @@ class MetaAccessEmulator(VendorEmulator):
         )
         response.headers["Retry-After"] = ratelimit.retry_after_header(retry_after)
         return response
+
+    def fleet_records(self) -> list[dict]:
+        """Every device record, deleted, enrolled and re-imaged machines' old ones included."""
+        world = self.world
+        return [
+            {
+                "id": device_id,
+                "name": endpoint.hostname,
+                "macs": render.macs(endpoint),
+                "device": endpoint.physical,
+                "deleted": world.state(device_id).deleted,
+            }
+            for device_id in world.order
+            for endpoint in [world.endpoints[device_id]]
+        ]
+
+    def physical_devices(self) -> dict[str, dict]:
+        """The fleet's, and the machines enrolled since (MetaAccess is the only one to know)."""
+        devices = self.fleet.physical_devices()
+        for device_id in self.world.order:
+            endpoint = self.world.endpoints[device_id]
+            if endpoint.physical not in devices:
+                devices[endpoint.physical] = {
+                    "hostname": endpoint.hostname,
+                    "macs": render.macs(endpoint),
+                }
+        return devices
 
     def ground_truth(self) -> dict:
         world = self.world

@@ -216,6 +216,9 @@ class World:
         state = self.state(device_id)
         if state.deleted and state.changed_at is not None:
             return state.changed_at
+        if self.endpoints[device_id].stale:  # re-imaged: the old record stopped reporting
+            stopped = -3 * DAY - stable_hash(device_id) % DAY  # 3-4 days before the epoch
+            return max(stopped, self.enrolled(device_id))
         seen = self.last_tick - stable_hash(device_id) % 600
         if state.changed_at is not None:
             seen = max(seen, state.changed_at)
@@ -290,6 +293,7 @@ class World:
                 public_ip=f"198.51.100.{rng.randrange(1, 255)}",
                 agent_id=None,
                 device_id=device_id,
+                physical=f"pd-n{n:04d}",
             )
         )
         self.enrolled_at[device_id] = t

@@ -15,6 +15,24 @@ ADAPTERS = {
     "Linux": "wlp0s20f3",
 }
 REMEDIATION = "https://gears.opswat.com/o/remediation.html?device_id="
+# (category_id, category, issue) a device can fail; the names are OESIS policy categories
+# [F: Antivirus, Anti-phishing, Public File Sharing, Malware detection, Other; I: the rest].
+CRITICAL_ISSUES = (
+    (5, "Antivirus", "Real-time protection is turned off"),
+    (13, "Encryption", "The system disk is not encrypted"),
+    (6, "Firewall", "The firewall is turned off"),
+    (10, "Patch Management", "Critical security patches are missing"),
+    (7, "Malware detection", "A threat was found and not removed"),
+    (5, "Antivirus", "Virus definitions are more than 7 days old"),
+)
+WARNING_ISSUES = (
+    (11, "Backup", "No backup in the last 14 days"),
+    (8, "Public File Sharing", "A public file-sharing application is installed"),
+    (9, "Anti-phishing", "The browser's anti-phishing protection is off"),
+    (10, "Patch Management", "Operating system updates are pending"),
+    (12, "Other", "The screen does not lock within 15 minutes"),
+    (12, "Other", "The browser version is no longer supported"),
+)
 
 
 def iso_z(when: datetime) -> str:
@@ -37,6 +55,25 @@ def issue(state: DeviceState) -> dict:
     }
 
 
+def _pick(catalog: tuple, count: int, h: int) -> list[tuple[int, str, str]]:
+    start = h % len(catalog)
+    return [catalog[(start + k) % len(catalog)] for k in range(min(count, len(catalog)))]
+
+
+def categories(device_id: str, state: DeviceState) -> list[dict]:
+    """The issues behind ``issue``'s counters, critical first: one entry per issue, picked
+    from the catalogs by the device and its change, so the same state always names the same
+    issues and a new change may name others [I: the vendor's ``categories[]{category_id,
+    issue, apps}`` (opswat-php), with ``name`` and ``severity`` added]."""
+    h = stable_hash(f"{device_id}:{state.seq}")
+    chosen = [("critical", item) for item in _pick(CRITICAL_ISSUES, state.critical, h)]
+    chosen += [("warning", item) for item in _pick(WARNING_ISSUES, state.warning, h >> 8)]
+    return [
+        {"category_id": cid, "name": name, "severity": severity, "issue": issue, "apps": []}
+        for severity, (cid, name, issue) in chosen
+    ]
+
+
 def device_type(endpoint: Endpoint) -> str:
     """Desktops run only the MetaAccess agent; the rest of the fleet are laptops."""
     return "desktop" if endpoint.agent_id is None and endpoint.index >= 0 else "laptop"
@@ -51,19 +88,39 @@ def ipv6(mac: str) -> str:
     return "fe80::" + ":".join(groups)
 
 
+WIRED_ADAPTER = "Intel(R) Ethernet Connection (13) I219-LM"
+
+
+def macs(endpoint: Endpoint) -> list[str]:
+    """Every adapter's MAC, as MetaAccess lists them: a docked laptop's wired one first."""
+    return ([endpoint.wired_mac] if endpoint.wired_mac else []) + [endpoint.mac]
+
+
+def wired_ip(endpoint: Endpoint) -> str:
+    return endpoint.local_ip.replace("10.", "10.1", 1)  # the wired VLAN: 10.1xx.…
+
+
 def brief_network(endpoint: Endpoint) -> list[dict]:
-    return [{"ipv4": endpoint.local_ip, "mac": endpoint.mac}]
+    """Every adapter's address and MAC, a docked laptop's wired one first."""
+    wireless = {"ipv4": endpoint.local_ip, "mac": endpoint.mac}
+    if endpoint.wired_mac:
+        return [{"ipv4": wired_ip(endpoint), "mac": endpoint.wired_mac}, wireless]
+    return [wireless]
 
 
 def full_network(world: World, endpoint: Endpoint, device_id: str) -> list[dict]:
-    prefix = ".".join(endpoint.local_ip.split(".")[:2])  # fleet hosts never use x.y.255.z
+    """Every adapter, a docked laptop's wired one first."""
     lease = world.dt(world.last_tick - stable_hash(device_id) % 43200)
+    adapters = []
+    if endpoint.wired_mac:
+        adapters.append((WIRED_ADAPTER, wired_ip(endpoint), endpoint.wired_mac))
+    adapters.append((ADAPTERS.get(endpoint.os_family, "Wi-Fi"), endpoint.local_ip, endpoint.mac))
     return [
         {
-            "description": ADAPTERS.get(endpoint.os_family, "Wi-Fi"),
-            "ipv4": endpoint.local_ip,
-            "ipv6": ipv6(endpoint.mac),
-            "mac": endpoint.mac,
+            "description": name,
+            "ipv4": ip,
+            "ipv6": ipv6(mac),
+            "mac": mac,
             "subnet_mask": "255.255.0.0",
             "media_state": "connected",
             "dhcp_enabled": "true",
@@ -74,6 +131,8 @@ def full_network(world: World, endpoint: Endpoint, device_id: str) -> list[dict]
             "default_gateway": f"{prefix}.255.254",
             "dns_addresses": [f"{prefix}.255.252", "1.1.1.1"],
         }
+        for name, ip, mac in adapters
+        for prefix in [".".join(ip.split(".")[:2])]  # fleet hosts never use x.y.255.z
     ]
 
 
@@ -137,6 +196,7 @@ def monitored_device(world: World, device_id: str, verbose: bool) -> dict:
         "status": state.status,
         "status_detail": status_detail(state),
         "issue": issue(state),
+        "categories": categories(device_id, state),
     }
 
 
@@ -170,11 +230,8 @@ def v22_device(world: World, device_id: str) -> dict:
         "user_info": {"username": endpoint.user, "domain": "FLEETWATCH"},
         "os_info": info,
         "network_info": [
-            {
-                "mac_addr": endpoint.mac,
-                "ipv4_addr": endpoint.local_ip,
-                "ipv6_addr": ipv6(endpoint.mac),
-            }
+            {"mac_addr": item["mac"], "ipv4_addr": item["ipv4"], "ipv6_addr": ipv6(item["mac"])}
+            for item in brief_network(endpoint)
         ],
         "status": state.status,
         "severity": state.severity,

@@ -1,19 +1,19 @@
 """Sensaphone.net emulator (``fleetwatch emulate sensaphone``); see docs/emulators/sensaphone.md.
 
-``emulator`` is the HTTP layer, ``timeline`` the simulated account (readings, alarms, power,
-connectivity, logs) and ``history`` the History API's filters and queries. ``BENCH`` tells
-the benchmark how to log in and which paths to hit.
+Laid out like every vendor emulator: ``model`` holds the simulated account (readings, alarms,
+power, connectivity, logs), ``auth`` the login and sessions, ``render`` the device and zone
+shapes, ``emulator`` the Starlette routes and control API, and ``bench`` the benchmark hook;
+``history`` holds the History API's filters and queries.
 """
 
+from fleetwatch.emulators.sensaphone.bench import BENCH, bench_paths
 from fleetwatch.emulators.sensaphone.emulator import (
-    BENCH,
     CODE_INVALID,
     CODE_LOGIN,
     CODE_NOT_FOUND,
     CODE_OK,
     CODE_SESSION,
     SensaphoneEmulator,
-    bench_paths,
 )
 
 __all__ = [

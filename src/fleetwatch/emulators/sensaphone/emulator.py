@@ -7,10 +7,8 @@ application errors are HTTP 200 with ``success: false`` (clients check ``result`
 transport-level problems use other statuses. See docs/emulators/sensaphone.md.
 """
 
-import hashlib
 import math
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import unquote_to_bytes
 
@@ -19,21 +17,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from fleetwatch.emulators import console
 from fleetwatch.emulators.base import ControlError, VendorEmulator, loads_json
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.emulators.fleet import Fleet, SensorDevice, Zone
 from fleetwatch.emulators.ratelimit import SlidingWindow, retry_after_header
-from fleetwatch.emulators.sensaphone import history
-from fleetwatch.emulators.sensaphone.timeline import (
+from fleetwatch.emulators.sensaphone import auth, history, render
+from fleetwatch.emulators.sensaphone.auth import (
+    DEMO_PASSWORD,
+    DEMO_USER,
+    SESSION_SECONDS,
+    USERS,
+    Session,
+)
+from fleetwatch.emulators.sensaphone.model import (
     ALARMABLE_KINDS,
     HISTORY_SECONDS,
     SHAPES,
     TICK_SECONDS,
-    ZONE_STATES,
     Contact,
     Timeline,
     User,
-    format_value,
     iso,
 )
 
@@ -47,47 +51,8 @@ CODE_SERVER_ERROR = 6  # only with HTTP 5xx
 CODE_RATE_LIMITED = 7  # only with HTTP 429 (rate limiting is off unless configured)
 
 VERSIONS = ("v1", "v2", "v3")
-SESSION_SECONDS = 86_400
-MAX_SESSIONS = 10_000
-DEMO_USER = "demo@fleetwatch.local"
-DEMO_PASSWORD = "demo-password"
-USERS = [
-    ("Demo User", DEMO_USER),
-    ("Alice Facilities", "alice@fleetwatch.local"),
-    ("Bob Night Shift", "bob@fleetwatch.local"),
-    ("Carol Plant Manager", "carol@fleetwatch.local"),
-]
+CONSOLE = console.CONSOLE_PREFIX
 CONTACTS = ["Facilities On-Call", "Night Shift", "Plant Manager", "Security Desk"]
-ZONE_META = {
-    "type_list": [
-        {"type": kind, "name": shape.label, "units": list(shape.units_options)}
-        for kind, shape in SHAPES.items()
-    ]
-}
-
-# For bench/emulators.py: how to log in, where to find the session, and two paths to hit.
-# ``cheap`` does no work beyond the session check; ``poll`` is what a connector polls.
-BENCH = {
-    "login": {
-        "method": "POST",
-        "path": "/api/v1/login",
-        "json": {
-            "request_type": "create",
-            "resource": "login",
-            "user_name": DEMO_USER,
-            "password": DEMO_PASSWORD,
-        },
-    },
-    "session_fields": ("acctid", "session"),  # in the login answer's ``response``
-    "cheap": "/api/v1/{acctid}/{session}/login/session_expiration",
-    "poll": "/api/v1/{acctid}/{session}/history/event_log/begin_offset/0/record_offset/50",
-}
-
-
-def bench_paths(login_answer: dict) -> dict[str, str]:
-    """The BENCH paths filled in from a login answer's JSON: ``{"cheap": ..., "poll": ...}``."""
-    fields = {name: login_answer["response"][name] for name in BENCH["session_fields"]}
-    return {name: BENCH[name].format(**fields) for name in ("cheap", "poll")}
 
 
 class VersionConvertor(Convertor[str]):
@@ -118,15 +83,6 @@ class _RateLimited(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__("rate limited")
         self.retry_after = retry_after
-
-
-@dataclass(slots=True)
-class Session:
-    token: str
-    acctid: int
-    user: User
-    login_timestamp: int
-    expires_at: int
 
 
 def envelope(response: dict | None = None, code: int = CODE_OK, message: str = "Success") -> dict:
@@ -194,8 +150,7 @@ class SensaphoneEmulator(VendorEmulator):
             devices, seed, math.floor(clock.epoch.timestamp()), users, contacts, account_tz
         )
         self._extra_users: dict[str, User] = {}
-        self._sessions: dict[str, Session] = {}
-        self._logins = 0
+        self._sessions = auth.SessionStore(seed)
         self._rate = {"enabled": False, "limit": 60, "window": 60.0}
         self._limiter = SlidingWindow(60, 60.0)
         # Seed the logs: replay the scenario over the hours before the epoch.
@@ -241,7 +196,74 @@ class SensaphoneEmulator(VendorEmulator):
                 self._api(self._history_path),
                 methods=both,
             ),
+            Route(f"{CONSOLE}/", self._console_home, methods=get),
+            Route(f"{CONSOLE}/devices/{{device_id}}", self._console_device, methods=get),
+            Route(
+                f"{CONSOLE}/devices/{{device_id}}/zones/{{zone_id}}",
+                self._console_zone,
+                methods=get,
+            ),
         ]
+
+    # --- the console pages incidents link to (no session: a person's browser) ---------------
+    def _console_lookup(self, request: Request) -> tuple[SensorDevice, Zone | None] | str:
+        """The device (and zone) a console path names, or what was not found."""
+        raw_device = request.path_params["device_id"]
+        raw_zone = request.path_params.get("zone_id")
+        try:
+            device = self._device(raw_device)
+            zone = None if raw_zone is None else self._zone(device, raw_zone)
+        except ApiError:
+            return f"device {raw_device}" + ("" if raw_zone is None else f" zone {raw_zone}")
+        return device, zone
+
+    async def _console_home(self, request: Request) -> Response:
+        with self.lock:
+            links = [(f"{CONSOLE}/devices/{d.device_id}", d.name) for d in self.timeline.devices]
+        return console.page("Sensaphone.net", "Devices", [("Devices", len(links))], links)
+
+    async def _console_device(self, request: Request) -> Response:
+        with self.lock:
+            found = self._console_lookup(request)
+            if isinstance(found, str):
+                return console.not_found("Sensaphone.net", found)
+            device, _ = found
+            view = render.device_view(self.timeline, device, "v1", self._now())
+        fields = [
+            ("Device", device.device_id),
+            ("Name", device.name),
+            ("Product", device.product),
+            ("Site", device.site),
+            ("Time zone", device.timezone),
+            ("Online", view["is_online"]),
+            ("Power", view["power_value"]),
+            ("Battery", view.get("battery_value")),
+        ]
+        links = [
+            (f"{CONSOLE}/devices/{device.device_id}/zones/{z['zone_id']}", z["name"])
+            for z in view["zone"]
+        ]
+        return console.page("Sensaphone.net", device.name, fields, links)
+
+    async def _console_zone(self, request: Request) -> Response:
+        with self.lock:
+            found = self._console_lookup(request)
+            if isinstance(found, str):
+                return console.not_found("Sensaphone.net", found)
+            device, zone = found
+            view = render.zone_view(self.timeline, device, zone, self._now())
+        alarm = view["alarm_zone"]
+        fields = [
+            ("Device", f"{device.name} ({device.device_id})"),
+            ("Zone", f"{zone.name} ({zone.zone_id})"),
+            ("Type", zone.kind),
+            ("Value", view["value"]),
+            ("Alarm limits", f"{alarm['alarm_low']} .. {alarm['alarm_high']}"),
+            ("State", alarm["alarm_status_str"]),
+            ("Unacknowledged alarms", alarm["unack_alarms"]),
+        ]
+        links = [(f"{CONSOLE}/devices/{device.device_id}", device.name)]
+        return console.page("Sensaphone.net", f"{device.name}: {zone.name}", fields, links)
 
     def _api(self, handler):
         """Wrap a handler: unknown log → 404, application errors → envelope, rate limit → 429."""
@@ -301,7 +323,7 @@ class SensaphoneEmulator(VendorEmulator):
         if session is None or session.acctid != account:
             raise ApiError(CODE_SESSION, "Session invalid or expired: log in again")
         if self.clock.now().timestamp() >= session.expires_at:
-            del self._sessions[session.token]
+            self._sessions.drop(session)
             raise ApiError(CODE_SESSION, "Session expired: log in again")
         return session
 
@@ -315,23 +337,11 @@ class SensaphoneEmulator(VendorEmulator):
             raise ApiError(CODE_INVALID, "user_name and password are required strings")
         if not user_name or not password:
             raise ApiError(CODE_INVALID, "user_name and password must not be empty")
-        good_user = user_name.strip().casefold() == DEMO_USER
+        good_user = auth.demo_user(user_name)
         self._rate_check(f"acct:{self.acctid}" if good_user else f"login:{user_name.casefold()}")
-        if not (good_user and password == DEMO_PASSWORD):
+        if not auth.login_ok(user_name, password):
             raise ApiError(CODE_LOGIN, "Login failed: wrong user name or password")
-        self._logins += 1
-        token = hashlib.sha256(f"sensaphone-session:{self.seed}:{self._logins}".encode())
-        now = self._now()
-        session = Session(
-            token.hexdigest()[:35],
-            self.acctid,
-            self.timeline.users[0],
-            now,
-            now + SESSION_SECONDS,
-        )
-        if len(self._sessions) >= MAX_SESSIONS:  # forget the oldest (dicts keep order)
-            del self._sessions[next(iter(self._sessions))]
-        self._sessions[session.token] = session
+        session = self._sessions.create(self.acctid, self.timeline.users[0], self._now())
         return ok(
             {
                 "acctid": session.acctid,
@@ -409,60 +419,13 @@ class SensaphoneEmulator(VendorEmulator):
         return zone
 
     def _zone_view(self, device: SensorDevice, zone: Zone, t: int) -> dict:
-        value, _ = self.timeline.reading(device, zone, t)
-        status, unack = self.timeline.zone_state(device, zone, t)
-        return {
-            "name": zone.name,
-            "zone_id": zone.zone_id,
-            "enable": True,
-            "type": zone.kind,
-            "units": zone.units,
-            "value": format_value(value, zone),
-            "alarm_zone": {
-                "alarm_low": zone.low,
-                "alarm_high": zone.high,
-                "alarm_status": status,
-                "alarm_status_str": ZONE_STATES[status],
-                "unack_alarms": unack,
-            },
-            "loggable_zone": {"log_point": zone.log_point, "log_interval": 900},
-        }
+        return render.zone_view(self.timeline, device, zone, t)
 
     def _device_view(self, device: SensorDevice, version: str, t: int) -> dict:
-        power_out = device.device_id in self.timeline.power_failures
-        battery = next((z for z in device.zones if z.kind == "battery"), None)
-        offline = device.device_id in self.timeline.offline
-        view = {
-            "device_id": device.device_id,
-            "id": device.serial,
-            "name": device.name,
-            "description": f"{device.product} at {device.site}",
-            "timezone": device.timezone,
-            "product": device.product,
-            "is_online": not offline,
-            "is_offline_unack": offline,
-            "offline_timeout": 15,
-            "power_value": "Off" if power_out else "On",
-            "power_status": 1 if power_out else 2,
-        }
-        if battery is not None:
-            volts, low = self.timeline.reading(device, battery, t)
-            view["battery_value"] = format_value(volts, battery)
-            view["battery_status"] = 1 if low else 2
-        view["zone"] = [self._zone_view(device, zone, t) for zone in device.zones]
-        if version != "v1":
-            view["zone_meta"] = ZONE_META
-        return view
+        return render.device_view(self.timeline, device, version, t)
 
     def _zones_view(self, device: SensorDevice, zones: list[Zone], version: str, t: int) -> dict:
-        view = {
-            "device_id": device.device_id,
-            "name": device.name,
-            "zone": [self._zone_view(device, zone, t) for zone in zones],
-        }
-        if version != "v1":
-            view["zone_meta"] = ZONE_META
-        return view
+        return render.zones_view(self.timeline, device, zones, version, t)
 
     def _requested(self, spec: object) -> list[tuple[SensorDevice, object]]:
         """Devices named by a JSON-mode ``device`` value (null = all), with their item."""
@@ -591,6 +554,17 @@ class SensaphoneEmulator(VendorEmulator):
             status_code=429,
             headers={"Retry-After": retry_after_header(retry_after)},
         )
+
+    def fleet_records(self) -> list[dict]:
+        """Every device record: each is its own physical sensor hub (no MAC in this API)."""
+        return [
+            {"id": d.device_id, "name": d.name, "macs": [], "device": f"sensor-{d.device_id}"}
+            for d in self.timeline.devices
+        ]
+
+    def physical_devices(self) -> dict[str, dict]:
+        devices = self.timeline.devices
+        return {f"sensor-{d.device_id}": {"hostname": d.name, "macs": []} for d in devices}
 
     def ground_truth(self) -> dict:
         tl, now = self.timeline, self._now()
@@ -738,7 +712,7 @@ class SensaphoneEmulator(VendorEmulator):
         return float(value)
 
     def revoke_credentials(self) -> None:
-        self._sessions.clear()
+        self._sessions.revoke_all()
 
     def credentials(self) -> dict:
         return {"user_name": DEMO_USER, "password": DEMO_PASSWORD}

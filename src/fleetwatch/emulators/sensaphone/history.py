@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from fleetwatch.codecs.sensaphone import MAX_TIMESTAMP, from_sensaphone, is_valid
-from fleetwatch.emulators.sensaphone.timeline import (
+from fleetwatch.emulators.sensaphone.model import (
     AUDIT_CHANGES,
     DATA_STATUSES,
     EVENT_TYPES,
@@ -382,12 +382,15 @@ def data_log(timeline: Timeline, filters: dict, now: int) -> list[dict]:
 
 
 def data_item(timeline: Timeline, slot: int, point: int) -> dict:
+    """One record. ``variable`` is the integer log point id, the type ``data_log_points``
+    serves ``log_point`` in, so clients that join the two find the records
+    (docs/emulators/sensaphone.md)."""
     device, zone = timeline.by_log_point[point]
     epoch = slot * LOG_INTERVAL
     value, is_alarm = timeline.reading(device, zone, epoch)
     return {
         "record_id": str(slot * 1_000_000_000 + point),
-        "variable": str(point),
+        "variable": point,
         "value": format_number(value, zone),
         "units": zone.units,
         "is_alarm": "true" if is_alarm else "false",

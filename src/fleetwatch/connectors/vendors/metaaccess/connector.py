@@ -19,10 +19,11 @@ import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
+from fleetwatch.connectors import console
 from fleetwatch.connectors.auth import OAuth2ClientCredentials
 from fleetwatch.connectors.base import HubView, PollResult, VendorConnector
 from fleetwatch.connectors.http import VendorError
-from fleetwatch.connectors.options import Number
+from fleetwatch.connectors.options import Number, Text
 from fleetwatch.connectors.pagination import PageNumberPaginator, TokenPaginator
 from fleetwatch.connectors.vendors.metaaccess import mapping
 from fleetwatch.connectors.vendors.metaaccess.mapping import DEVICE_PREFIX, RESOLVED_STATUSES
@@ -87,12 +88,19 @@ class MetaAccessConnector(VendorConnector):
             minimum=1, maximum=MAX_ACTIVITY_HOURS, integer=True, default=1
         ),
         "page_size": Number(minimum=1, maximum=MAX_PAGE_SIZE, integer=True, default=50),
+        # the vendor console details_url links to; "": <base URL origin>/console (the emulator)
+        console.OPTION: Text(default="", blank=True),
     }
 
     # --- configuration ------------------------------------------------------------------------
     @property
     def overlap(self) -> float:
         return float(self.options["overlap"])
+
+    @property
+    def console_root(self) -> str:
+        """Where details_url points: the ``console_url`` option, else the emulator's console."""
+        return console.console_url(self.options, self.http.base_url)
 
     @property
     def page_size(self) -> int:
@@ -164,7 +172,8 @@ class MetaAccessConnector(VendorConnector):
         ended = self.device_incidents(result, monitored, deleted, full, last_poll, now, hub)
         self.device_records(result, monitored, deleted, full, hub)
         result.incidents.extend(
-            mapping.activity_incident(item, now) for item in self.dedupe_activities(activities)
+            mapping.activity_incident(item, now, self.console_root)
+            for item in self.dedupe_activities(activities)
         )
         if clock.now is not None:  # else the last reading stands (earlier: only safer)
             vendor_mark, mark_from = clock.now, clock.source
@@ -229,7 +238,8 @@ class MetaAccessConnector(VendorConnector):
             sid = DEVICE_PREFIX + mapping.text(item.get("device_id"))
             state = mapping.status(item)
             if state == "non-compliant":
-                result.incidents.append(mapping.device_incident(item, now, stored.get(sid)))
+                draft = mapping.device_incident(item, now, stored.get(sid), self.console_root)
+                result.incidents.append(draft)
             elif state in RESOLVED_STATUSES and sid in stored:
                 seen = mapping.parse_gmt(item.get("last_seen")) or now
                 ends[sid] = min(max(seen, floor) if floor else seen, now)

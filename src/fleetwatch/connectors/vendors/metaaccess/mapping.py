@@ -7,6 +7,7 @@ import hashlib
 import re
 from datetime import UTC, datetime
 
+from fleetwatch.connectors import console
 from fleetwatch.connectors.base import INFINITY, DeviceRecord, IncidentDraft, StoredIncident
 
 DEVICE_PREFIX = "device:"
@@ -18,6 +19,8 @@ ACTIVITY_LEVEL = 4
 #: Statuses that are positive evidence a device no longer needs an open incident.
 RESOLVED_STATUSES = {"compliant", "exempted"}
 PRIVATE = "<private>"  # what the vendor sends for fields withheld for privacy
+#: How many issues a description names (critical first); the rest are counted.
+TOP_ISSUES = 3
 
 MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 _ACTIVITY_TIME = re.compile(
@@ -105,6 +108,49 @@ def severity(item: dict) -> str:
     return "warning" if counts["warning"] else "no_issues"
 
 
+def issue_names(item: dict) -> list[str] | None:
+    """The device's issues, critical first, from ``categories[]`` (status_changed, verbose):
+    ``"Real-time protection is turned off (Antivirus)"``. None when the record carries no
+    ``categories`` (the v3.6 list, or verbose 0): the issues are then unknown, not absent."""
+    raw = item.get("categories")
+    if not isinstance(raw, list):
+        return None
+    ranked = []
+    for position, category in enumerate(raw):
+        if not isinstance(category, dict):
+            continue
+        issue = category.get("issue")
+        if isinstance(issue, dict):  # the vendor's shape is undocumented: take a description
+            issue = issue.get("description") or issue.get("name")
+        words, name = text(issue), text(category.get("name"))
+        if not words and not name:
+            continue
+        label = f"{words} ({name})" if words and name else words or name
+        rank = 0 if text(category.get("severity")).lower() == "critical" else 1
+        ranked.append((rank, position, label))
+    return [label for _, _, label in sorted(ranked)]
+
+
+def issues_text(counts: dict, names: list[str]) -> str:
+    """``2 critical, 2 warning issues: A (Antivirus), B (Firewall), C (Backup) and 1 more``."""
+    summary = f"{counts['critical']} critical, {counts['warning']} warning issues"
+    if not names:
+        return summary
+    shown = ", ".join(names[:TOP_ISSUES])
+    more = len(names) - TOP_ISSUES
+    return f"{summary}: {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def iso_utc(when: datetime | None) -> str | None:
+    """A vendor time for metadata: ISO 8601 in UTC, never the vendor's display string."""
+    return when.astimezone(UTC).isoformat() if when else None
+
+
+def device_url(item: dict, console_root: str) -> str:
+    """The device's page in the vendor console: ``<console_url>/devices/<device_id>``."""
+    return console.link(console_root, "devices", text(item.get("device_id")))
+
+
 def level_for(item: dict) -> int:
     return LEVELS.get(severity(item), DEFAULT_LEVEL)
 
@@ -134,17 +180,39 @@ def first_adapter(item: dict) -> dict:
     return adapters[0] if adapters else {}
 
 
+def all_macs(item: dict) -> list[str]:
+    """Every adapter's MAC, in the vendor's order, once each: a docked laptop has a wired and
+    a wireless one, and another vendor may know the machine by either."""
+    found: list[str] = []
+    for adapter in item.get("network_info") or []:
+        if isinstance(adapter, dict):
+            mac = text(adapter.get("mac")) or text(adapter.get("mac_addr"))
+            if mac and mac.upper() not in (m.upper() for m in found):
+                found.append(mac)
+    return found
+
+
 # --- incidents --------------------------------------------------------------------------------
 
 
 def device_incident(
-    item: dict, now: datetime, stored: StoredIncident | None = None
+    item: dict, now: datetime, stored: StoredIncident | None = None, console_root: str = ""
 ) -> IncidentDraft:
-    """A non-compliant device as an open, stateful incident ``device:<device_id>``."""
+    """A non-compliant device as an open, stateful incident ``device:<device_id>``.
+
+    Its description names the top issues when the record lists them; a record that does not
+    (the v3.6 list) keeps the names stored for the same counts, so a full resync does not
+    rewrite the description. ``details_url`` is the device's console page (``console_root``);
+    without one, the vendor's ``remediation_link``."""
     counts = issues(item)
     name = device_name(item)
     seen = parse_gmt(item.get("last_seen"))
     info = os_info(item)
+    names = issue_names(item)
+    if names is None:
+        prior = stored.metadata if stored and isinstance(stored.metadata, dict) else {}
+        kept = prior.get("issue_names")
+        names = kept if prior.get("issues") == counts and isinstance(kept, list) else []
     tags = [
         ("device", name),
         ("device_id", text(item.get("device_id"))),
@@ -152,19 +220,26 @@ def device_incident(
         ("os", text(info.get("family"))),
         ("status", status(item)),
     ]
+    remediation = text(item.get("remediation_link"))
+    if console_root:
+        link = device_url(item, console_root)
+    else:
+        link = remediation or (stored.details_url if stored else "")
+    metadata = {"status": status(item), "severity": severity(item), "issues": counts}
+    if names:
+        metadata["issue_names"] = names
+    if remediation:
+        metadata["remediation_link"] = remediation
     return IncidentDraft(
         # The report that said "non-compliant" came at or before last_seen; never after now.
         start_time=min(seen, now) if seen else now,
         end_time=INFINITY,
         source_incident_id=DEVICE_PREFIX + text(item.get("device_id")),
-        details_url=text(item.get("remediation_link")) or (stored.details_url if stored else ""),
-        description=(
-            f"{name} non-compliant: {counts['critical']} critical, "
-            f"{counts['warning']} warning issues"
-        ),
+        details_url=link,
+        description=f"{name} non-compliant: {issues_text(counts, names)}",
         level=level_for(item),
         ticket_url=stored.ticket_url if stored else "",
-        metadata={"status": status(item), "severity": severity(item), "issues": counts},
+        metadata=metadata,
         tags=[(k, v) for k, v in tags if v],
     )
 
@@ -192,8 +267,9 @@ def activity_key(item: dict) -> str:
     return ACTIVITY_PREFIX + hashlib.sha1("|".join(parts).encode()).hexdigest()
 
 
-def activity_incident(item: dict, now: datetime) -> IncidentDraft:
-    """A blocked access as a stateless incident (it happened; there is nothing to end)."""
+def activity_incident(item: dict, now: datetime, console_root: str = "") -> IncidentDraft:
+    """A blocked access as a stateless incident (it happened; there is nothing to end),
+    linked to its device's console page."""
     app, user = text(item.get("app_name")) or "?", text(item.get("app_user")) or "?"
     rule, device = text(item.get("access_rule")) or "?", device_name(item)
     action = text(item.get("action")) or "blocked"
@@ -210,10 +286,11 @@ def activity_incident(item: dict, now: datetime) -> IncidentDraft:
         start_time=parse_activity_time(item.get("timestamp")) or now,
         end_time=None,
         source_incident_id=activity_key(item),
+        details_url=device_url(item, console_root) if console_root else "",
         description=f"{action.capitalize()} {app} for {user} on {device} (rule {rule})",
         level=ACTIVITY_LEVEL,
         metadata={
-            "timestamp": text(item.get("timestamp")),
+            "timestamp": iso_utc(parse_activity_time(item.get("timestamp"))),
             "device_status": text(item.get("device_status")),
         },
         tags=[(k, v) for k, v in tags if v],
@@ -246,6 +323,7 @@ def device_record(item: dict) -> DeviceRecord:
             "os_family": text(info.get("family")),
             "macs": all_macs(item),
             "os_version": text(info.get("version")),
+            "macs": all_macs(item),
         },
     )
 

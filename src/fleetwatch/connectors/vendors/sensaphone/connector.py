@@ -35,6 +35,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
+from fleetwatch.connectors import console
 from fleetwatch.connectors.base import (
     INFINITY,
     AckRecord,
@@ -87,6 +88,8 @@ OPTION_SPECS = {
     # seconds between device records
     "devices_every": Number(minimum=0, default=3600),
     "audit_log": Boolean(default=False),
+    # the vendor console details_url links to; "": <base URL origin>/console (the emulator)
+    console.OPTION: Text(default="", blank=True),
 }
 
 
@@ -210,6 +213,11 @@ class SensaphoneConnector(VendorConnector):
     def option(self, name: str) -> Any:
         """A connector option (resolved: its default when the connector does not set it)."""
         return self.options[name]
+
+    @property
+    def console_root(self) -> str:
+        """Where details_url points: the ``console_url`` option, else the emulator's console."""
+        return console.console_url(self.options, self.http.base_url)
 
     def prefix(self) -> str:
         """``/api/v1`` unless the connector's base URL already ends in an API version."""
@@ -627,10 +635,12 @@ class SensaphoneConnector(VendorConnector):
                 level=level,
                 metadata=metadata,
                 tags=tags,
+                details_url=mapping.details_url(episode.key, self.console_root),
             )
             if prior is not None:
                 draft.metadata = prior.metadata
-                draft.details_url, draft.ticket_url = prior.details_url, prior.ticket_url
+                draft.details_url = prior.details_url or draft.details_url
+                draft.ticket_url = prior.ticket_url
             elif episode.end is None and episode.kind == ZONE and device is not None:
                 zone = device.zones.get(episode.key[2])
                 if zone is not None and (
@@ -749,13 +759,16 @@ class SensaphoneConnector(VendorConnector):
                     start_time=at,
                     end_time=None,
                     source_incident_id=f"audit:{as_int(item.get('audit_id'))}",
+                    details_url=mapping.audit_details_url(
+                        as_int(item.get("var_id")), devices, self.console_root
+                    ),
                     description=f"{who or 'someone'}: {what or change or 'change'}"[:1000],
                     level=mapping.AUDIT_LEVEL,
                     metadata={
                         "audit_id": as_int(item.get("audit_id")),
                         "var_id": as_int(item.get("var_id")),
                         "user_id": as_int(item.get("user_id")),
-                        "when": text(item.get("when")),
+                        "when": mapping.iso_utc(at),
                     },
                     tags=[(k, v) for k, v in tags if v],
                 )

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from fleetwatch.codecs import sensaphone as codec
+from fleetwatch.connectors import console
 
 ZONE, POWER, BATTERY, OFFLINE = "zone", "power", "battery", "offline"
 KINDS = (ZONE, POWER, BATTERY, OFFLINE)
@@ -125,6 +126,12 @@ def record_time(item: dict, tz: str | None) -> datetime | None:
 
 def epoch_of(at: datetime) -> int:
     return int(at.timestamp())
+
+
+def iso_utc(at: datetime | None) -> str | None:
+    """A vendor time for metadata: ISO 8601 in UTC, never the vendor's local display string
+    (``when``, in the device's zone and abbreviation)."""
+    return at.astimezone(UTC).isoformat() if at else None
 
 
 # --- what the device read tells us ------------------------------------------------------------
@@ -496,6 +503,25 @@ def starts_episode(event: VendorEvent, devices: dict[int, DeviceInfo]) -> bool:
 
 
 # --- drafts -----------------------------------------------------------------------------------
+def details_url(key: Key, console_root: str) -> str:
+    """The vendor console page of an episode: the zone's page for a zone alarm
+    (``<console_url>/devices/<device_id>/zones/<zone_id>``), the device's otherwise."""
+    if key[0] == ZONE:
+        return console.link(console_root, "devices", key[1], "zones", key[2])
+    return console.link(console_root, "devices", key[1])
+
+
+def audit_details_url(var_id: int | None, devices: dict[int, DeviceInfo], console_root: str) -> str:
+    """An audit entry's page: the zone whose setting changed (a zone's variables are
+    ``zone_id × 10 + n``), else the console's home page (contacts, account settings)."""
+    if var_id is not None:
+        zone_id = var_id // 10
+        for device in devices.values():
+            if zone_id in device.zones:
+                return details_url((ZONE, device.device_id, zone_id), console_root)
+    return console.link(console_root)
+
+
 def alarm_side(zone: ZoneInfo | None, event: VendorEvent) -> str:
     """``high`` or ``low``: the value against the zone's limits, else the event's words."""
     number = as_float(event.value)
@@ -568,7 +594,11 @@ def describe(
             ("zone_id", str(event.zone_id)),
             ("zone_type", zone.type if zone else ""),
         ]
-    metadata: dict = {"event_id": event.event_id, "event": event.text}
+    metadata: dict = {
+        "event_id": event.event_id,
+        "event": event.text,
+        "event_time": iso_utc(event.at),
+    }
     if event.value:
         metadata["value"] = event.value
     if zone is not None and episode.kind == ZONE:

@@ -13,10 +13,11 @@ what "since the last poll" means.
 
 from datetime import datetime
 
+from fleetwatch.connectors import console
 from fleetwatch.connectors.auth import OAuth2ClientCredentials
 from fleetwatch.connectors.base import DeviceRecord, HubView, PollResult, VendorConnector
 from fleetwatch.connectors.http import ClientError, VendorError
-from fleetwatch.connectors.options import Number
+from fleetwatch.connectors.options import Number, Text
 from fleetwatch.connectors.pagination import PageNumberPaginator
 from fleetwatch.connectors.vendors.sevensignal import mapping
 
@@ -35,6 +36,8 @@ class SevenSignalConnector(VendorConnector):
         "agents_every": Number(minimum=0, default=3600),
         # page size of /eyes/agents (the vendor's maximum)
         "agents_per_page": Number(minimum=1, maximum=250, integer=True, default=250),
+        # the vendor console details_url links to; "": <base URL origin>/console (the emulator)
+        console.OPTION: Text(default="", blank=True),
     }
 
     def authenticator(self, credentials: dict, cache: dict) -> OAuth2ClientCredentials:
@@ -55,7 +58,8 @@ class SevenSignalConnector(VendorConnector):
         view is not needed here."""
         result = PollResult()
         incidents, window_to = self.read_incidents(bookmarks.get("incidents"))
-        result.incidents = [mapping.incident(record) for record in incidents]
+        root = self.console_root
+        result.incidents = [mapping.incident(record, root) for record in incidents]
         result.bookmarks["incidents"] = window_to
         result.notes["vendor_incidents"] = len(incidents)
         if self.agents_due(bookmarks.get("agents"), now):
@@ -130,6 +134,11 @@ class SevenSignalConnector(VendorConnector):
         if not all(isinstance(r, dict) and r.get("id") for r in body["results"]):
             raise VendorError("7SIGNAL answered /incidents/agents with an incident without id")
         return body
+
+    @property
+    def console_root(self) -> str:
+        """Where details_url points: the ``console_url`` option, else the emulator's console."""
+        return console.console_url(self.options, self.http.base_url)
 
     def read_agents(self) -> list[DeviceRecord]:
         """``/eyes/agents`` page by page until ``pagination.pages``; a vendor that repeats a

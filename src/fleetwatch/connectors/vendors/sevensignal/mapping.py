@@ -5,6 +5,7 @@ Every rule here is listed, with its reason, in docs/connectors/7signal.md.
 
 from datetime import UTC, datetime
 
+from fleetwatch.connectors import console
 from fleetwatch.connectors.base import INFINITY, DeviceRecord, IncidentDraft
 
 
@@ -39,14 +40,32 @@ def level_for(count: float, population: float, thresholds: dict) -> int:
     return 4
 
 
+def iso_utc(value: object) -> str | None:
+    """A vendor time as an ISO 8601 timestamp in UTC (``…+00:00``) for metadata; None when
+    absent or unreadable (never the vendor's own string)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_ts(value)
+    except ValueError:
+        return None
+    return parsed.isoformat() if parsed else None
+
+
+def details_url(record: dict, console_root: str) -> str:
+    """The vendor console page of the incident: ``<console_url>/incidents/<id>``."""
+    return console.link(console_root, "incidents", record["id"])
+
+
 def is_open(record: dict) -> bool:
     """Open until the vendor reports an ``endTimestamp`` (its FAQ: a missing or empty one means
     "not reported" yet). ``asOfTimestamp`` keeps moving after the end and says nothing more."""
     return not record.get("endTimestamp")
 
 
-def incident(record: dict) -> IncidentDraft:
-    """One stateful incident per vendor incident id."""
+def incident(record: dict, console_root: str) -> IncidentDraft:
+    """One stateful incident per vendor incident id, linked to its page in the vendor console
+    (``console_root``: the connector's ``console_url``, see ``connectors/console.py``)."""
     thresholds = record.get("thresholds") or {}
     count, population = record.get("countImpacted") or 0, record.get("populationCount") or 0
     network, kind = record.get("network") or "?", record.get("type") or "UNKNOWN"
@@ -65,6 +84,7 @@ def incident(record: dict) -> IncidentDraft:
         start_time=parse_ts(record["startTimestamp"]),
         end_time=INFINITY if end is None else end,
         source_incident_id=str(record["id"]),
+        details_url=details_url(record, console_root),
         description=(
             f"{kind} on {network} ({band_label(record.get('band'))}) at {location}: "
             f"{count:g} of {population:g} agents impacted"
@@ -74,7 +94,7 @@ def incident(record: dict) -> IncidentDraft:
             "countImpacted": count,
             "populationCount": population,
             "thresholds": thresholds,
-            "determined": record.get("timestampDeterminedToBeIncident"),
+            "determined": iso_utc(record.get("timestampDeterminedToBeIncident")),
         },
         tags=[(k, v) for k, v in tags if v],
     )
