@@ -163,14 +163,6 @@ def os_info(item: dict) -> dict:
     return item.get("os_info") if isinstance(item.get("os_info"), dict) else {}
 
 
-def all_macs(item: dict) -> list[str]:
-    """Every adapter's MAC, in the vendor's order (docked laptops: wired first, then Wi-Fi):
-    the inventory matches on all of them."""
-    adapters = [a for a in item.get("network_info") or [] if isinstance(a, dict)]
-    macs = (text(a.get("mac")) or text(a.get("mac_addr")) for a in adapters)
-    return [m for m in macs if m and m != PRIVATE]
-
-
 def first_adapter(item: dict) -> dict:
     """The first network adapter that carries a MAC (else the first one, else nothing)."""
     adapters = [a for a in item.get("network_info") or [] if isinstance(a, dict)]
@@ -321,7 +313,6 @@ def device_record(item: dict) -> DeviceRecord:
             "device_type": text(item.get("device_type")),
             "agent_version": text(item.get("agent_version")),
             "os_family": text(info.get("family")),
-            "macs": all_macs(item),
             "os_version": text(info.get("version")),
             "macs": all_macs(item),
         },
