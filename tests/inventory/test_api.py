@@ -92,7 +92,7 @@ def test_other_sources_incidents_link_by_mac_or_hostname(api, source_api, fleet,
     assert [i["pk"] for i in got] == [by_mac]
     listed = api.get(f"/api/v2/incidents/?device={other.pk}").json()["results"]
     assert [i["pk"] for i in listed] == [by_host]
-    assert {"tag": f"device={other.pk}"} in [{"tag": t["tag"]} for t in listed[0]["tags"]]
+    assert {"tag": f"hub_device={other.pk}"} in [{"tag": t["tag"]} for t in listed[0]["tags"]]
     assert api.get(URL + "?has_open_incidents=true").json()["results"][0]["pk"] in (
         laptop.pk,
         other.pk,

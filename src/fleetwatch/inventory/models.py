@@ -7,8 +7,10 @@ from django.db import models
 from fleetwatch.connectors.models import VendorDevice
 from fleetwatch.incidents.models import Incident
 
-#: The tag the hub puts on an incident tied to a device: ``device=<Device.pk>``.
-DEVICE_TAG = "device"
+#: The tag the hub puts on an incident tied to a device: ``hub_device=<Device.pk>``. Not
+#: ``device``: MetaAccess and Sensaphone incidents already carry ``device=<the vendor's name>``,
+#: and clients filter on it.
+DEVICE_TAG = "hub_device"
 
 
 class Device(models.Model):
@@ -21,6 +23,8 @@ class Device(models.Model):
 
     class Meta:
         ordering = ["-pk"]
+        # The list's keyset: (created, pk) descending, one index range per page.
+        indexes = [models.Index(fields=["created", "id"], name="inventory_device_page")]
 
     def __str__(self) -> str:
         return f"{self.name or 'device'} #{self.pk}"
