@@ -10,7 +10,15 @@ from fleetwatch.inventory.models import Device, DeviceLink, IncidentDevice
 class LinkInline(admin.TabularInline):
     model = DeviceLink
     fields = ["vendor_device", "rule", "key", "value", "conflict", "linked_by", "linked_at"]
-    readonly_fields = fields
+    readonly_fields = [
+        "vendor_device",
+        "rule",
+        "key",
+        "value",
+        "conflict",
+        "linked_by",
+        "linked_at",
+    ]
     extra = 0
     can_delete = False
     show_change_link = True

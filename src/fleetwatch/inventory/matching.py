@@ -23,6 +23,7 @@ conflict is recorded on each record with the key, its value and the devices.
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 MAC = "mac"
 SERIAL = "serial"
@@ -87,7 +88,8 @@ def record_keys(vendor: str, name: str, mac: str, data: Mapping[str, object] | N
     ``data["macs"]``), its serial (``data["serial"]``), and its name as a hostname — except
     for Sensaphone, whose unit names ("Cold room 3") are labels, not hostnames."""
     data = data or {}
-    raw_macs = [mac, *(data.get("macs") or [])] if isinstance(data.get("macs"), list) else [mac]
+    listed = data.get("macs")
+    raw_macs: list[object] = [mac, *(listed if isinstance(listed, list) else [])]
     macs = frozenset(m for m in (normalize_mac(v) for v in raw_macs) if m)
     serial = normalize_serial(data.get("serial"))
     hostname = "" if vendor == "sensaphone" else normalize_hostname(name)
@@ -102,7 +104,7 @@ class Decision:
     rule: str
     key: str = ""
     value: str = ""
-    conflict: list[dict] = field(default_factory=list)
+    conflict: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -45,7 +45,7 @@ class InventoryError(ValueError):
         self.field = field
 
 
-def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+def _chunks[T](items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -310,8 +310,8 @@ def _place(record: VendorDevice, device: Device, rule: str, user) -> DeviceLink:
         RecordKey.objects.bulk_create(
             [RecordKey(vendor_device=record, kind=k, value=v) for k, v in keys_of(record).items()]
         )
-    moved = [record.pk] if old not in (None, device.pk) else []
-    _after_moves(moved, {old} if moved else set(), {device.pk})
+    moved = [record.pk] if old is not None and old != device.pk else []
+    _after_moves(moved, {old} if old is not None and moved else set(), {device.pk})
     return link_row
 
 
@@ -351,7 +351,7 @@ def rematch(progress=None) -> Counter:
                 )[:1]
             )
         )
-        for chunk_pairs in _chunks(stale, BATCH):  # type: ignore[arg-type]
+        for chunk_pairs in _chunks(stale, BATCH):
             _retag([i for i, _ in chunk_pairs], {d for _, d in chunk_pairs})
         Device.objects.exclude(Exists(DeviceLink.objects.filter(device=OuterRef("pk")))).delete()
     stats["incidents"] = link_incidents(Incident.objects.filter(device_link__isnull=True))

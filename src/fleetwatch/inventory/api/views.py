@@ -75,7 +75,7 @@ class DeviceListView(StrictQueryParams, GenericAPIView):
         )
         order = {d.pk: i for i, d in enumerate(rows)}
         page.sort(key=lambda d: order[d.pk])
-        return paginator.response(DeviceSerializer(page, many=True).data)
+        return paginator.response(list(DeviceSerializer(page, many=True).data))
 
 
 class DeviceDetailView(StrictQueryParams, GenericAPIView):
