@@ -114,14 +114,14 @@ def test_rematch_from_scratch_gives_the_same_groups(store):
     store("7signal", *[agent(f"a{i}", f"WIN-{i}", f"AA:00:00:00:00:{i:02X}") for i in range(20)])
     store("metaaccess", *[ma(f"m{i}", f"win-{i}", f"aa0000000{i:03x}") for i in range(20)])
     before = {
-        frozenset(DeviceLink.objects.filter(device=d).values_list("pk", flat=True))
+        (d.pk, frozenset(DeviceLink.objects.filter(device=d).values_list("pk", flat=True)))
         for d in Device.objects.all()
     }
     stats = services.rematch()
     after = {
-        frozenset(DeviceLink.objects.filter(device=d).values_list("pk", flat=True))
+        (d.pk, frozenset(DeviceLink.objects.filter(device=d).values_list("pk", flat=True)))
         for d in Device.objects.all()
-    }
+    }  # the same groups under the same device ids
     assert before == after and len(after) == 20
     assert stats["new"] == 20 and stats["mac"] == 20
 
@@ -142,3 +142,13 @@ def test_queries_per_batch_are_constant(store, django_assert_max_num_queries):
             "metaaccess", *[ma(f"n{i}", f"h-{i}", r.mac) for i, r in enumerate(_records(900, 100))]
         )
     assert Device.objects.count() == 10 + 40 + 900
+
+
+def test_rematch_splits_what_no_longer_belongs_together(store):
+    store("metaaccess", ma("m1", "WIN-H", WIFI))
+    store("7signal", agent("a1", "win-h", ""))  # no MAC: joins by hostname
+    assert device_of("7signal", "a1").device_id == device_of("metaaccess", "m1").device_id
+    store("7signal", agent("a1", "WIN-OTHER", ""))  # renamed: the incremental match keeps it
+    services.rematch()
+    assert device_of("7signal", "a1").device_id != device_of("metaaccess", "m1").device_id
+    assert device_of("7signal", "a1").rule == "new"

@@ -126,7 +126,17 @@ def _evidence(batch: _Batch) -> Evidence:
     return evidence
 
 
-def _match_batch(ids: list[int], stats: Counter, fallback: dict[int, int] | None = None) -> None:
+def _match_batch(
+    ids: list[int],
+    stats: Counter,
+    fallback: dict[int, int] | None = None,
+    claimed: set[int] | None = None,
+) -> None:
+    """``fallback``: the device each record had before a ``rematch`` (kept when the rules
+    find no other home, so device ids stay stable); ``claimed``: devices already given to a
+    group in this run, which another group without evidence for them may not reuse."""
+    rematching = claimed is not None
+    claimed = set() if claimed is None else claimed
     batch, manual = _load(ids)
     for pk, device in (fallback or {}).items():
         if pk in batch.keys:
@@ -139,10 +149,11 @@ def _match_batch(ids: list[int], stats: Counter, fallback: dict[int, int] | None
     decided: dict[int, tuple[int, Decision]] = {}
     for group in matching.group_records(batch.keys):
         decision = matching.decide((batch.keys[pk] for pk in group), evidence)
-        own = sorted({batch.current[pk] for pk in group if pk in batch.current})
-        target = decision.device if decision.device is not None else None
+        own = sorted({batch.current[pk] for pk in group if pk in batch.current} - claimed)
+        target = decision.device
         if target is None:
             target = own[0] if own else next(placeholders)
+        claimed.add(target)
         reasons = matching.within_group([batch.keys[pk] for pk in group], decision)
         for pk, reason in zip(group, reasons, strict=True):
             decided[pk] = (target, reason)
@@ -150,10 +161,10 @@ def _match_batch(ids: list[int], stats: Counter, fallback: dict[int, int] | None
             for key in batch.keys[pk].items():
                 evidence.by_key.setdefault(key, set()).add(target)
             evidence.device_macs.setdefault(target, set()).update(batch.keys[pk].macs)
-    _write(batch, decided)
+    _write(batch, decided, drop_empty=not rematching)
 
 
-def _write(batch: _Batch, decided: dict[int, tuple[int, Decision]]) -> None:
+def _write(batch: _Batch, decided: dict[int, tuple[int, Decision]], drop_empty: bool) -> None:
     fresh: dict[int, Device] = {}
     for pk, (target, _) in decided.items():
         if target < 0 and target not in fresh:
@@ -184,7 +195,7 @@ def _write(batch: _Batch, decided: dict[int, tuple[int, Decision]]) -> None:
         update_fields=["device", "rule", "key", "value", "conflict", "linked_at"],
     )
     touched = {link.device_id for link in links} | old_devices
-    _after_moves(moved, old_devices, touched)
+    _after_moves(moved, old_devices if drop_empty else set(), touched)
 
 
 def _after_moves(moved: list[int], old_devices: set[int], touched: set[int]) -> None:
@@ -322,20 +333,19 @@ def rematch(progress=None) -> Counter:
     """Every automatic link made again from scratch (manual decisions kept), then incidents
     re-pointed and re-tagged, empty devices dropped, and other sources' incidents linked."""
     with transaction.atomic():
-        # A device a person linked something to stays the home of its other records too,
-        # unless the rules now send them elsewhere.
-        anchored = dict(
-            DeviceLink.objects.exclude(rule__in=MANUAL_RULES)
-            .filter(device__links__rule=Rule.MANUAL)
-            .values_list("pk", "device_id")
-            .distinct()
+        # Each record's device before: its home again when the rules find no other, so device
+        # ids (and the incidents' hub_device tags) stay stable across a rematch.
+        before = dict(
+            DeviceLink.objects.exclude(rule__in=MANUAL_RULES).values_list("pk", "device_id")
         )
         DeviceLink.objects.exclude(rule__in=MANUAL_RULES).delete()
     ids = list(VendorDevice.objects.order_by("pk").values_list("pk", flat=True))
     stats: Counter = Counter()
+    claimed: set[int] = set()
     for chunk in _chunks(ids, BATCH):
         with transaction.atomic():
-            _match_batch(list(chunk), stats, {pk: anchored[pk] for pk in chunk if pk in anchored})
+            fallback = {pk: before[pk] for pk in chunk if pk in before}
+            _match_batch(list(chunk), stats, fallback, claimed)
         if progress:
             progress(len(chunk))
     with transaction.atomic():
