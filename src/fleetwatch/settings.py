@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "fleetwatch.incidents",
     "fleetwatch.operations",
     "fleetwatch.connectors",
+    "fleetwatch.inventory",
     "fleetwatch.observability",
     "fleetwatch.notifications",
     "fleetwatch.web",

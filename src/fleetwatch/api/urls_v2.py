@@ -10,4 +10,5 @@ urlpatterns = [
     *notifications_for("v2"),
     path("incidents/", include("fleetwatch.incidents.api.urls_v2")),
     path("connectors/", include("fleetwatch.connectors.api.urls")),
+    path("devices/", include("fleetwatch.inventory.api.urls")),
 ]
