@@ -46,6 +46,16 @@ class IncidentMissing(LookupError):
         self.pk = pk
 
 
+def bulk_refusal(actor, pk: int, incident: Incident | None) -> Exception | None:
+    """Why ``actor`` may not act on incident ``pk`` of a bulk request (``incident`` as found, or
+    None when it does not exist), or None: the one rule of every bulk path."""
+    if incident is None:
+        return IncidentMissing(pk)
+    if (reason := incident_refusal(actor, incident)) is not None:
+        return NotAllowed(reason)
+    return None
+
+
 def is_source(user) -> bool:
     return hasattr(user, "source_system")
 
@@ -144,12 +154,10 @@ def post_events(
         state_changes: list[int] = []
         for pk in ids:
             incident = found.get(pk)
-            if incident is None:
-                results[pk] = IncidentMissing(pk)
+            if (refusal := bulk_refusal(actor, pk, incident)) is not None:
+                results[pk] = refusal
                 continue
-            if (reason := incident_refusal(actor, incident)) is not None:
-                results[pk] = NotAllowed(reason)
-                continue
+            assert incident is not None
             error = state_error(incident, event_type, now, has_start=pk in started)
             if error and not source_actor:
                 results[pk] = EventRefused(error)
@@ -312,11 +320,9 @@ def acknowledge_many(
     allowed: list[Incident] = []
     for pk in ids:
         incident = found.get(pk)
-        if incident is None:
-            results[pk] = IncidentMissing(pk)
-        elif (reason := incident_refusal(actor, incident)) is not None:
-            results[pk] = NotAllowed(reason)
-        else:
+        if (refusal := bulk_refusal(actor, pk, incident)) is not None:
+            results[pk] = refusal
+        elif incident is not None:
             allowed.append(incident)
     for ack in _store_acks(allowed, actor, timestamp, description, expiration):
         results[ack.event.incident_id] = ack

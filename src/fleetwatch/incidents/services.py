@@ -22,6 +22,7 @@ from fleetwatch.incidents.events import (  # noqa: F401  (re-exported: the event
     IncidentMissing,
     acknowledge,
     acknowledge_many,
+    bulk_refusal,
     post_event,
     post_events,
 )
@@ -33,8 +34,6 @@ from fleetwatch.incidents.models import (
     IncidentTagRelation,
 )
 from fleetwatch.incidents.permissions import (
-    NotAllowed,
-    incident_refusal,
     require_change_ack,
     require_change_incident,
     require_delete_incident,
@@ -225,11 +224,9 @@ def change_incidents(
     fields: set[str] = set()
     for pk in ids:
         incident = found.get(pk)
-        if incident is None:
-            results[pk] = IncidentMissing(pk)
-        elif (reason := incident_refusal(actor, incident)) is not None:
-            results[pk] = NotAllowed(reason)
-        else:
+        if (refusal := bulk_refusal(actor, pk, incident)) is not None:
+            results[pk] = refusal
+        elif incident is not None:
             fields.update(name for name in values if values[name] != getattr(incident, name))
             event = change_incident(incident, values, actor, now=now, save=False)
             results[pk] = event
