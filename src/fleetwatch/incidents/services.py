@@ -17,15 +17,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from fleetwatch.incidents import limits
-from fleetwatch.incidents.events import (  # noqa: F401  (re-exported: the event services)
-    EventRefused,
-    IncidentMissing,
-    acknowledge,
-    acknowledge_many,
-    bulk_refusal,
-    post_event,
-    post_events,
-)
+
+# Re-exported (``as``): the event services are part of this module's interface.
+from fleetwatch.incidents.events import EventRefused as EventRefused
+from fleetwatch.incidents.events import IncidentMissing as IncidentMissing
+from fleetwatch.incidents.events import acknowledge as acknowledge
+from fleetwatch.incidents.events import acknowledge_many as acknowledge_many
+from fleetwatch.incidents.events import bulk_refusal
+from fleetwatch.incidents.events import post_event as post_event
+from fleetwatch.incidents.events import post_events as post_events
 from fleetwatch.incidents.ingest import InvalidIncident, add_tags, parse_incident
 from fleetwatch.incidents.models import (
     Acknowledgement,
