@@ -81,8 +81,9 @@ def _resolved(rows: list[Delivery]) -> set[int]:
     waiting = {row.event.incident_id for row in rows if row.drop_if_resolved}
     if not waiting:
         return set()
+    # django-stubs can't see the fields with_state() annotates (is_open, is_acked).
     states = (
-        Incident.objects.filter(pk__in=waiting)
+        Incident.objects.filter(pk__in=waiting)  # type: ignore[misc]
         .with_state()
         .values_list("pk", "is_open", "is_acked")
         .order_by()

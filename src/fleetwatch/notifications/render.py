@@ -40,7 +40,7 @@ def incident_snapshot(incident: Incident, tags: list[tuple[str, str]], acked: bo
     """What a message shows of an incident (the incident must have its source and source type
     loaded)."""
     stateful = incident.end_time is not None
-    is_open = stateful and incident.end_time > timezone.now()
+    is_open = incident.end_time is not None and incident.end_time > timezone.now()
     return {
         "pk": incident.pk,
         "url": incident_url(incident.pk),

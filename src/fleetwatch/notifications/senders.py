@@ -69,8 +69,9 @@ def mail_session() -> Iterator[None]:
                 log.debug("closing the SMTP connection failed", exc_info=True)
 
 
-def _connection():
-    connection = getattr(_session, "connection", None)
+def _connection() -> BaseEmailBackend:
+    """The session's open connection, else the default mailer (opened and kept in a session)."""
+    connection: BaseEmailBackend | None = getattr(_session, "connection", None)
     if connection is None:
         connection = mailers.default
         if getattr(_session, "active", False):  # in a session: keep it open for the next
