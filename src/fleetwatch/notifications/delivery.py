@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections, transaction
@@ -81,8 +82,9 @@ def _resolved(rows: list[Delivery]) -> set[int]:
     waiting = {row.event.incident_id for row in rows if row.drop_if_resolved}
     if not waiting:
         return set()
+    # django-stubs can't see the fields with_state() annotates (is_open, is_acked).
     states = (
-        Incident.objects.filter(pk__in=waiting)
+        Incident.objects.filter(pk__in=waiting)  # type: ignore[misc]
         .with_state()
         .values_list("pk", "is_open", "is_acked")
         .order_by()
@@ -90,7 +92,7 @@ def _resolved(rows: list[Delivery]) -> set[int]:
     return {pk for pk, is_open, is_acked in states if not is_open or is_acked}
 
 
-def _finish(row: Delivery, **values) -> bool:
+def _finish(row: Delivery, **values: Any) -> bool:
     """Record an outcome, if the claim is still ours."""
     return bool(
         Delivery.objects.filter(pk=row.pk, status=S.SENDING, attempts=row.attempts).update(**values)
@@ -125,7 +127,13 @@ def process(rows: list[Delivery]) -> Outcome:
     return outcome
 
 
-def _send_all(rows, resolved, outcome: Outcome, failing: dict, healthy: set) -> None:
+def _send_all(
+    rows: list[Delivery],
+    resolved: set[int],
+    outcome: Outcome,
+    failing: dict[int, Delivery],
+    healthy: set[int],
+) -> None:
     for row in rows:
         if row.drop_if_resolved and row.event.incident_id in resolved:
             _finish(row, status=S.DROPPED, last_error="The incident ended or was acknowledged.")

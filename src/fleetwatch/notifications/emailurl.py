@@ -8,6 +8,7 @@ spells the options ``tls``/``ssl`` where the hub documents ``starttls``, and has
 released since 2022.
 """
 
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 LOG_BACKEND = "fleetwatch.notifications.senders.LogEmailBackend"
@@ -15,7 +16,7 @@ SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 TRUE = {"1", "true", "yes", "on"}
 
 
-def parse_email_url(url: str) -> dict:
+def parse_email_url(url: str) -> dict[str, Any]:
     """The ``MAILERS["default"]`` entry (``BACKEND``, ``OPTIONS``) for ``url``; ValueError
     names what is wrong."""
     if not url:

@@ -9,6 +9,7 @@ open one incident (the upsert makes the second an update).
 """
 
 import logging
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,6 +18,9 @@ from fleetwatch.incidents.events import post_event
 from fleetwatch.incidents.heartbeats import hub_source
 from fleetwatch.incidents.ingest import IncidentDraft, upsert_incidents
 from fleetwatch.incidents.models import Event, Incident
+
+if TYPE_CHECKING:
+    from fleetwatch.notifications.models import Delivery
 
 log = logging.getLogger("fleetwatch.notifications.delivery")
 
@@ -32,7 +36,7 @@ def _destination_pk(sid: str) -> int | None:
         return None
 
 
-def update(failing: dict, healthy: set[int]) -> None:
+def update(failing: "dict[int, Delivery]", healthy: set[int]) -> None:
     """Open incidents for ``failing`` (destination pk -> its failing Delivery, with
     ``last_error``) that have none, end those of ``healthy`` destination pks. One query when
     nothing changes."""

@@ -36,11 +36,13 @@ def _local(value: datetime) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def incident_snapshot(incident: Incident, tags: list[tuple[str, str]], acked: bool) -> dict:
+def incident_snapshot(
+    incident: Incident, tags: list[tuple[str, str]], acked: bool
+) -> dict[str, Any]:
     """What a message shows of an incident (the incident must have its source and source type
     loaded)."""
     stateful = incident.end_time is not None
-    is_open = stateful and incident.end_time > timezone.now()
+    is_open = incident.end_time is not None and incident.end_time > timezone.now()
     return {
         "pk": incident.pk,
         "url": incident_url(incident.pk),
@@ -64,7 +66,7 @@ OPENING = {Event.Type.INCIDENT_START, Event.Type.INCIDENT_RESTART, Event.Type.RE
 CLOSING = {Event.Type.INCIDENT_END, Event.Type.CLOSE}
 
 
-def as_of(incident: dict, event: Event) -> dict:
+def as_of(incident: dict[str, Any], event: Event) -> dict[str, Any]:
     """The incident snapshot as the event left it: several events stored together (a source
     reporting an incident that already ended: STA and END in one batch) each see their own
     moment, so the start message never shows the end."""
@@ -77,7 +79,7 @@ def as_of(incident: dict, event: Event) -> dict:
     return incident
 
 
-def render_message(event: Event, incident: dict, actor_name: str) -> dict[str, Any]:
+def render_message(event: Event, incident: dict[str, Any], actor_name: str) -> dict[str, Any]:
     """The snapshot one delivery sends: subject, text, HTML, a short (SMS) text, and the
     structured event and incident (for webhooks)."""
     incident = as_of(incident, event)

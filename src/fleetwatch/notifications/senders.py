@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, mailers
+from django.core.mail import EmailMessage, EmailMultiAlternatives, mailers
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import make_msgid
+from httpcore import SOCKET_OPTION, NetworkStream
 
 from fleetwatch.connectors.addresses import forbidden_reason, resolve
 
@@ -39,7 +40,7 @@ class LogEmailBackend(BaseEmailBackend):
     """``EMAIL_URL`` unset: each mail is written to the log (logger
     ``fleetwatch.notifications.mail``) instead of being sent."""
 
-    def send_messages(self, email_messages) -> int:
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         for message in email_messages:
             log.info(
                 "mail (EMAIL_URL unset, not sent) to %s: %s\n%s",
@@ -69,8 +70,9 @@ def mail_session() -> Iterator[None]:
                 log.debug("closing the SMTP connection failed", exc_info=True)
 
 
-def _connection():
-    connection = getattr(_session, "connection", None)
+def _connection() -> BaseEmailBackend:
+    """The session's open connection, else the default mailer (opened and kept in a session)."""
+    connection: BaseEmailBackend | None = getattr(_session, "connection", None)
     if connection is None:
         connection = mailers.default
         if getattr(_session, "active", False):  # in a session: keep it open for the next
@@ -176,7 +178,14 @@ class _WebhookBackend(httpcore.SyncBackend):
     """Connects only where webhooks may go (``FLEETWATCH_WEBHOOK_ALLOW_PRIVATE``), to exactly
     the address it checked (no DNS rebinding)."""
 
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> NetworkStream:
         address = check_webhook_host(host, port)
         return super().connect_tcp(address, port, timeout, local_address, socket_options)
 
@@ -257,4 +266,5 @@ def send_webhook(message: dict[str, Any], hook: dict[str, Any]) -> str:
         raise SendError(f"{type(exc).__name__}: {exc}") from None
     if not 200 <= response.status_code < 300:
         raise SendError(f"HTTP {response.status_code}: {response.text[:200]}")
-    return response.headers.get("X-Request-Id", "")
+    request_id: str = response.headers.get("X-Request-Id", "")
+    return request_id

@@ -13,6 +13,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from fleetwatch.accounts.api.views import requesting_user
 from fleetwatch.api.pagination import KeysetCursorPagination
 from fleetwatch.api.validation import MAX_ID, StrictQueryParams
 from fleetwatch.notifications.models import Delivery
@@ -72,7 +73,7 @@ class DeliveryListView(StrictQueryParams, GenericAPIView):
     query_params = frozenset({"cursor", "page_size", "format", *FILTERS})
 
     def get_queryset(self) -> QuerySet:
-        return Delivery.objects.filter(destination__user=self.request.user)
+        return Delivery.objects.filter(destination__user=requesting_user(self.request))
 
     @extend_schema(responses=None)
     def get(self, request: Request) -> Response:

@@ -26,7 +26,7 @@ class DestinationResponseSerializer(serializers.Serializer):
 
     pk = serializers.IntegerField()
     media = MediaSerializer()
-    label = serializers.CharField(allow_null=True)
+    label = serializers.CharField(allow_null=True)  # type: ignore[assignment]  # a declared field; stubs see Field.label
     suggested_label = serializers.CharField()
     settings = serializers.DictField()
     managed = serializers.BooleanField()

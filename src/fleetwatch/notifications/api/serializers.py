@@ -126,7 +126,7 @@ class TimeRecurrenceSerializer(StrictFieldsMixin, serializers.Serializer):
         return attrs
 
     def to_representation(self, instance: TimeRecurrence) -> dict:
-        data = {
+        data: dict[str, object] = {
             "days": sorted(instance.days),
             "start": instance.start.isoformat(),
             "end": instance.end.isoformat(),
@@ -287,7 +287,9 @@ class DestinationSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     ``suggested_label``) plus ``managed``. Secrets (webhook ``secret``) are never returned."""
 
     media = serializers.CharField(max_length=20)
-    label = serializers.CharField(max_length=50, required=False, allow_blank=True, allow_null=True)
+    # django-stubs types Field.label (the field's own label) as a str: a field named ``label``
+    # is a declared field here, collected by the serializer's metaclass.
+    label = serializers.CharField(max_length=50, required=False, allow_blank=True, allow_null=True)  # type: ignore[assignment]
     settings = serializers.JSONField()
 
     class Meta:
@@ -296,7 +298,8 @@ class DestinationSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     def validate(self, attrs: dict) -> dict:
         instance: Destination | None = self.instance
-        media = attrs.get("media", instance.media if instance else None)
+        # Both fields are required on create (no instance), so ``attrs`` holds them then.
+        media: str = attrs["media"] if instance is None else attrs.get("media", instance.media)
         if instance is not None and media != instance.media:
             raise serializers.ValidationError(
                 {"media": ["Media cannot be updated, only settings."]}
@@ -307,7 +310,9 @@ class DestinationSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"settings": ["This destination is synced from your account; change it there."]}
             )
-        settings = attrs.get("settings", instance.settings if instance else None)
+        settings: Any = (
+            attrs["settings"] if instance is None else attrs.get("settings", instance.settings)
+        )
         user = self.context["request"].user
         try:
             if "settings" in attrs:

@@ -1,7 +1,7 @@
 """Notification routes, included at ``notificationprofiles/`` of each API version, and
 ``plannedmaintenance/`` (v2)."""
 
-from django.urls import path
+from django.urls import URLPattern, path
 
 from fleetwatch.notifications.api import views as v
 from fleetwatch.notifications.api.deliveries import DeliveryListView
@@ -36,7 +36,7 @@ ROUTES = [
 ]
 
 
-def urlpatterns_for(version: str) -> list:
+def urlpatterns_for(version: str) -> list[URLPattern]:
     """The ``notificationprofiles/`` routes of ``version`` plus (v2) ``plannedmaintenance/``."""
     patterns = [
         path(f"notificationprofiles/{route}", view, name=name)

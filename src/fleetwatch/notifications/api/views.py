@@ -7,16 +7,19 @@ is a 404, exactly like one that does not exist. Lists are unpaginated arrays, as
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Model, Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
+from rest_framework.pagination import BasePagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
+from fleetwatch.accounts.api.views import requesting_user
 from fleetwatch.api.validation import StrictQueryParams, require_object
 from fleetwatch.incidents.api.serializers import (
     IncidentSerializer,
@@ -63,11 +66,12 @@ def incidents_response(request: Request, q) -> Response:
 class Owned(StrictQueryParams):
     """The requesting user's objects of ``model``; others' are a 404."""
 
-    model: type
-    pagination_class = None
+    model: type[Model]
+    pagination_class: type[BasePagination] | None = None
 
     def get_queryset(self) -> QuerySet:
-        return self.model.objects.filter(user=self.request.user)
+        # ``_default_manager`` is ``objects``: these models declare no other manager.
+        return self.model._default_manager.filter(user=requesting_user(self.request))
 
 
 # --- time slots --------------------------------------------------------------------------------
@@ -75,7 +79,7 @@ class Owned(StrictQueryParams):
 
 class TimeslotMixin(Owned):
     model = Timeslot
-    serializer_class = TimeslotSerializer
+    serializer_class: type[BaseSerializer] | None = TimeslotSerializer
 
     def get_queryset(self) -> QuerySet:
         return super().get_queryset().prefetch_related("time_recurrences")
@@ -143,7 +147,7 @@ class PreviewView(StrictQueryParams, APIView):
 
 class DestinationMixin(Owned):
     model = Destination
-    serializer_class = DestinationSerializer
+    serializer_class: type[BaseSerializer] | None = DestinationSerializer
 
 
 DESTINATION = DestinationResponseSerializer
@@ -294,8 +298,8 @@ class StaffWrites(BasePermission):
 
 
 class MaintenanceMixin(StrictQueryParams):
-    serializer_class = PlannedMaintenanceSerializer
-    pagination_class = None
+    serializer_class: type[BaseSerializer] | None = PlannedMaintenanceSerializer
+    pagination_class: type[BasePagination] | None = None
 
     def get_permissions(self):
         return [*super().get_permissions(), StaffWrites()]
