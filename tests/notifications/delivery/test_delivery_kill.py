@@ -11,6 +11,7 @@ to run out, which is the only way a duplicate could still come."""
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -102,6 +103,39 @@ def start_worker(tmp_path, smtp_sink):
                 process.wait(5)
 
 
+def stopped(process: subprocess.Popen) -> bool:
+    """Whether the kernel has stopped it (SIGSTOP takes effect asynchronously)."""
+    stat = Path(f"/proc/{process.pid}/stat").read_text()
+    return stat.rpartition(")")[2].split()[0] == "T"
+
+
+def sqlite_writable() -> bool:
+    """Whether no other process holds SQLite's write lock (asked without waiting)."""
+    probe = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.rollback()
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        probe.close()
+
+
+def freeze(process: subprocess.Popen) -> None:
+    """SIGSTOP it between two of its transactions: on SQLite (IMMEDIATE transactions) one
+    frozen inside its claim would hold the write lock, and the test's commit would wait for it
+    in vain; then let it run on a moment and stop it again."""
+    for _ in range(100):
+        process.send_signal(signal.SIGSTOP)
+        assert wait_until(lambda: stopped(process), 10)
+        if connection.vendor != "sqlite" or sqlite_writable():
+            return
+        process.send_signal(signal.SIGCONT)
+        time.sleep(0.05)
+    raise AssertionError("the worker always froze holding the SQLite write lock")
+
+
 def kill(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(10)
@@ -168,7 +202,7 @@ def test_a_worker_killed_between_commit_and_send_leaves_it_to_the_next_exactly_o
     assert wait_until(
         lambda: all(d.status == Delivery.Status.SENT for d in deliveries_of(warmup))
     ), output(first_worker)
-    first_worker.send_signal(signal.SIGSTOP)
+    freeze(first_worker)
     crashed = incident(source, "crash-test")
     rows = deliveries_of(crashed)
     assert [(d.media, d.status, d.attempts) for d in rows] == [
