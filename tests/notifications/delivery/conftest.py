@@ -87,6 +87,10 @@ class WebhookReceiver:
     requests: list[Received] = field(default_factory=list)
     # Status codes to answer, in order; the last one repeats.
     statuses: list[int] = field(default_factory=lambda: [200])
+    # The first ``hold`` requests get no answer until ``release`` is set (a sender stuck
+    # mid-request, e.g. to be killed there); they are recorded when they arrive.
+    hold: int = 0
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 @pytest.fixture
@@ -99,6 +103,8 @@ def webhook_receiver(settings):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
+            if len(receiver.requests) <= receiver.hold:
+                receiver.release.wait(60)
             statuses = receiver.statuses
             status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
             payload = b'{"ok": true}' if status < 300 else b'{"error": "try later"}'
@@ -119,5 +125,6 @@ def webhook_receiver(settings):
     try:
         yield receiver
     finally:
+        receiver.release.set()
         server.shutdown()
         server.server_close()
