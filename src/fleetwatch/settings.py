@@ -305,6 +305,10 @@ LOGGING = with_redaction(LOGGING)
 # the settings: every process on a machine that shares FLEETWATCH_DATA_DIR adds its counters
 # to the same directory, and /metrics sums them.
 METRICS_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or DATA_DIR / "metrics").resolve()
+# Parallel test workers (pytest-xdist) each keep their own directory, so one worker's requests
+# never show in another's scrapes (the processes they start inherit it).
+if (_worker := os.environ.get("PYTEST_XDIST_WORKER")) and not METRICS_DIR.name.endswith(_worker):
+    METRICS_DIR = METRICS_DIR.with_name(f"{METRICS_DIR.name}-{_worker}")
 METRICS_DIR.mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
 METRICS_TOKEN = os.environ.get("FLEETWATCH_METRICS_TOKEN", "")
