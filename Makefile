@@ -40,13 +40,13 @@ typecheck: venv
 
 test-sqlite: venv
 	@echo "== tests on SQLite"
-	env -u DATABASE_URL $(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	env -u DATABASE_URL $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The emulator tests touch no database; the PostgreSQL pass runs everything else.
 test-postgres: venv
 	@if TEST_DATABASE_URL=$(TEST_DATABASE_URL) scripts/postgres-check; then \
 	  echo "== tests on PostgreSQL"; \
-	  DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not emulator and not standalone" $(PYTEST_ARGS); \
+	  DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not emulator and not standalone" $(PYTEST_ARGS); \
 	elif [ "$${CI:-}" = "true" ]; then \
 	  echo "PostgreSQL is unreachable at $(TEST_DATABASE_URL): failing, as CI requires it" >&2; exit 1; \
 	else \
@@ -60,7 +60,7 @@ test-postgres: venv
 test-postgres-orm: venv
 	@if TEST_DATABASE_URL=$(TEST_DATABASE_URL) scripts/postgres-check; then \
 	  echo "== tests on PostgreSQL with FLEETWATCH_FAST_SQL=false"; \
-	  FLEETWATCH_FAST_SQL=false DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not emulator and not standalone" $(ORM_TESTS) $(PYTEST_ARGS); \
+	  FLEETWATCH_FAST_SQL=false DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not emulator and not standalone" $(ORM_TESTS) $(PYTEST_ARGS); \
 	elif [ "$${CI:-}" = "true" ]; then \
 	  echo "PostgreSQL is unreachable at $(TEST_DATABASE_URL): failing, as CI requires it" >&2; exit 1; \
 	else \

@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytestmark = pytest.mark.standalone
+# Demos run one at a time (one xdist worker): each starts a dozen processes.
+pytestmark = [pytest.mark.standalone, pytest.mark.xdist_group("demo")]
 
 
 def free_ports(count: int) -> list[int]:
@@ -77,12 +78,13 @@ def wait_until(predicate, timeout: float, demo, step: float = 1.0):
 
 
 def test_demo_feeds_the_hub_from_all_three_vendors(tmp_path: Path):
-    hub_port, *emulator_ports = free_ports(4)
+    hub_port, mail_port, *emulator_ports = free_ports(5)
     env = {**os.environ, "FLEETWATCH_DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)  # the demo is the SQLite set-up
     demo = subprocess.Popen(
         [sys.executable, "-m", "fleetwatch", "demo", "--port", str(hub_port),
-         "--emulator-port", str(emulator_ports[0]), "--interval", "5"],
+         "--emulator-port", str(emulator_ports[0]), "--interval", "5",
+         "--mail-port", str(mail_port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     output = Output(demo.stdout)
@@ -192,12 +194,13 @@ def test_sigint_stops_a_demo_started_with_sigint_ignored(tmp_path: Path):
     """``nohup make demo &`` starts the demo with SIGINT ignored, which Python keeps ignored
     unless told otherwise: the demo handles it explicitly, stops its workers and hub before
     its emulators, and leaves nothing running."""
-    hub_port, *emulator_ports = free_ports(4)
+    hub_port, mail_port, *emulator_ports = free_ports(5)
     env = {**os.environ, "FLEETWATCH_DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)
     demo = subprocess.Popen(
         [sys.executable, "-m", "fleetwatch", "demo", "--port", str(hub_port),
-         "--emulator-port", str(emulator_ports[0]), "--interval", "5"],
+         "--emulator-port", str(emulator_ports[0]), "--interval", "5",
+         "--mail-port", str(mail_port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )  # fmt: skip

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from fleetwatch.api.pagination import KeysetCursorPagination
 from fleetwatch.api.validation import StrictQueryParams
 from fleetwatch.connectors.models import VendorDevice
+from fleetwatch.incidents.api.schema import INCIDENT_LIST, page_of
 from fleetwatch.incidents.api.serializers import IncidentSerializer
 from fleetwatch.incidents.api.views import IncidentListMixin
 from fleetwatch.incidents.models import Incident
@@ -35,6 +36,10 @@ PAGING = {"cursor", "page_size", "format"}
 def with_links(devices: QuerySet) -> QuerySet:
     links = DeviceLink.objects.select_related("vendor_device__connector", "linked_by")
     return devices.prefetch_related(Prefetch("links", queryset=links))
+
+
+#: A cursor page of devices, as the list answers it.
+DEVICE_PAGE = page_of("DevicePage", DeviceSerializer)
 
 
 class DeviceListView(StrictQueryParams, GenericAPIView):
@@ -60,7 +65,7 @@ class DeviceListView(StrictQueryParams, GenericAPIView):
             OpenApiParameter("cursor", str),
             OpenApiParameter("page_size", int),
         ],
-        responses=DeviceSerializer(many=True),
+        responses=DEVICE_PAGE,
     )
     def get(self, request: Request) -> Response:
         filterset = DeviceFilterSet(request.query_params, queryset=Device.objects.all())
@@ -95,7 +100,7 @@ class DeviceIncidentsView(IncidentListMixin, GenericAPIView):
     serializer_class = IncidentSerializer
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=IncidentSerializer(many=True))
+    @extend_schema(responses=INCIDENT_LIST)
     def get(self, request: Request, pk: int) -> Response:
         device = get_object_or_404(Device, pk=pk)
         return self.list_response(request, Incident.objects.filter(device_link__device=device))
