@@ -241,46 +241,56 @@ MA_JSON = {
     "/o/api/v3.6/devices": ["limit", "token"],
 }
 MA_TOKEN_FIELDS = ["grant_type", "client_id", "client_secret", "refresh_token"]
+MA_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+MA_AS_JSON = {"Content-Type": "application/json"}
 
 
 def metaaccess_cases(token: str, refresh: str) -> Iterator[Case]:
     q = f"access_token={token}"
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
-    as_json = {"Content-Type": "application/json"}
     grant = {**MA_CREDS, "grant_type": "refresh_token", "refresh_token": refresh}
     for kind, raw in RAW_VALUES.items():
-        for name in ("limit", "page", "access_token"):
-            yield Case(f"v2.2 {name}={kind}", "GET", f"/o/api/v2.2/devices?{name}={raw}&{q}")
-        yield Case(f"account token={kind}", "GET", f"/o/api/v2/account?access_token={raw}")
-        for name in MA_TOKEN_FIELDS:
-            query = "&".join(f"{k}={v}" for k, v in grant.items() if k != name)
-            yield Case(f"token GET {name}={kind}", "GET", f"/o/oauth/token?{name}={raw}&{query}")
-            body = f"{name}={raw}&{query}".encode()
-            yield Case(f"token form {name}={kind}", "POST", "/o/oauth/token", form, body)
-        for name in ("start_date", "end_date"):
-            other = "end_date" if name == "start_date" else "start_date"
-            body = json_with({other: "01/01/2026"}, name, json.dumps(raw).encode())
-            yield Case(f"dates {name}={kind}", "POST", f"/o/api/v3/activities?{q}", {}, body)
+        yield from _metaaccess_raw_cases(kind, raw, q, grant)
     for kind, raw in JSON_VALUES.items():
-        for path, names in MA_JSON.items():
-            for name in names:
-                yield Case(
-                    f"{name}={kind}", "POST", f"{path}?{q}", as_json, json_with({}, name, raw)
-                )
-        for name in ("start_date", "end_date"):
-            other = "end_date" if name == "start_date" else "start_date"
-            body = json_with({other: "01/01/2026"}, name, raw)
-            yield Case(f"both dates {name}={kind}", "POST", f"/o/api/v3/activities?{q}", {}, body)
-        body = json_with({}, "action", b"[" + raw + b"]")
-        yield Case(f"action[]={kind}", "POST", f"/o/api/v3/activities?{q}", as_json, body)
-        for name in MA_TOKEN_FIELDS:
-            base = {k: v for k, v in grant.items() if k != name}
-            body = json_with(base, name, raw)
-            yield Case(f"token JSON {name}={kind}", "POST", "/o/oauth/token", as_json, body)
+        yield from _metaaccess_json_cases(kind, raw, q, grant)
     for kind, body in JUNK_BODIES.items():
         for path in MA_JSON:
-            yield Case(f"{path} body {kind}", "POST", f"{path}?{q}", as_json, body)
-        yield Case(f"token body {kind}", "POST", "/o/oauth/token", as_json, body)
+            yield Case(f"{path} body {kind}", "POST", f"{path}?{q}", MA_AS_JSON, body)
+        yield Case(f"token body {kind}", "POST", "/o/oauth/token", MA_AS_JSON, body)
+
+
+def _metaaccess_raw_cases(kind: str, raw: str, q: str, grant: dict) -> Iterator[Case]:
+    """One raw (query, form, date) value in every MetaAccess place that takes text."""
+    form = MA_FORM
+    for name in ("limit", "page", "access_token"):
+        yield Case(f"v2.2 {name}={kind}", "GET", f"/o/api/v2.2/devices?{name}={raw}&{q}")
+    yield Case(f"account token={kind}", "GET", f"/o/api/v2/account?access_token={raw}")
+    for name in MA_TOKEN_FIELDS:
+        query = "&".join(f"{k}={v}" for k, v in grant.items() if k != name)
+        yield Case(f"token GET {name}={kind}", "GET", f"/o/oauth/token?{name}={raw}&{query}")
+        body = f"{name}={raw}&{query}".encode()
+        yield Case(f"token form {name}={kind}", "POST", "/o/oauth/token", form, body)
+    for name in ("start_date", "end_date"):
+        other = "end_date" if name == "start_date" else "start_date"
+        body = json_with({other: "01/01/2026"}, name, json.dumps(raw).encode())
+        yield Case(f"dates {name}={kind}", "POST", f"/o/api/v3/activities?{q}", {}, body)
+
+
+def _metaaccess_json_cases(kind: str, raw: bytes, q: str, grant: dict) -> Iterator[Case]:
+    """One JSON value in every MetaAccess JSON field."""
+    as_json = MA_AS_JSON
+    for path, names in MA_JSON.items():
+        for name in names:
+            yield Case(f"{name}={kind}", "POST", f"{path}?{q}", as_json, json_with({}, name, raw))
+    for name in ("start_date", "end_date"):
+        other = "end_date" if name == "start_date" else "start_date"
+        body = json_with({other: "01/01/2026"}, name, raw)
+        yield Case(f"both dates {name}={kind}", "POST", f"/o/api/v3/activities?{q}", {}, body)
+    body = json_with({}, "action", b"[" + raw + b"]")
+    yield Case(f"action[]={kind}", "POST", f"/o/api/v3/activities?{q}", as_json, body)
+    for name in MA_TOKEN_FIELDS:
+        base = {k: v for k, v in grant.items() if k != name}
+        body = json_with(base, name, raw)
+        yield Case(f"token JSON {name}={kind}", "POST", "/o/oauth/token", as_json, body)
 
 
 def metaaccess_check(case: Case, response: httpx.Response) -> str | None:
@@ -324,55 +334,62 @@ def sensaphone_cases(acctid: int, session: str) -> Iterator[Case]:
     s = f"/api/v1/{acctid}/{session}"
     creds = {"acctid": acctid, "session": session, "request_type": "read"}
     for kind, raw in RAW_VALUES.items():
-        yield Case(f"uri login {kind}", "GET", f"/api/v1/login/{raw or 'x'}/{raw or 'x'}")
-        yield Case(f"acctid={kind}", "GET", f"/api/v2/{raw or 'x'}/{session}/login")
-        yield Case(f"session={kind}", "GET", f"/api/v2/{acctid}/{raw or 'x'}/device")
-        yield Case(f"login prop={kind}", "GET", f"{s}/login/{raw or 'x'}")
-        yield Case(f"device_id={kind}", "GET", f"{s}/device/{raw or 'x'}")
-        yield Case(f"zone_id={kind}", "GET", f"{s}/device/45000/zone/{raw or 'x'}")
-        yield Case(f"zones device_id={kind}", "GET", f"{s}/device/{raw or 'x'}/zone")
-        for log, names in SP_FILTERS.items():
-            for name in names:
-                yield Case(f"uri {log} {name}={kind}", "GET", f"{s}/history/{log}/{name}/{raw}")
-            yield Case(f"uri {log} name={kind}", "GET", f"{s}/history/{log}/{raw or 'x'}/1")
+        yield from _sensaphone_raw_cases(kind, raw, acctid, session)
     for kind, raw in JSON_VALUES.items():
-        for name in ("user_name", "password", "request_type", "resource"):
-            base = {k: v for k, v in SP_LOGIN.items() if k != name}
-            yield Case(
-                f"login {name}={kind}", "POST", "/api/v1/login", {}, json_with(base, name, raw)
-            )
-        for name in ("acctid", "session", "request_type"):
-            base = {k: v for k, v in creds.items() if k != name}
-            yield Case(
-                f"device {name}={kind}", "POST", "/api/v1/device", {}, json_with(base, name, raw)
-            )
-        yield Case(f"device={kind}", "POST", "/api/v2/device", {}, json_with(creds, "device", raw))
-        body = json_with(creds, "device", b"[" + json_with({}, "device_id", raw) + b"]")
-        yield Case(f"device[].device_id={kind}", "POST", "/api/v2/device", {}, body)
-        device = {"device_id": 45000}
-        body = json_with(creds, "device", b"[" + json_with(device, "zone", raw) + b"]")
-        yield Case(f"zone={kind}", "POST", "/api/v3/device/zone", {}, body)
-        zone = b"[" + json_with({}, "zone_id", raw) + b"]"
-        body = json_with(creds, "device", b"[" + json_with(device, "zone", zone) + b"]")
-        yield Case(f"zone[].zone_id={kind}", "POST", "/api/v3/device/zone", {}, body)
-        for log, names in SP_FILTERS.items():
-            path = f"/api/v2/history/{log}"
-            for name in names:
-                body = nested_json(creds, ["history", log], name, raw)
-                yield Case(f"json {log} {name}={kind}", "POST", path, {}, body)
-            yield Case(
-                f"json {log} history={kind}", "POST", path, {}, json_with(creds, "history", raw)
-            )
-            body = nested_json({"request_type": "read"}, ["history", log], "begin_offset", raw)
-            yield Case(
-                f"json in path {log} begin_offset={kind}", "POST", f"{s}/history/{log}", {}, body
-            )
+        yield from _sensaphone_json_cases(kind, raw, s, creds)
     for kind, body in JUNK_BODIES.items():
         for path in ("/api/v1/login", "/api/v1/device", "/api/v1/device/zone"):
             yield Case(f"{path} body {kind}", "POST", path, {}, body)
         for log in SP_FILTERS:
             yield Case(f"{log} body {kind}", "POST", f"/api/v1/history/{log}", {}, body)
             yield Case(f"{log} body in path {kind}", "POST", f"{s}/history/{log}", {}, body)
+
+
+def _sensaphone_raw_cases(kind: str, raw: str, acctid: int, session: str) -> Iterator[Case]:
+    """One raw value in every Sensaphone URI segment."""
+    s = f"/api/v1/{acctid}/{session}"
+    yield Case(f"uri login {kind}", "GET", f"/api/v1/login/{raw or 'x'}/{raw or 'x'}")
+    yield Case(f"acctid={kind}", "GET", f"/api/v2/{raw or 'x'}/{session}/login")
+    yield Case(f"session={kind}", "GET", f"/api/v2/{acctid}/{raw or 'x'}/device")
+    yield Case(f"login prop={kind}", "GET", f"{s}/login/{raw or 'x'}")
+    yield Case(f"device_id={kind}", "GET", f"{s}/device/{raw or 'x'}")
+    yield Case(f"zone_id={kind}", "GET", f"{s}/device/45000/zone/{raw or 'x'}")
+    yield Case(f"zones device_id={kind}", "GET", f"{s}/device/{raw or 'x'}/zone")
+    for log, names in SP_FILTERS.items():
+        for name in names:
+            yield Case(f"uri {log} {name}={kind}", "GET", f"{s}/history/{log}/{name}/{raw}")
+        yield Case(f"uri {log} name={kind}", "GET", f"{s}/history/{log}/{raw or 'x'}/1")
+
+
+def _sensaphone_json_cases(kind: str, raw: bytes, s: str, creds: dict) -> Iterator[Case]:
+    """One JSON value in every Sensaphone JSON field (``s``: the session's URI prefix)."""
+    for name in ("user_name", "password", "request_type", "resource"):
+        base = {k: v for k, v in SP_LOGIN.items() if k != name}
+        yield Case(f"login {name}={kind}", "POST", "/api/v1/login", {}, json_with(base, name, raw))
+    for name in ("acctid", "session", "request_type"):
+        base = {k: v for k, v in creds.items() if k != name}
+        yield Case(
+            f"device {name}={kind}", "POST", "/api/v1/device", {}, json_with(base, name, raw)
+        )
+    yield Case(f"device={kind}", "POST", "/api/v2/device", {}, json_with(creds, "device", raw))
+    body = json_with(creds, "device", b"[" + json_with({}, "device_id", raw) + b"]")
+    yield Case(f"device[].device_id={kind}", "POST", "/api/v2/device", {}, body)
+    device = {"device_id": 45000}
+    body = json_with(creds, "device", b"[" + json_with(device, "zone", raw) + b"]")
+    yield Case(f"zone={kind}", "POST", "/api/v3/device/zone", {}, body)
+    zone = b"[" + json_with({}, "zone_id", raw) + b"]"
+    body = json_with(creds, "device", b"[" + json_with(device, "zone", zone) + b"]")
+    yield Case(f"zone[].zone_id={kind}", "POST", "/api/v3/device/zone", {}, body)
+    for log, names in SP_FILTERS.items():
+        path = f"/api/v2/history/{log}"
+        for name in names:
+            body = nested_json(creds, ["history", log], name, raw)
+            yield Case(f"json {log} {name}={kind}", "POST", path, {}, body)
+        yield Case(f"json {log} history={kind}", "POST", path, {}, json_with(creds, "history", raw))
+        body = nested_json({"request_type": "read"}, ["history", log], "begin_offset", raw)
+        yield Case(
+            f"json in path {log} begin_offset={kind}", "POST", f"{s}/history/{log}", {}, body
+        )
 
 
 def sensaphone_check(case: Case, response: httpx.Response) -> str | None:

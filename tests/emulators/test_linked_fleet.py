@@ -81,21 +81,10 @@ def fleet_truth(http: httpx.Client, url: str) -> dict:
     return http.get(f"{url}/_emulator/fleet").raise_for_status().json()
 
 
-@pytest.mark.parametrize("seed", [3, 29])
-def test_fleet_truth_names_the_physical_device_of_every_record(serve, client, seed: int) -> None:
-    seven = serve("7signal", seed=seed, devices=DEVICES, clock=SimClock(EPOCH, speed=1e-9))
-    meta = serve("metaaccess", seed=seed, devices=DEVICES, clock=SimClock(EPOCH, speed=1e-9))
-    client.put(f"{meta.url}/_emulator/ratelimit", json={"enabled": False})
-    agents = {a["id"]: a for a in seven_signal_agents(client, seven.url)}
-    devices = {d["device_id"]: d for d in metaaccess_devices(client, meta.url)}
-    seven_truth, meta_truth = fleet_truth(client, seven.url), fleet_truth(client, meta.url)
-    assert seven_truth["vendor"] == "7signal" and meta_truth["vendor"] == "metaaccess"
-
-    # every record served is in the truth, as the API shows it, and names a real device
-    seven_records = {r["id"]: r for r in seven_truth["records"]}
-    meta_records = {r["id"]: r for r in meta_truth["records"]}
-    assert set(seven_records) == set(agents)
-    assert set(devices) == {i for i, r in meta_records.items() if not r["deleted"]}
+def assert_records_as_served(
+    agents: dict, devices: dict, seven_records: dict, meta_records: dict, physical: dict
+) -> None:
+    """Each truth record is as the API shows it, and its MACs are its physical device's."""
     for agent_id, agent in agents.items():
         record = seven_records[agent_id]
         assert (record["name"], record["macs"]) == (agent["name"], [agent["mac"]])
@@ -103,17 +92,12 @@ def test_fleet_truth_names_the_physical_device_of_every_record(serve, client, se
         record = meta_records[device_id]
         assert record["name"] == device["host_name"]
         assert record["macs"] == [n["mac"] for n in device["network_info"]]
-    physical = {**seven_truth["devices"], **meta_truth["devices"]}
     for record in [*seven_records.values(), *meta_records.values()]:
         assert set(record["macs"]) <= set(physical[record["device"]]["macs"]), record
 
-    # the estate is untidy: two MACs, renamed hosts, MAC collisions from re-imaged machines
-    by_device: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    for vendor, records in (("7signal", seven_records), ("metaaccess", meta_records)):
-        for record in records.values():
-            by_device[record["device"]][vendor].append(record)
-    both = {d: v for d, v in by_device.items() if len(v) == 2}
-    assert len(both) >= 0.7 * DEVICES
+
+def assert_untidy(both: dict, physical: dict) -> None:
+    """Wired machines (two MACs, listed differently by the vendors) and renamed hosts."""
     wired = [d for d in both if len(physical[d]["macs"]) == 2]
     assert wired
     for device in wired:  # MetaAccess lists the wired adapter first; 7SIGNAL only the Wi-Fi one
@@ -131,6 +115,10 @@ def test_fleet_truth_names_the_physical_device_of_every_record(serve, client, se
         assert physical[device]["hostname"] in names and any(
             n.startswith("DESKTOP-") for n in names
         )
+
+
+def mac_collisions(seven_records: dict, meta_records: dict) -> dict[str, list[str]]:
+    """Per vendor, the MACs several records share: always one machine, re-imaged."""
     collided: dict[str, list[str]] = {}
     for vendor, records in (("7signal", seven_records), ("metaaccess", meta_records)):
         owners: dict[str, set[str]] = defaultdict(set)
@@ -143,6 +131,36 @@ def test_fleet_truth_names_the_physical_device_of_every_record(serve, client, se
         assert collisions, vendor
         assert all(len(owners[mac]) == 1 for mac in collisions)  # one machine, re-imaged
         collided[vendor] = collisions
+    return collided
+
+
+@pytest.mark.parametrize("seed", [3, 29])
+def test_fleet_truth_names_the_physical_device_of_every_record(serve, client, seed: int) -> None:
+    seven = serve("7signal", seed=seed, devices=DEVICES, clock=SimClock(EPOCH, speed=1e-9))
+    meta = serve("metaaccess", seed=seed, devices=DEVICES, clock=SimClock(EPOCH, speed=1e-9))
+    client.put(f"{meta.url}/_emulator/ratelimit", json={"enabled": False})
+    agents = {a["id"]: a for a in seven_signal_agents(client, seven.url)}
+    devices = {d["device_id"]: d for d in metaaccess_devices(client, meta.url)}
+    seven_truth, meta_truth = fleet_truth(client, seven.url), fleet_truth(client, meta.url)
+    assert seven_truth["vendor"] == "7signal" and meta_truth["vendor"] == "metaaccess"
+
+    # every record served is in the truth, as the API shows it, and names a real device
+    seven_records = {r["id"]: r for r in seven_truth["records"]}
+    meta_records = {r["id"]: r for r in meta_truth["records"]}
+    assert set(seven_records) == set(agents)
+    assert set(devices) == {i for i, r in meta_records.items() if not r["deleted"]}
+    physical = {**seven_truth["devices"], **meta_truth["devices"]}
+    assert_records_as_served(agents, devices, seven_records, meta_records, physical)
+
+    # the estate is untidy: two MACs, renamed hosts, MAC collisions from re-imaged machines
+    by_device: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for vendor, records in (("7signal", seven_records), ("metaaccess", meta_records)):
+        for record in records.values():
+            by_device[record["device"]][vendor].append(record)
+    both = {d: v for d, v in by_device.items() if len(v) == 2}
+    assert len(both) >= 0.7 * DEVICES
+    assert_untidy(both, physical)
+    collided = mac_collisions(seven_records, meta_records)
     silent = [a for a in agents.values() if a["mac"] in collided["7signal"]]
     assert min(a["lastSeen"] for a in silent) < EPOCH.timestamp() * 1000  # the old agent
 

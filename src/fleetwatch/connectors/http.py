@@ -238,6 +238,28 @@ def http_date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def error_answer(status: int, response: httpx.Response) -> Answer:
+    """A 4xx the caller does not accept, with its JSON body when it has one (a token
+    endpoint's RFC 6749 error, for the auth flow to read)."""
+    body = None
+    if "json" in response.headers.get("content-type", ""):
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+    return Answer(status, body, response)
+
+
+def checked_answer(req: Request, status: int, body: Any, response: httpx.Response) -> Answer:
+    """A parsed answer, refused as an expired session when ``req.check`` says so."""
+    if req.check is not None:
+        try:
+            req.check(body)
+        except SessionExpired:
+            return Answer(status, body, response, refused=True, session_expired=True)
+    return Answer(status, body, response)
+
+
 class VendorHTTP:
     """One vendor base URL, one credential: every request goes through ``request``.
 
@@ -370,25 +392,11 @@ class VendorHTTP:
                 self._give_up_or_wait(failures, f"{type(exc).__name__} on {method} {path}")
                 continue
             status = response.status_code
-            if (
-                status != 429
-                and (spent := exhausted_wait(response, self.retry.default_rate_limit_wait))
-                is not None
-            ):
-                # The answer spent the last of the budget: no request (from any worker) before
-                # the vendor refills it, rather than learning that from a 429.
-                self.limiter.block_until(timezone.now() + timedelta(seconds=spent))
             if status == 429:
                 rate_limits += 1
-                self.rate_limited += 1
-                wait = retry_after_seconds(response)
-                if wait is None:
-                    wait = self.retry.default_rate_limit_wait * 2 ** min(rate_limits - 1, 5)
-                self.limiter.block_until(timezone.now() + timedelta(seconds=wait))
-                if rate_limits >= self.retry.rate_limited_attempts:
-                    raise TransientError(f"rate limited {rate_limits} times on {path}", 429)
-                self.log.info("rate limited on %s; waiting %.1f s", path, wait)
+                self._wait_out_rate_limit(response, rate_limits, path)
                 continue
+            self._hold_off_if_spent(response)
             if status in (401, 403) and status not in req.accept:
                 return Answer(status, None, response, refused=True)
             if status >= 500:
@@ -396,25 +404,33 @@ class VendorHTTP:
                 self._give_up_or_wait(failures, f"{status} from {method} {path}", status)
                 continue
             if status >= 400 and status not in req.accept:
-                body = None
-                if "json" in response.headers.get("content-type", ""):
-                    try:  # a token endpoint's RFC 6749 error, for the auth flow to read
-                        body = response.json()
-                    except ValueError:
-                        body = None
-                return Answer(status, body, response)
+                return error_answer(status, response)
             try:
                 body = response.json() if response.content else None
             except ValueError:
                 failures += 1
                 self._give_up_or_wait(failures, f"malformed JSON from {method} {path}", status)
                 continue
-            if req.check is not None:
-                try:
-                    req.check(body)
-                except SessionExpired:
-                    return Answer(status, body, response, refused=True, session_expired=True)
-            return Answer(status, body, response)
+            return checked_answer(req, status, body, response)
+
+    def _hold_off_if_spent(self, response: httpx.Response) -> None:
+        """The answer spent the last of the budget: no request (from any worker) before the
+        vendor refills it, rather than learning that from a 429."""
+        spent = exhausted_wait(response, self.retry.default_rate_limit_wait)
+        if spent is not None:
+            self.limiter.block_until(timezone.now() + timedelta(seconds=spent))
+
+    def _wait_out_rate_limit(self, response: httpx.Response, rate_limits: int, path: str) -> None:
+        """A 429: hold every request off for Retry-After (else a doubling default); raise
+        TransientError once ``rate_limited_attempts`` are spent."""
+        self.rate_limited += 1
+        wait = retry_after_seconds(response)
+        if wait is None:
+            wait = self.retry.default_rate_limit_wait * 2 ** min(rate_limits - 1, 5)
+        self.limiter.block_until(timezone.now() + timedelta(seconds=wait))
+        if rate_limits >= self.retry.rate_limited_attempts:
+            raise TransientError(f"rate limited {rate_limits} times on {path}", 429)
+        self.log.info("rate limited on %s; waiting %.1f s", path, wait)
 
     def _give_up_or_wait(self, failures: int, what: str, status: int | None = None) -> None:
         if failures >= self.retry.attempts:

@@ -5,6 +5,7 @@ import json
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -84,6 +85,29 @@ def control_routes(
     vendor: VendorEmulator, faults: FaultInjector, counters: RequestCounters
 ) -> list[Route]:
     """The documented ``/_emulator/`` API (see README, "Emulator control API")."""
+    p = CONTROL_PREFIX
+    index, truth, clock, fleet, credentials = _read_views(vendor)
+    advance, scenario = _drive_views(vendor)
+    fault_list, ratelimit, counter_view = _fault_views(vendor, faults, counters)
+    return [
+        Route(f"{p}/", index),
+        Route(f"{p}/truth", truth),
+        Route(f"{p}/clock", clock),
+        Route(f"{p}/clock/advance", advance, methods=["POST"]),
+        Route(f"{p}/scenario", scenario, methods=["POST"]),
+        Route(f"{p}/faults", fault_list, methods=["GET", "POST", "DELETE"]),
+        Route(f"{p}/ratelimit", ratelimit, methods=["GET", "PUT"]),
+        Route(f"{p}/counters", counter_view, methods=["GET", "DELETE"]),
+        Route(f"{p}/credentials", credentials),
+        Route(f"{p}/fleet", fleet),
+    ]
+
+
+View = Callable[[Request], Awaitable[Response]]
+
+
+def _read_views(vendor: VendorEmulator) -> tuple[View, View, View, View, View]:
+    """The read-only control views: index, truth, clock, fleet, credentials."""
 
     async def index(request: Request) -> Response:
         return JSONResponse(
@@ -112,6 +136,21 @@ def control_routes(
     async def clock(request: Request) -> Response:
         return JSONResponse(vendor.clock.as_dict())
 
+    async def fleet(request: Request) -> Response:
+        with vendor.lock:
+            records = vendor.fleet_records()
+            devices = vendor.physical_devices()
+        return JSONResponse({"vendor": vendor.name, "records": records, "devices": devices})
+
+    async def credentials(request: Request) -> Response:
+        return JSONResponse(vendor.credentials())
+
+    return index, truth, clock, fleet, credentials
+
+
+def _drive_views(vendor: VendorEmulator) -> tuple[View, View]:
+    """The views that move the simulation: clock advance and scenario actions."""
+
     async def advance(request: Request) -> Response:
         body = await _json_body(request)
         seconds = body.get("seconds")
@@ -135,6 +174,14 @@ def control_routes(
         vendor.sync()
         with vendor.lock:
             return JSONResponse(vendor.apply(action, body))
+
+    return advance, scenario
+
+
+def _fault_views(
+    vendor: VendorEmulator, faults: FaultInjector, counters: RequestCounters
+) -> tuple[View, View, View]:
+    """The views that shape the emulator's behaviour: faults, rate limits, counters."""
 
     async def fault_list(request: Request) -> Response:
         if request.method == "DELETE":
@@ -164,28 +211,7 @@ def control_routes(
             counters.reset()
         return JSONResponse(counters.as_dict())
 
-    async def fleet(request: Request) -> Response:
-        with vendor.lock:
-            records = vendor.fleet_records()
-            devices = vendor.physical_devices()
-        return JSONResponse({"vendor": vendor.name, "records": records, "devices": devices})
-
-    async def credentials(request: Request) -> Response:
-        return JSONResponse(vendor.credentials())
-
-    p = CONTROL_PREFIX
-    return [
-        Route(f"{p}/", index),
-        Route(f"{p}/truth", truth),
-        Route(f"{p}/clock", clock),
-        Route(f"{p}/clock/advance", advance, methods=["POST"]),
-        Route(f"{p}/scenario", scenario, methods=["POST"]),
-        Route(f"{p}/faults", fault_list, methods=["GET", "POST", "DELETE"]),
-        Route(f"{p}/ratelimit", ratelimit, methods=["GET", "PUT"]),
-        Route(f"{p}/counters", counter_view, methods=["GET", "DELETE"]),
-        Route(f"{p}/credentials", credentials),
-        Route(f"{p}/fleet", fleet),
-    ]
+    return fault_list, ratelimit, counter_view
 
 
 class EmulatorMiddleware:

@@ -343,6 +343,13 @@ class World:
         """One tick of the scenario at time ``at``; costs O(events), never O(fleet)."""
         self.last_tick = max(self.last_tick, at)
         live = self.live_count()
+        self._tick_compliance(at, live, rng)
+        self._tick_membership(at, live, rng)
+        self._tick_activities(at, tick_seconds, rng)
+        self._prune(at)
+
+    def _tick_compliance(self, at: float, live: int, rng: random.Random) -> None:
+        """Devices falling out of and back into compliance, exempted and unexempted."""
         for _ in range(stochastic_count(rng, live * FALL_RATE)):
             device_id = self._random_live(rng)
             if device_id is not None and self.state(device_id).status == "compliant":
@@ -360,14 +367,15 @@ class World:
         for _ in range(stochastic_count(rng, len(self.exempted) * UNEXEMPT_RATE)):
             if self.exempted:
                 self.set_status(self.exempted.choice(rng), "compliant", "no_issues", at, rng)
+
+    def _tick_membership(self, at: float, live: int, rng: random.Random) -> None:
+        """Devices deleted (never the last one) and enrolled."""
         for _ in range(stochastic_count(rng, live * DELETE_RATE)):
             device_id = self._random_live(rng)
             if device_id is not None and self.live_count() > 1:
                 self.delete(device_id, at)
         for _ in range(stochastic_count(rng, live * ENROLL_RATE)):
             self.enroll(at, rng)
-        self._tick_activities(at, tick_seconds, rng)
-        self._prune(at)
 
     def _tick_activities(self, at: float, tick_seconds: float, rng: random.Random) -> None:
         """Access attempts during the tick, at whole seconds strictly inside it."""

@@ -642,6 +642,23 @@ class SensaphoneEmulator(VendorEmulator):
         if unknown:
             raise ControlError(unknown[0], f"unknown parameter for {action}")
         tl, t = self.timeline, self._now()
+        device, zone = self._action_target(action, params)
+        first_event = len(tl.events)
+        if zone is not None:
+            self._apply_zone_action(action, device, zone, params, t)
+        else:
+            self._apply_device_action(action, device, t)
+        return {
+            "action": action,
+            "device_id": device.device_id,
+            "zone_id": zone.zone_id if zone else None,
+            "at": iso(t),
+            "event_ids": [e.event_id for e in tl.events[first_event:]],
+        }
+
+    def _action_target(self, action: str, params: dict) -> tuple[SensorDevice, Zone | None]:
+        """The device (and, for a zone action, the zone) the action names; 404 if unknown."""
+        tl = self.timeline
         device_id = self._control_int(params, "device_id")
         device = tl.by_id.get(device_id)
         if device is None:
@@ -654,8 +671,15 @@ class SensaphoneEmulator(VendorEmulator):
                 raise ControlError(
                     "zone_id", f"unknown zone_id {zone_id} on device {device_id}", status=404
                 )
-        first_event = len(tl.events)
-        key = (device_id, zone.zone_id) if zone else None
+        return device, zone
+
+    def _apply_zone_action(
+        self, action: str, device: SensorDevice, zone: Zone, params: dict, t: datetime
+    ) -> None:
+        """raise_alarm, clear_alarm, ack_alarm; 409 when the zone is not in the state the
+        action needs."""
+        tl = self.timeline
+        key = (device.device_id, zone.zone_id)
         if action == "raise_alarm":
             if zone.kind not in ALARMABLE_KINDS:
                 raise ControlError(
@@ -668,31 +692,28 @@ class SensaphoneEmulator(VendorEmulator):
             if key not in tl.alarms:
                 raise ControlError("zone_id", f"{zone.name} is not in alarm", status=409)
             tl.clear_alarm(device, zone, t)
-        elif action == "ack_alarm":
+        else:
             user = self._control_user(params.get("user"))
             if not tl.acknowledge(device, zone, t, user):
                 raise ControlError(
                     "zone_id", f"{zone.name} has no unacknowledged alarm", status=409
                 )
-        elif action in ("power_fail", "power_restore"):
-            failed = device_id in tl.power_failures
+
+    def _apply_device_action(self, action: str, device: SensorDevice, t: datetime) -> None:
+        """power_fail / power_restore, go_offline / go_online; 409 when already so."""
+        tl = self.timeline
+        if action in ("power_fail", "power_restore"):
+            failed = device.device_id in tl.power_failures
             if failed == (action == "power_fail"):
                 state = "already failed" if failed else "not failed"
                 raise ControlError("device_id", f"{device.name}: power {state}", status=409)
             (tl.power_fail if action == "power_fail" else tl.power_restore)(device, t)
         else:
-            offline = device_id in tl.offline
+            offline = device.device_id in tl.offline
             if offline == (action == "go_offline"):
                 state = "already offline" if offline else "already online"
                 raise ControlError("device_id", f"{device.name} is {state}", status=409)
             (tl.go_offline if action == "go_offline" else tl.go_online)(device, t)
-        return {
-            "action": action,
-            "device_id": device_id,
-            "zone_id": zone.zone_id if zone else None,
-            "at": iso(t),
-            "event_ids": [e.event_id for e in tl.events[first_event:]],
-        }
 
     @staticmethod
     def _alarm_value(zone: Zone, value: object) -> float:

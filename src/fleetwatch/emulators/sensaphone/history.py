@@ -329,13 +329,11 @@ def _walk(segments, skip: int = 0):
             slot -= 1
 
 
-def data_log(timeline: Timeline, filters: dict, now: int) -> list[dict]:
-    """15-minute records of each loggable zone, computed, never stored."""
-    wanted_points = filters.get("log_points")
-    if wanted_points is None:
-        points = list(timeline.by_log_point)
-    else:
-        points = [p for p in wanted_points if p in timeline.by_log_point]
+def _groups_by_timezone(
+    timeline: Timeline, points: list[int], filters: dict, now: int
+) -> list[_Group]:
+    """The points grouped by their device's time zone, each group with the slot range the
+    filters' local-time bounds give in that zone (within the history kept)."""
     bounds = _Bounds(filters)
     first_slot = -(-timeline.history_start // LOG_INTERVAL)
     last_slot = now // LOG_INTERVAL
@@ -349,7 +347,33 @@ def data_log(timeline: Timeline, filters: dict, now: int) -> list[dict]:
             slot_high = last_slot if high == math.inf else min(last_slot, math.floor(high / 900))
             group = by_tz[tz] = _Group(slot_low, slot_high, [])
         group.points.append(point)
-    segments = _segments(list(by_tz.values()))
+    return list(by_tz.values())
+
+
+def _alarm_candidates(
+    timeline: Timeline, segments: list[tuple[int, int, list[int]]]
+) -> list[tuple[int, int]]:
+    """(slot, point) records that can be in alarm: inside an alarm or power-failure span,
+    newest slot first."""
+    candidates = set()
+    for high, low, seg_points in segments:
+        for point in seg_points:
+            device, zone = timeline.by_log_point[point]
+            for start, end in timeline.alarm_candidates(device, zone):
+                first = max(low, -(-start // LOG_INTERVAL))
+                last = high if end is None else min(high, -(-end // LOG_INTERVAL) - 1)
+                candidates.update((slot, point) for slot in range(first, last + 1))
+    return sorted(candidates, key=lambda item: (-item[0], item[1]))
+
+
+def data_log(timeline: Timeline, filters: dict, now: int) -> list[dict]:
+    """15-minute records of each loggable zone, computed, never stored."""
+    wanted_points = filters.get("log_points")
+    if wanted_points is None:
+        points = list(timeline.by_log_point)
+    else:
+        points = [p for p in wanted_points if p in timeline.by_log_point]
+    segments = _segments(_groups_by_timezone(timeline, points, filters, now))
     statuses = set(filters.get("status", DATA_STATUSES))
     skip, take = filters["begin_offset"], filters["record_offset"]
 
@@ -367,15 +391,7 @@ def data_log(timeline: Timeline, filters: dict, now: int) -> list[dict]:
         matches = (item for item in _walk(segments) if status(*item) == "normal")
         chosen = _page(matches, filters)
     else:  # alarm records only: they can only lie inside alarm or power-failure spans
-        candidates = set()
-        for high, low, seg_points in segments:
-            for point in seg_points:
-                device, zone = timeline.by_log_point[point]
-                for start, end in timeline.alarm_candidates(device, zone):
-                    first = max(low, -(-start // LOG_INTERVAL))
-                    last = high if end is None else min(high, -(-end // LOG_INTERVAL) - 1)
-                    candidates.update((slot, point) for slot in range(first, last + 1))
-        ordered = sorted(candidates, key=lambda item: (-item[0], item[1]))
+        ordered = _alarm_candidates(timeline, segments)
         matches = (item for item in ordered if "alarm" in statuses and status(*item) == "alarm")
         chosen = _page(matches, filters)
     return [data_item(timeline, slot, point) for slot, point in chosen]

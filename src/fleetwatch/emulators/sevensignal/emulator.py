@@ -246,21 +246,10 @@ class SevenSignalEmulator(VendorEmulator):
             return auth.oauth_error(
                 400, "unsupported_grant_type", f"Unsupported grant type: {grant_type}"
             )
-        form_id, form_secret = form.get("client_id"), form.get("client_secret")
-        client_id: str | None
-        client_secret: str | None
-        if basic is not None:
-            if (form_id and form_id != basic[0]) or (form_secret and form_secret != basic[1]):
-                return auth.oauth_error(
-                    400, "invalid_request", "Multiple client authentication methods used"
-                )
-            client_id, client_secret = basic
-        else:
-            client_id, client_secret = form_id, form_secret
-        if not client_id:
-            return auth.oauth_error(400, "invalid_request", "Missing client_id parameter")
-        if not client_secret:
-            return auth.oauth_error(400, "invalid_request", "Missing client_secret parameter")
+        client = token_client(form, basic)
+        if isinstance(client, Response):
+            return client
+        client_id, client_secret = client
         if not auth.client_ok(client_id, client_secret):
             response = auth.oauth_error(401, "invalid_client", "Client authentication failed")
             if basic is not None:
@@ -384,12 +373,7 @@ class SevenSignalEmulator(VendorEmulator):
 
     def _filtered_agents(self, request: Request) -> list[Endpoint]:
         """Exact-match filters (the vendor's filtering is strict); no filter means no copy."""
-        platforms = set(as_list(request, "platform"))
-        bad = platforms - set(PLATFORMS)
-        if bad:
-            raise ApiError(
-                400, f"Invalid platform '{sorted(bad)[0]}'; one of {', '.join(PLATFORMS)}"
-            )
+        platforms = platform_filter(request)
         ssids = set(as_list(request, "lastSsid"))
         location_ids = set(as_list(request, "lastLocationId"))
         location_names = set(as_list(request, "lastLocation"))
@@ -580,15 +564,7 @@ class SevenSignalEmulator(VendorEmulator):
             if text in spec and (not isinstance(spec[text], str) or not spec[text]):
                 raise ControlError(text, f"{text} must be a non-empty string")
         if "band" in spec:
-            band = spec["band"]
-            if isinstance(band, str):
-                try:
-                    band = float(band)
-                except ValueError:
-                    band = None
-            if isinstance(band, bool) or band not in BANDS:
-                raise ControlError("band", "band must be 2.4, 5.0 or 6.0")
-            spec["band"] = band
+            spec["band"] = control_band(spec["band"])
         for number in ("countImpacted", "populationCount", "duration_minutes"):
             value = spec.get(number)
             if number in spec and (
@@ -634,3 +610,46 @@ class SevenSignalEmulator(VendorEmulator):
         self._bucket.reset()
         self._rate_limit_enabled = enabled
         return self.rate_limit_config()
+
+
+def token_client(form: dict, basic: tuple[str, str] | None) -> tuple[str, str] | Response:
+    """The client id and secret of a token request, from HTTP Basic or the form (not both
+    with different values); else the RFC 6749 error to answer with."""
+    form_id, form_secret = form.get("client_id"), form.get("client_secret")
+    client_id: str | None
+    client_secret: str | None
+    if basic is not None:
+        if (form_id and form_id != basic[0]) or (form_secret and form_secret != basic[1]):
+            return auth.oauth_error(
+                400, "invalid_request", "Multiple client authentication methods used"
+            )
+        client_id, client_secret = basic
+    else:
+        client_id, client_secret = form_id, form_secret
+    if not client_id:
+        return auth.oauth_error(400, "invalid_request", "Missing client_id parameter")
+    if not client_secret:
+        return auth.oauth_error(400, "invalid_request", "Missing client_secret parameter")
+    return client_id, client_secret
+
+
+def platform_filter(request: Request) -> set[str]:
+    """The ``platform`` filter's values; 400 for one the vendor does not know."""
+    platforms = set(as_list(request, "platform"))
+    bad = platforms - set(PLATFORMS)
+    if bad:
+        raise ApiError(400, f"Invalid platform '{sorted(bad)[0]}'; one of {', '.join(PLATFORMS)}")
+    return platforms
+
+
+def control_band(value: object) -> float:
+    """A scenario's ``band``: 2.4, 5.0 or 6.0, as a number or its text."""
+    band = value
+    if isinstance(band, str):
+        try:
+            band = float(band)
+        except ValueError:
+            band = None
+    if isinstance(band, bool) or band not in BANDS:
+        raise ControlError("band", "band must be 2.4, 5.0 or 6.0")
+    return band

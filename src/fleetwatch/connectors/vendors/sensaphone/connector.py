@@ -492,95 +492,84 @@ class SensaphoneConnector(VendorConnector):
         2. What is active now but explained by neither the hub nor the window (it began before
            the window): the key's newest start or end event; a starting one joins the replay.
         """
-        seen: set[tuple] = set()
-        for event in events:
-            if event.device_id is None:
-                continue
-            if event.type in ("alarm", "return_to_normal") and event.zone_id is not None:
-                seen.add((ZONE, event.device_id, event.zone_id))
-            elif event.type in ("power", "battery"):
-                seen.add((event.type, event.device_id))
-            elif event.type in ("offline", "online"):
-                seen.add((OFFLINE, event.device_id))
-        budget = int(self.option("reconcile_max"))
+        seen = window_keys(events)
+        reader = ReconcileReader(self.api, tracker, int(self.option("reconcile_max")))
         found: list[VendorEvent] = []
-
-        def read(filters: dict, begin: int, size: int) -> list[dict] | None:
-            nonlocal budget
-            budget -= 1
-            try:
-                return self.api.log_page("event_log", filters, begin, size)
-            except ClientError:  # the vendor does not take these filters: skip, do not fail
-                tracker.counts["reconcile_refused"] += 1
-                return None
-
         # 1. Open in the hub, back to normal in the vendor, nothing in the window.
+        for key, since in self.stale_episodes(devices, tracker, seen):
+            history = self.read_back(key, since, devices, reader)
+            if history is not None:  # the key's whole history since the hub's episode began
+                found.extend(history)
+                seen.add(key)
+            else:
+                tracker.counts["reconcile_unfinished"] += 1
+        # 2. Active now, unexplained.
+        explained = seen | tracker.open_keys()
+        for key in device_keys(devices):
+            if key in explained or reader.budget <= 0 or not self.active_now(key, devices):
+                continue
+            found += self.newest_start(key, devices, reader)
+        return found
+
+    def stale_episodes(
+        self, devices: dict[int, DeviceInfo], tracker: Tracker, seen: set[tuple]
+    ) -> list[tuple[tuple, int]]:
+        """Keys open in the hub, back to normal in the device read, absent from the window,
+        with their earliest such episode start, oldest first (reconcile part 1)."""
         stale: dict[tuple, int] = {}
         for episode in tracker.episodes.values():
             if episode.in_hub and episode.end is None and episode.key not in seen:
                 if self.active_now(episode.key, devices) is False:
                     stale[episode.key] = min(episode.start, stale.get(episode.key, episode.start))
-        size = 50
-        for key, since in sorted(stale.items(), key=lambda item: item[1]):
-            history: list[VendorEvent] = []
-            reached = False
-            filters = self.key_filters(key)
-            if key[0] == ZONE:
-                filters["event_types"] = [*filters["event_types"], "acknowledged"]
-            # Newest first, back to the episode's start, within what is left of the budget.
-            paginator = OffsetPaginator(
-                0,
-                size,
-                stream="event_log (reconcile)",
-                has_more=lambda page_reached: not page_reached,
-                max_pages=max(1, budget),
-                cap="stop",
-            )
-            for begin in paginator:
-                if budget <= 0:
-                    break
-                items = read(filters, begin, size)
-                if items is None:
-                    break
-                for item in items:
-                    event = mapping.parse_event(item, devices)
-                    if event is not None and event.epoch >= since:
-                        history.append(event)
-                    reached = reached or (event is not None and event.epoch <= since)
-                reached = reached or len(items) < size
-                paginator.advance(reached)
-            if reached:  # the key's whole history since the hub's episode began
-                found.extend(history)
-                seen.add(key)
-            else:
-                tracker.counts["reconcile_unfinished"] += 1
+        return sorted(stale.items(), key=lambda item: item[1])
 
-        # 2. Active now, unexplained.
-        explained = seen | tracker.open_keys()
-        wanted: list[tuple] = []
-        for device in devices.values():
-            d = device.device_id
-            for zone in device.zones.values():
-                if zone.type not in mapping.DEVICE_ZONE_TYPES:
-                    wanted.append((ZONE, d, zone.zone_id))
-            wanted += [(POWER, d), (BATTERY, d), (OFFLINE, d)]
-        for key in wanted:
-            if key in explained or budget <= 0 or not self.active_now(key, devices):
-                continue
-            filters = self.key_filters(key)
-            items = read(filters, 0, 1)
-            event = mapping.parse_event(items[0], devices) if items else None
-            if event is None or not mapping.starts_episode(event, devices):
-                continue
-            found.append(event)
-            zone = devices[key[1]].zones.get(key[2]) if key[0] == ZONE else None
-            if zone is not None and zone.alarm_status == ACKED_STATE and budget > 0:
-                # Acknowledged before the window too: its acknowledgement joins the replay.
-                items = read({**filters, "event_types": ["acknowledged"]}, 0, 1)
-                ack = mapping.parse_event(items[0], devices) if items else None
-                if ack is not None and ack.order >= event.order:
-                    found.append(ack)
-        return found
+    def read_back(
+        self, key: tuple, since: int, devices: dict[int, DeviceInfo], reader: "ReconcileReader"
+    ) -> list[VendorEvent] | None:
+        """The key's events newest first back to ``since``, within what is left of the
+        budget; None when the read did not reach ``since`` (refused or out of budget)."""
+        size = 50
+        history: list[VendorEvent] = []
+        reached = False
+        filters = self.key_filters(key)
+        if key[0] == ZONE:
+            filters["event_types"] = [*filters["event_types"], "acknowledged"]
+        paginator = OffsetPaginator(
+            0,
+            size,
+            stream="event_log (reconcile)",
+            has_more=lambda page_reached: not page_reached,
+            max_pages=max(1, reader.budget),
+            cap="stop",
+        )
+        for begin in paginator:
+            if reader.budget <= 0:
+                break
+            items = reader.read(filters, begin, size)
+            if items is None:
+                break
+            reached = collect_since(items, devices, since, history) or len(items) < size
+            paginator.advance(reached)
+        return history if reached else None
+
+    def newest_start(
+        self, key: tuple, devices: dict[int, DeviceInfo], reader: "ReconcileReader"
+    ) -> list[VendorEvent]:
+        """The key's newest start-or-end event when it starts an episode (reconcile part 2),
+        with its acknowledgement when the zone was acknowledged before the window too."""
+        filters = self.key_filters(key)
+        items = reader.read(filters, 0, 1)
+        event = mapping.parse_event(items[0], devices) if items else None
+        if event is None or not mapping.starts_episode(event, devices):
+            return []
+        zone = devices[key[1]].zones.get(key[2]) if key[0] == ZONE else None
+        if zone is None or zone.alarm_status != ACKED_STATE or reader.budget <= 0:
+            return [event]
+        items = reader.read({**filters, "event_types": ["acknowledged"]}, 0, 1)
+        ack = mapping.parse_event(items[0], devices) if items else None
+        if ack is not None and ack.order >= event.order:
+            return [event, ack]
+        return [event]
 
     # --- drafts ---------------------------------------------------------------------------
     def drafts(
@@ -659,19 +648,7 @@ class SensaphoneConnector(VendorConnector):
         wanted = wanted[: int(self.option("readings_max_zones"))]
         if count <= 0 or not wanted:
             return 0
-        points: dict[int, tuple[IncidentDraft, DeviceInfo]] = {}
-        extra_points: dict[int, dict[int, int]] = {}
-        for draft, device, zone in wanted:
-            point = zone.log_point
-            if point is None:  # not in the zone read: ask the device's log points
-                if device.device_id not in extra_points:
-                    try:
-                        extra_points[device.device_id] = self.api.log_points(device.device_id)
-                    except ClientError:
-                        extra_points[device.device_id] = {}
-                point = extra_points[device.device_id].get(zone.zone_id)
-            if point is not None:
-                points[point] = (draft, device)
+        points = self.log_points_of(wanted)
         if not points:
             return 0
         try:
@@ -692,20 +669,28 @@ class SensaphoneConnector(VendorConnector):
                 by_point[point].append(record)
         for point, found in by_point.items():
             draft, device = points[point]
-            readings = []
-            for record in reversed(found):  # newest first from the vendor; store oldest first
-                at = record_time(record, device.timezone)
-                number = as_float(record.get("value"))
-                readings.append(
-                    {
-                        "value": number if number is not None else text(record.get("value")),
-                        "units": text(record.get("units")),
-                        "at": at.isoformat() if at else None,
-                        "alarm": as_bool(record.get("is_alarm")),
-                    }
-                )
-            draft.metadata = {**draft.metadata, "readings": readings}
+            draft.metadata = {**draft.metadata, "readings": readings_of(found, device)}
         return len(by_point)
+
+    def log_points_of(
+        self, wanted: list[tuple[IncidentDraft, DeviceInfo, ZoneInfo]]
+    ) -> dict[int, tuple[IncidentDraft, DeviceInfo]]:
+        """Each wanted zone's data_log point, from the zone read or else the device's log
+        points (one request per device; a refused one leaves its zones without readings)."""
+        points: dict[int, tuple[IncidentDraft, DeviceInfo]] = {}
+        extra_points: dict[int, dict[int, int]] = {}
+        for draft, device, zone in wanted:
+            point = zone.log_point
+            if point is None:  # not in the zone read: ask the device's log points
+                if device.device_id not in extra_points:
+                    try:
+                        extra_points[device.device_id] = self.api.log_points(device.device_id)
+                    except ClientError:
+                        extra_points[device.device_id] = {}
+                point = extra_points[device.device_id].get(zone.zone_id)
+            if point is not None:
+                points[point] = (draft, device)
+        return points
 
     # --- acknowledgements -----------------------------------------------------------------
     def acks(self, tracker: Tracker, hub: HubView) -> list[AckRecord]:
@@ -774,3 +759,80 @@ class SensaphoneConnector(VendorConnector):
                 )
             )
         return drafts, log.bookmark
+
+
+def window_keys(events: list[VendorEvent]) -> set[tuple]:
+    """The episode keys the poll's window says something about."""
+    seen: set[tuple] = set()
+    for event in events:
+        if event.device_id is None:
+            continue
+        if event.type in ("alarm", "return_to_normal") and event.zone_id is not None:
+            seen.add((ZONE, event.device_id, event.zone_id))
+        elif event.type in ("power", "battery"):
+            seen.add((event.type, event.device_id))
+        elif event.type in ("offline", "online"):
+            seen.add((OFFLINE, event.device_id))
+    return seen
+
+
+def device_keys(devices: dict[int, DeviceInfo]) -> list[tuple]:
+    """Every episode key the device read can show active: non-device zones, power, battery
+    and offline per device."""
+    wanted: list[tuple] = []
+    for device in devices.values():
+        d = device.device_id
+        for zone in device.zones.values():
+            if zone.type not in mapping.DEVICE_ZONE_TYPES:
+                wanted.append((ZONE, d, zone.zone_id))
+        wanted += [(POWER, d), (BATTERY, d), (OFFLINE, d)]
+    return wanted
+
+
+def collect_since(
+    items: list[dict], devices: dict[int, DeviceInfo], since: int, history: list[VendorEvent]
+) -> bool:
+    """Append the page's events at or after ``since`` to ``history``; True when the page
+    reaches back to ``since``."""
+    reached = False
+    for item in items:
+        event = mapping.parse_event(item, devices)
+        if event is not None and event.epoch >= since:
+            history.append(event)
+        reached = reached or (event is not None and event.epoch <= since)
+    return reached
+
+
+class ReconcileReader:
+    """event_log reads for reconcile, each one spending the request budget. A refused read
+    (the vendor does not take these filters) is counted and skipped, not raised."""
+
+    def __init__(self, api: SensaphoneAPI, tracker: Tracker, budget: int) -> None:
+        self.api = api
+        self.tracker = tracker
+        self.budget = budget
+
+    def read(self, filters: dict, begin: int, size: int) -> list[dict] | None:
+        self.budget -= 1
+        try:
+            return self.api.log_page("event_log", filters, begin, size)
+        except ClientError:
+            self.tracker.counts["reconcile_refused"] += 1
+            return None
+
+
+def readings_of(found: list[dict], device: DeviceInfo) -> list[dict]:
+    """data_log records (newest first from the vendor) as readings, oldest first."""
+    readings = []
+    for record in reversed(found):
+        at = record_time(record, device.timezone)
+        number = as_float(record.get("value"))
+        readings.append(
+            {
+                "value": number if number is not None else text(record.get("value")),
+                "units": text(record.get("units")),
+                "at": at.isoformat() if at else None,
+                "alarm": as_bool(record.get("is_alarm")),
+            }
+        )
+    return readings

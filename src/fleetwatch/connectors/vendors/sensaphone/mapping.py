@@ -452,35 +452,39 @@ class Tracker:
         if device_id is None:
             self.note("events_without_device")
             return
-        zone_key = (ZONE, device_id, event.zone_id) if event.zone_id is not None else None
-        if kind in ("alarm", "return_to_normal", "acknowledged") and zone_key is None:
+        if kind in ("alarm", "return_to_normal", "acknowledged"):
+            self._apply_zone_event(event, device_id)
+        else:
+            self._apply_device_event(event, device_id, devices)
+
+    def _apply_zone_event(self, event: VendorEvent, device_id: int) -> None:
+        """alarm / return_to_normal / acknowledged: the zone's episode; without a zone, an
+        acknowledgement is the device's (its offline alarm)."""
+        kind = event.type
+        if event.zone_id is None:
             if kind == "acknowledged":  # a device-level ack: its offline alarm
                 self.acknowledge((OFFLINE, device_id), event)
             else:
                 self.note("zone_events_without_zone")
             return
+        zone_key = (ZONE, device_id, event.zone_id)
         if kind == "alarm":
             self.start(zone_key, event)
         elif kind == "return_to_normal":
             self.finish(zone_key, event)
-        elif kind == "acknowledged":
+        else:
             self.acknowledge(zone_key, event)
-        elif kind == "power":
-            off = power_is_off(event)
-            if off is None:
-                self.note("unreadable_power_events")
-            elif off:
-                self.start((POWER, device_id), event)
-            else:
-                self.finish((POWER, device_id), event)
+
+    def _apply_device_event(
+        self, event: VendorEvent, device_id: int, devices: dict[int, DeviceInfo]
+    ) -> None:
+        """Power, battery and offline episodes of the device; other types are counted."""
+        kind = event.type
+        if kind == "power":
+            self._switch((POWER, device_id), event, power_is_off(event), "unreadable_power_events")
         elif kind == "battery":
             low = battery_is_low(event, devices.get(device_id))
-            if low is None:
-                self.note("unreadable_battery_events")
-            elif low:
-                self.start((BATTERY, device_id), event)
-            else:
-                self.finish((BATTERY, device_id), event)
+            self._switch((BATTERY, device_id), event, low, "unreadable_battery_events")
         elif kind == "offline":
             self.start((OFFLINE, device_id), event)
         elif kind == "online":
@@ -489,6 +493,16 @@ class Tracker:
             self.note("informational")
         else:
             self.note(f"unknown_type:{kind or '?'}")
+
+    def _switch(self, key: Key, event: VendorEvent, on: bool | None, unreadable: str) -> None:
+        """Start the key's episode when the event says on, end it when off; count it when
+        the event cannot be read."""
+        if on is None:
+            self.note(unreadable)
+        elif on:
+            self.start(key, event)
+        else:
+            self.finish(key, event)
 
 
 def starts_episode(event: VendorEvent, devices: dict[int, DeviceInfo]) -> bool:
