@@ -147,6 +147,23 @@ class FilterSpec:
         Matching runs for every profile on every event: skipping unset keys and attribute
         look-ups keeps a profile to about a microsecond.
         """
+        checks = [*self._field_checks(), *self._nested_checks()]
+        if not checks:
+            return _never
+        if len(checks) == 1:
+            return checks[0]
+        checks_ = tuple(checks)
+
+        def all_hold(facts: IncidentFacts, event_type: str | None) -> bool:
+            for check in checks_:
+                if not check(facts, event_type):
+                    return False
+            return True
+
+        return all_hold
+
+    def _field_checks(self) -> list[Callable[[IncidentFacts, str | None], bool]]:
+        """The checks on the incident's own fields (level, source, state), cheapest first."""
         checks: list[Callable[[IncidentFacts, str | None], bool]] = []
         if (maxlevel := self.maxlevel) is not None:
             checks.append(lambda f, e: f.level <= maxlevel)
@@ -166,6 +183,11 @@ class FilterSpec:
             checks.append(lambda f, e: f.acked == acked)
         if self.hide_closed_acked:
             checks.append(lambda f, e: not (f.stateful and not f.open and f.acked))
+        return checks
+
+    def _nested_checks(self) -> list[Callable[[IncidentFacts, str | None], bool]]:
+        """The checks on sets (tags, event types) and on the nested specs, after the cheap ones."""
+        checks: list[Callable[[IncidentFacts, str | None], bool]] = []
         for key, values in self.tags:
             wanted = frozenset((key, value) for value in values)
             checks.append(_any_tag_of(wanted))
@@ -186,19 +208,7 @@ class FilterSpec:
         if self.not_ is not None:
             negated = self.not_._check
             checks.append(lambda f, e: not negated(f, e))
-        if not checks:
-            return _never
-        if len(checks) == 1:
-            return checks[0]
-        checks_ = tuple(checks)
-
-        def all_hold(facts: IncidentFacts, event_type: str | None) -> bool:
-            for check in checks_:
-                if not check(facts, event_type):
-                    return False
-            return True
-
-        return all_hold
+        return checks
 
     def q(self) -> Q:
         """The same filter as a ``Q`` over :class:`~fleetwatch.incidents.models.Incident`.
@@ -208,7 +218,10 @@ class FilterSpec:
         """
         if self.is_empty:
             return NOTHING
-        q = Q()
+        return self._related_q(self._fields_q(Q()))
+
+    def _fields_q(self, q: Q) -> Q:
+        """``q`` ANDed with the conditions on the incident's own fields, source and tags."""
         if self.source_ids:
             q &= Q(source_id__in=sorted(self.source_ids))
         if self.source_types:
@@ -227,6 +240,10 @@ class FilterSpec:
             q &= Q(end_time__isnull=not self.stateful)
         if self.maxlevel is not None:
             q &= Q(level__lte=self.maxlevel)
+        return q
+
+    def _related_q(self, q: Q) -> Q:
+        """``q`` ANDed with the conditions on events, acknowledgements and the nested specs."""
         if self.event_types:
             q &= Q(
                 Exists(
@@ -348,20 +365,46 @@ def _parse(blob: object, path: str, depth: int, errors: dict[str, list[str]]) ->
     def fail(key: str, message: str) -> None:
         errors.setdefault(f"{path}{key}", []).append(message)
 
+    values["source_ids"] = _parse_source_ids(blob, fail)
+    values["source_types"] = _parse_source_types(blob, fail)
+    values["tags"] = _parse_tags(blob, fail)
+    values.update(_parse_tristates(blob, fail))
+    if (maxlevel := _parse_maxlevel(blob, fail)) is not None:
+        values["maxlevel"] = maxlevel
+    values["event_types"] = _parse_event_types(blob, fail)
+    hide = blob.get("hide_closed_acked")
+    if hide is not None and not isinstance(hide, bool):
+        fail("hide_closed_acked", "Must be true or false.")
+    values["hide_closed_acked"] = bool(hide)
+    if (any_ := _parse_any(blob, path, depth, errors, fail)) is not None:
+        values["any"] = any_
+    if blob.get("not") is not None:
+        values["not_"] = _nested(blob["not"], f"{path}not.", depth, errors)
+    return FilterSpec(**values)
+
+
+Fail = Callable[[str, str], None]
+
+
+def _parse_source_ids(blob: Mapping[str, Any], fail: Fail) -> frozenset[int]:
     ids = _list(blob, "sourceSystemIds", fail)
     for item in ids:
         if not isinstance(item, int) or isinstance(item, bool) or not 1 <= item <= MAX_ID:
             fail("sourceSystemIds", f"{item!r} is not a valid source system id.")
-    values["source_ids"] = frozenset(i for i in ids if isinstance(i, int))
+    return frozenset(i for i in ids if isinstance(i, int))
 
+
+def _parse_source_types(blob: Mapping[str, Any], fail: Fail) -> frozenset[str]:
     types = _list(blob, "source_types", fail)
     for item in types:
         if not isinstance(item, str) or not item.strip():
             fail("source_types", f"{item!r} is not a source type name.")
         elif "\x00" in item:
             fail("source_types", NUL_MESSAGE)
-    values["source_types"] = frozenset(t.strip().lower() for t in types if isinstance(t, str))
+    return frozenset(t.strip().lower() for t in types if isinstance(t, str))
 
+
+def _parse_tags(blob: Mapping[str, Any], fail: Fail) -> tuple[tuple[str, frozenset[str]], ...]:
     tags: dict[str, set[str]] = defaultdict(set)
     for item in _list(blob, "tags", fail):
         try:
@@ -370,48 +413,58 @@ def _parse(blob: object, path: str, depth: int, errors: dict[str, list[str]]) ->
             fail("tags", f"{item!r}: {exc}")
         else:
             tags[key].add(value)
-    values["tags"] = tuple(sorted((k, frozenset(v)) for k, v in tags.items()))
+    return tuple(sorted((k, frozenset(v)) for k, v in tags.items()))
 
+
+def _parse_tristates(blob: Mapping[str, Any], fail: Fail) -> dict[str, bool | None]:
+    """The valid ones of ``open``, ``acked``, ``stateful`` (an invalid one is left out)."""
+    values: dict[str, bool | None] = {}
     for key in TRISTATE_KEYS:
         flag = blob.get(key)
         if flag is not None and not isinstance(flag, bool):
             fail(key, "Must be true, false or null.")
         else:
             values[key] = flag
+    return values
 
+
+def _parse_maxlevel(blob: Mapping[str, Any], fail: Fail) -> int | None:
     maxlevel = blob.get("maxlevel")
-    if maxlevel is not None:
-        if isinstance(maxlevel, bool) or not isinstance(maxlevel, int):
-            fail("maxlevel", "A whole number is required.")
-        elif not min(Level.values) <= maxlevel <= max(Level.values):
-            fail("maxlevel", f"Must be between {min(Level.values)} and {max(Level.values)}.")
-        else:
-            values["maxlevel"] = maxlevel
+    if maxlevel is None:
+        return None
+    if isinstance(maxlevel, bool) or not isinstance(maxlevel, int):
+        fail("maxlevel", "A whole number is required.")
+    elif not min(Level.values) <= maxlevel <= max(Level.values):
+        fail("maxlevel", f"Must be between {min(Level.values)} and {max(Level.values)}.")
+    else:
+        return maxlevel
+    return None
 
+
+def _parse_event_types(blob: Mapping[str, Any], fail: Fail) -> frozenset[str]:
     event_types = _list(blob, "event_types", fail)
     for item in event_types:
         if item not in EVENT_TYPES:
             fail("event_types", f'"{item}" is not a valid choice.')
-    values["event_types"] = frozenset(t for t in event_types if t in EVENT_TYPES)
+    return frozenset(t for t in event_types if t in EVENT_TYPES)
 
-    hide = blob.get("hide_closed_acked")
-    if hide is not None and not isinstance(hide, bool):
-        fail("hide_closed_acked", "Must be true or false.")
-    values["hide_closed_acked"] = bool(hide)
 
-    if blob.get("any") is not None:
-        items = blob["any"]
-        if not isinstance(items, list) or not items:
-            fail("any", "Must be a non-empty list of filters.")
-        elif len(items) > MAX_LIST:
-            fail("any", f"At most {MAX_LIST} filters.")
-        else:
-            values["any"] = tuple(
-                _nested(item, f"{path}any.{n}.", depth, errors) for n, item in enumerate(items)
-            )
-    if blob.get("not") is not None:
-        values["not_"] = _nested(blob["not"], f"{path}not.", depth, errors)
-    return FilterSpec(**values)
+def _parse_any(
+    blob: Mapping[str, Any], path: str, depth: int, errors: dict[str, list[str]], fail: Fail
+) -> tuple[FilterSpec, ...] | None:
+    """The ``any`` alternatives, or None when absent or invalid."""
+    if blob.get("any") is None:
+        return None
+    items = blob["any"]
+    if not isinstance(items, list) or not items:
+        fail("any", "Must be a non-empty list of filters.")
+    elif len(items) > MAX_LIST:
+        fail("any", f"At most {MAX_LIST} filters.")
+    else:
+        return tuple(
+            _nested(item, f"{path}any.{n}.", depth, errors) for n, item in enumerate(items)
+        )
+    return None
 
 
 def _nested(blob: object, path: str, depth: int, errors: dict[str, list[str]]) -> FilterSpec:

@@ -117,6 +117,20 @@ def check_heartbeats(now: datetime | None = None) -> HeartbeatCheck:
     ):
         open_by_source.setdefault(_source_pk(incident.source_incident_id), []).append(incident)
 
+    current = _open_silent(watched, open_by_source, hub, now, result)
+    _end_heard(watched, open_by_source, current, hub, now, result)
+    return result
+
+
+def _open_silent(
+    watched: dict[int | None, SourceSystem],
+    open_by_source: dict[int | None, list[Incident]],
+    hub: SourceSystem,
+    now: datetime,
+    result: HeartbeatCheck,
+) -> dict[int | None, str]:
+    """Open an incident for each silent source that has none yet for the same silence; return
+    the silent ones' heartbeat incident ids."""
     drafts: list[IncidentDraft] = []
     drafted: list[int] = []  # the source pk of each draft
     current: dict[int | None, str] = {}  # the silent ones' heartbeat incident ids
@@ -145,22 +159,36 @@ def check_heartbeats(now: datetime | None = None) -> HeartbeatCheck:
             if outcome.status == "created":
                 result.opened.append(pk)
                 log.warning("%s", draft.description)
+    return current
 
+
+def _end_heard(
+    watched: dict[int | None, SourceSystem],
+    open_by_source: dict[int | None, list[Incident]],
+    current: dict[int | None, str],
+    hub: SourceSystem,
+    now: datetime,
+    result: HeartbeatCheck,
+) -> None:
+    """End the open heartbeat incidents that are not the current silence of their source."""
     for source_pk, incidents in open_by_source.items():
         heard = watched.get(source_pk)
         for incident in incidents:
             if incident.source_incident_id == current.get(source_pk):
                 continue  # still silent since the same moment
-            if heard is not None:  # heard again (perhaps silent again since: a new incident)
-                why = ALIVE.format(source=heard)
-            elif other := SourceSystem.objects.filter(pk=source_pk or 0).first():
-                why = UNWATCHED.format(source=other)
-            else:
-                why = GONE
+            why = _why_ended(heard, source_pk)
             if _end(incident, hub, now, why):
                 result.ended.append(source_pk)
                 log.info("%s", why)
-    return result
+
+
+def _why_ended(heard: SourceSystem | None, source_pk: int | None) -> str:
+    """The END event's description: heard again, no longer watched, or gone."""
+    if heard is not None:  # heard again (perhaps silent again since: a new incident)
+        return ALIVE.format(source=heard)
+    if other := SourceSystem.objects.filter(pk=source_pk or 0).first():
+        return UNWATCHED.format(source=other)
+    return GONE
 
 
 def _end(incident: Incident, hub: SourceSystem, now: datetime, description: str) -> bool:

@@ -170,7 +170,36 @@ def parse_incident(
     if not isinstance(data, Mapping):
         raise InvalidIncident({"non_field_errors": ["Expected a JSON object."]})
     # The error body, as JSON: a list of messages per field, or per tag index a field mapping.
+    # Each helper below adds its field's errors, in this order (the order of the error body).
     errors: dict[str, Any] = {}
+    _check_unknown_fields(data, errors, allow_metadata=allow_metadata)
+    start_time = _parse_start_time(data, errors)
+    end_time = _parse_end_time(data, errors)
+    level = _parse_level_field(data, errors)
+    metadata = _parse_metadata(data, errors) if allow_metadata else None
+    tags = _parse_tags_field(data, errors, require_tags=require_tags)
+    sid = _parse_source_incident_id(data, errors)
+    draft_text = {
+        name: _text(data, name, errors, url=name.endswith("_url"))
+        for name in ("details_url", "description", "ticket_url")
+    }
+    _check_time_order(start_time, end_time, errors)
+    if errors:
+        raise InvalidIncident(errors)
+    assert start_time is not None  # else errors["start_time"] was set
+    return IncidentDraft(
+        start_time=start_time,
+        end_time=end_time,
+        source_incident_id=sid.strip(),
+        level=level,
+        metadata=metadata,
+        tags=tags,
+        **draft_text,
+    )
+
+
+def _check_unknown_fields(data: Mapping, errors: dict[str, Any], *, allow_metadata: bool) -> None:
+    """Name every field the payload may not carry (``metadata`` only where it is allowed)."""
     allowed = {
         "start_time",
         "end_time",
@@ -188,58 +217,81 @@ def parse_incident(
         if name not in allowed:
             errors[name] = ["Unknown field."]
 
-    start_time = None
+
+def _parse_start_time(data: Mapping, errors: dict[str, Any]) -> datetime | None:
+    """The required ``start_time``; None (and an error) when missing or invalid."""
     if data.get("start_time") in (None, ""):
         errors["start_time"] = ["This field is required."]
+        return None
+    try:
+        return parse_datetime_value(data["start_time"])
+    except ValueError as exc:
+        errors["start_time"] = [str(exc)]
+        return None
+
+
+def _parse_end_time(data: Mapping, errors: dict[str, Any]) -> datetime | None:
+    """``end_time``: infinity (still open) when absent, None when given as null."""
+    if "end_time" not in data:
+        return INFINITY
+    if data["end_time"] is None:
+        return None
+    try:
+        return parse_datetime_value(data["end_time"], allow_infinity=True)
+    except ValueError as exc:
+        errors["end_time"] = [str(exc)]
+        return INFINITY
+
+
+def _parse_level_field(data: Mapping, errors: dict[str, Any]) -> int | None:
+    """``level``, None when absent; null is refused."""
+    if "level" not in data:
+        return None
+    if data["level"] is None:
+        # Argus (DRF) refuses it too; here it would be ambiguous: "not given" to an
+        # upsert, "reset to 5" to a PATCH.
+        errors["level"] = ["This field may not be null."]
+        return None
+    try:
+        return parse_level(data["level"])
+    except ValueError as exc:
+        errors["level"] = [str(exc)]
+        return None
+
+
+def _parse_metadata(data: Mapping, errors: dict[str, Any]) -> dict | None:
+    """``metadata``: None when absent, ``{}`` when null, else a JSON object within limits."""
+    if "metadata" not in data:
+        return None
+    if data["metadata"] is None:
+        return {}
+    if not isinstance(data["metadata"], dict):
+        errors["metadata"] = ["Expected a JSON object."]
+    elif problem := json_problem(data["metadata"]):
+        errors["metadata"] = [problem]
     else:
-        try:
-            start_time = parse_datetime_value(data["start_time"])
-        except ValueError as exc:
-            errors["start_time"] = [str(exc)]
+        return data["metadata"]
+    return None
 
-    end_time: datetime | None = INFINITY
-    if "end_time" in data:
-        if data["end_time"] is None:
-            end_time = None
-        else:
-            try:
-                end_time = parse_datetime_value(data["end_time"], allow_infinity=True)
-            except ValueError as exc:
-                errors["end_time"] = [str(exc)]
 
-    level = None
-    if "level" in data:
-        if data["level"] is None:
-            # Argus (DRF) refuses it too; here it would be ambiguous: "not given" to an
-            # upsert, "reset to 5" to a PATCH.
-            errors["level"] = ["This field may not be null."]
-        else:
-            try:
-                level = parse_level(data["level"])
-            except ValueError as exc:
-                errors["level"] = [str(exc)]
+def _parse_tags_field(
+    data: Mapping, errors: dict[str, Any], *, require_tags: bool
+) -> list[tuple[str, str]]:
+    """``tags`` as (key, value) pairs, within the tag-count limit."""
+    if "tags" not in data:
+        if require_tags:
+            errors["tags"] = ["This field is required."]
+        return []
+    tags, tag_errors = parse_tags(data["tags"])
+    if tag_errors:
+        errors["tags"] = tag_errors
+    elif problem := limits.tag_count_problem(len(tags)):
+        errors["tags"] = [problem]
+    return tags
 
-    metadata: dict | None = None
-    if allow_metadata and "metadata" in data:
-        if data["metadata"] is None:
-            metadata = {}
-        elif not isinstance(data["metadata"], dict):
-            errors["metadata"] = ["Expected a JSON object."]
-        elif problem := json_problem(data["metadata"]):
-            errors["metadata"] = [problem]
-        else:
-            metadata = data["metadata"]
 
-    tags: list[tuple[str, str]] = []
-    if "tags" in data:
-        tags, tag_errors = parse_tags(data["tags"])
-        if tag_errors:
-            errors["tags"] = tag_errors
-        elif problem := limits.tag_count_problem(len(tags)):
-            errors["tags"] = [problem]
-    elif require_tags:
-        errors["tags"] = ["This field is required."]
-
+def _parse_source_incident_id(data: Mapping, errors: dict[str, Any]) -> str:
+    """``source_incident_id`` as a string (integers accepted); ``""`` when absent or invalid."""
     sid = data.get("source_incident_id", "")
     if sid is None:
         sid = ""
@@ -247,17 +299,20 @@ def parse_incident(
         sid = str(sid)
     if not isinstance(sid, str):
         errors["source_incident_id"] = ["Not a valid string."]
-        sid = ""
-    elif "\x00" in sid:
+        return ""
+    if "\x00" in sid:
         errors["source_incident_id"] = [NUL_MESSAGE]
-        sid = ""
-    elif problem := limits.too_long(sid.strip(), limits.SOURCE_INCIDENT_ID_MAX_LENGTH):
+        return ""
+    if problem := limits.too_long(sid.strip(), limits.SOURCE_INCIDENT_ID_MAX_LENGTH):
         errors["source_incident_id"] = [problem]
-        sid = ""
-    draft_text = {
-        name: _text(data, name, errors, url=name.endswith("_url"))
-        for name in ("details_url", "description", "ticket_url")
-    }
+        return ""
+    return sid
+
+
+def _check_time_order(
+    start_time: datetime | None, end_time: datetime | None, errors: dict[str, Any]
+) -> None:
+    """An incident cannot end before it starts (checked only when both times are valid)."""
     if (
         start_time
         and end_time
@@ -268,15 +323,3 @@ def parse_incident(
         errors.setdefault("non_field_errors", []).append(
             "'end_time' cannot be before 'start_time'."
         )
-    if errors:
-        raise InvalidIncident(errors)
-    assert start_time is not None  # else errors["start_time"] was set
-    return IncidentDraft(
-        start_time=start_time,
-        end_time=end_time,
-        source_incident_id=sid.strip(),
-        level=level,
-        metadata=metadata,
-        tags=tags,
-        **draft_text,
-    )
