@@ -215,12 +215,21 @@ def test_facts_take_three_queries_however_many_incidents(source, django_assert_n
     assert facts[incidents[3].pk].acked and facts[incidents[3].pk].open
 
 
-def test_a_nested_filter_lists_in_constant_queries(source, django_assert_max_num_queries):
-    """One listing query (EXISTS subqueries, no per-incident work), plus at most one look-up
-    of the tags' ids per filter level that names tags, however many incidents match."""
-    incidents = [make_incident(source, tags=(("host", "a"),)) for _ in range(5)]
+def test_a_nested_filter_lists_in_constant_queries(source):
+    """One listing query (EXISTS subqueries, no per-incident work), plus the look-ups of the
+    tags' ids (and, with the fast SQL on PostgreSQL, the planner's estimate of how many
+    incidents carry them): the same number however many incidents match."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     spec = parse_filter(
         {"any": [{"tags": ["host=a"]}, {"event_types": ["END"]}], "not": {"acked": True}}
     )
-    with django_assert_max_num_queries(2):
-        assert len(list(Incident.objects.filter(spec.q()))) == len(incidents)
+    counts = []
+    for size in (5, 25):
+        while Incident.objects.count() < size:
+            make_incident(source, tags=(("host", "a"),))
+        with CaptureQueriesContext(connection) as queries:
+            assert len(list(Incident.objects.filter(spec.q()))) == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1] <= 5, counts
