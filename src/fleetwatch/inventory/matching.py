@@ -49,16 +49,21 @@ def normalize_mac(value: object) -> str:
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
+#: An IPv4 or IPv6 address (or a bare number), which is not a host name.
+_IP_LIKE = re.compile(r"[0-9.]+|[0-9a-f:]+:[0-9a-f:]*")
+
+
 def normalize_hostname(value: object) -> str:
     """Lower-case hostname without its domain suffix (``WIN-01.corp.example`` → ``win-01``);
     ``""`` for empty or placeholder names. An IP address is not a hostname."""
     if not isinstance(value, str):
         return ""
     name = value.strip().lower().rstrip(".")
-    if re.fullmatch(r"[0-9.]+|[0-9a-f:]+:[0-9a-f:]*", name):
+    if _IP_LIKE.fullmatch(name):
         return ""
+    # The short name is checked again, so that normalising twice changes nothing ("0.a" → "").
     name = name.split(".", 1)[0].strip()
-    return "" if name in _NO_HOST else name
+    return "" if name in _NO_HOST or _IP_LIKE.fullmatch(name) else name
 
 
 def normalize_serial(value: object) -> str:
