@@ -3,13 +3,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from fleetwatch.web import account, notifications, sources, views
+from fleetwatch.web import account, login, notifications, oidc, sources, views
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.incident_list, name="incidents"),
-    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
+    path("login/", login.ConsoleLoginView.as_view(), name="login"),
+    path("login/oidc/", oidc.login_start, name="oidc-login"),
+    path("login/oidc/callback/", oidc.callback, name="oidc-callback"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("incidents/changed/", views.incidents_changed, name="incidents-changed"),
     path("incidents/bulk/", views.incident_bulk, name="incidents-bulk"),
