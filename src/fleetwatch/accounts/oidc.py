@@ -107,9 +107,12 @@ def _linked_user(identity: Identity, config: OIDCConfig) -> User:
     )
     if link is None:
         user = _first_login_user(identity, config)
-        link = ExternalIdentity(user=user, issuer=identity.issuer, subject=identity.subject)
-    link.last_login = timezone.now()
-    link.save()
+        link = ExternalIdentity.objects.create(
+            user=user, issuer=identity.issuer, subject=identity.subject, last_login=timezone.now()
+        )
+    else:
+        link.last_login = timezone.now()
+        link.save(update_fields=["last_login"])
     return link.user
 
 
