@@ -43,7 +43,7 @@ class LocalOIDCProvider:
         self.codes: dict[str, dict[str, Any]] = {}
         self.access_tokens: dict[str, dict[str, Any]] = {}
         self.token_requests: list[dict[str, Any]] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = ProviderServer(self)
         self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -98,114 +98,123 @@ class LocalOIDCProvider:
         return token
 
 
-def _handler(provider: LocalOIDCProvider) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            pass
+class ProviderServer(ThreadingHTTPServer):
+    def __init__(self, provider: LocalOIDCProvider) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.provider = provider
 
-        def _json(self, body: Any, status: int = 200) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            query = {k: v[0] for k, v in parse_qs(url.query).items()}
-            provider.hits[url.path] += 1
-            if url.path == "/.well-known/openid-configuration":
-                self._json(provider.discovery())
-            elif url.path == "/jwks":
-                self._json({"keys": [provider.key.as_dict(private=False)]})
-            elif url.path == "/authorize":
-                self._authorize(query)
-            elif url.path == "/userinfo":
-                self._userinfo()
-            else:
-                self._json({"error": "not_found"}, 404)
+class Handler(BaseHTTPRequestHandler):
+    server: "ProviderServer"
 
-        def do_POST(self) -> None:
-            url = urlsplit(self.path)
-            provider.hits[url.path] += 1
-            length = int(self.headers.get("Content-Length", "0"))
-            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-            if url.path == "/token":
-                self._token(form)
-            else:
-                self._json({"error": "not_found"}, 404)
+    @property
+    def provider(self) -> LocalOIDCProvider:
+        return self.server.provider
 
-        def _redirect(self, location: str) -> None:
-            self.send_response(302)
-            self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
 
-        def _authorize(self, query: dict[str, str]) -> None:
-            ok = (
-                query.get("client_id") == provider.client_id
-                and query.get("response_type") == "code"
-                and "openid" in query.get("scope", "").split()
-                and query.get("code_challenge_method") == "S256"
-            )
-            if not ok:
-                self._json({"error": "invalid_request"}, 400)
-                return
-            back = {"state": query.get("state", "")}
-            if provider.deny:
-                back["error"] = provider.deny
-            else:
-                code = secrets.token_urlsafe(16)
-                provider.codes[code] = {
-                    "redirect_uri": query["redirect_uri"],
-                    "nonce": query.get("nonce"),
-                    "challenge": query["code_challenge"],
-                    "claims": dict(provider.claims),
-                }
-                back["code"] = code
-            self._redirect(query["redirect_uri"] + "?" + urlencode(back))
+    def _json(self, body: Any, status: int = 200) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
-        def _client_ok(self, form: dict[str, str]) -> bool:
-            auth = self.headers.get("Authorization", "")
-            if auth.startswith("Basic "):
-                client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
-            else:
-                client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
-            return client_id == provider.client_id and secret == provider.client_secret
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        self.provider.hits[url.path] += 1
+        if url.path == "/.well-known/openid-configuration":
+            self._json(self.provider.discovery())
+        elif url.path == "/jwks":
+            self._json({"keys": [self.provider.key.as_dict(private=False)]})
+        elif url.path == "/authorize":
+            self._authorize(query)
+        elif url.path == "/userinfo":
+            self._userinfo()
+        else:
+            self._json({"error": "not_found"}, 404)
 
-        def _token(self, form: dict[str, str]) -> None:
-            provider.token_requests.append(form)
-            if not self._client_ok(form):
-                self._json({"error": "invalid_client"}, 401)
-                return
-            grant = provider.codes.pop(form.get("code", ""), None)
-            verifier = form.get("code_verifier", "")
-            digest = hashlib.sha256(verifier.encode()).digest()
-            challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-            if (
-                grant is None
-                or grant["redirect_uri"] != form.get("redirect_uri")
-                or grant["challenge"] != challenge
-            ):
-                self._json({"error": "invalid_grant"}, 400)
-                return
-            access = secrets.token_urlsafe(24)
-            provider.access_tokens[access] = grant["claims"]
-            body = {
-                "access_token": access,
-                "token_type": "Bearer",
-                "expires_in": 300,
-                "id_token": provider.id_token(grant),
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        self.provider.hits[url.path] += 1
+        length = int(self.headers.get("Content-Length", "0"))
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        if url.path == "/token":
+            self._token(form)
+        else:
+            self._json({"error": "not_found"}, 404)
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _authorize(self, query: dict[str, str]) -> None:
+        ok = (
+            query.get("client_id") == self.provider.client_id
+            and query.get("response_type") == "code"
+            and "openid" in query.get("scope", "").split()
+            and query.get("code_challenge_method") == "S256"
+        )
+        if not ok:
+            self._json({"error": "invalid_request"}, 400)
+            return
+        back = {"state": query.get("state", "")}
+        if self.provider.deny:
+            back["error"] = self.provider.deny
+        else:
+            code = secrets.token_urlsafe(16)
+            self.provider.codes[code] = {
+                "redirect_uri": query["redirect_uri"],
+                "nonce": query.get("nonce"),
+                "challenge": query["code_challenge"],
+                "claims": dict(self.provider.claims),
             }
-            self._json(body)
+            back["code"] = code
+        self._redirect(query["redirect_uri"] + "?" + urlencode(back))
 
-        def _userinfo(self) -> None:
-            auth = self.headers.get("Authorization", "")
-            claims = provider.access_tokens.get(auth.removeprefix("Bearer "))
-            if claims is None:
-                self._json({"error": "invalid_token"}, 401)
-                return
-            self._json({**claims, **provider.userinfo_extra})
+    def _client_ok(self, form: dict[str, str]) -> bool:
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+        else:
+            client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        return client_id == self.provider.client_id and secret == self.provider.client_secret
 
-    return Handler
+    def _token(self, form: dict[str, str]) -> None:
+        self.provider.token_requests.append(form)
+        if not self._client_ok(form):
+            self._json({"error": "invalid_client"}, 401)
+            return
+        grant = self.provider.codes.pop(form.get("code", ""), None)
+        verifier = form.get("code_verifier", "")
+        digest = hashlib.sha256(verifier.encode()).digest()
+        challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        if (
+            grant is None
+            or grant["redirect_uri"] != form.get("redirect_uri")
+            or grant["challenge"] != challenge
+        ):
+            self._json({"error": "invalid_grant"}, 400)
+            return
+        access = secrets.token_urlsafe(24)
+        self.provider.access_tokens[access] = grant["claims"]
+        body = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "id_token": self.provider.id_token(grant),
+        }
+        self._json(body)
+
+    def _userinfo(self) -> None:
+        auth = self.headers.get("Authorization", "")
+        claims = self.provider.access_tokens.get(auth.removeprefix("Bearer "))
+        if claims is None:
+            self._json({"error": "invalid_token"}, 401)
+            return
+        self._json({**claims, **self.provider.userinfo_extra})
