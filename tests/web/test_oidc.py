@@ -387,6 +387,12 @@ def test_sso_only_refuses_passwords_everywhere(client, sso, enduser):
     )
     assert admin.status_code == 200  # the form again, with its error
     assert logged_in_as(client) is None
+    api = client.post(
+        "/api/v2/token-auth/",
+        {"username": "alice", "password": "secret-pass-123"},
+        content_type="application/json",
+    )
+    assert api.status_code == 400
     sso_login(client)
     assert logged_in_as(client) == "carol"
 
