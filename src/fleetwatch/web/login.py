@@ -29,7 +29,7 @@ def login_page(request: HttpRequest, sso_error: str, status: int) -> HttpRespons
     """The login page showing why a single sign-on did not log anyone in."""
     context = {
         "form": AuthenticationForm(request),
-        "next": "",
+        "next": request.session.get("oidc_next", ""),  # where the failed sign-in was headed
         "sso_error": sso_error,
         **sso_context(),
     }
