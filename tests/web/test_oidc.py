@@ -279,6 +279,19 @@ def test_discovery_naming_another_issuer_is_not_trusted(client, sso, provider):
     assert response.status_code == 502
 
 
+def test_hostile_callbacks_are_answered_not_crashed(client, sso):
+    start(client)
+    assert client.post("/login/oidc/callback/?code=x&state=y").status_code == 405
+    assert client.post("/login/oidc/").status_code == 405
+    response = client.get("/login/oidc/callback/", {"error": "<script>x</script>", "state": "s"})
+    assert response.status_code == 400
+    assert b"<script>x</script>" not in response.content
+    assert b"&lt;script&gt;" in response.content
+    for query in ["", "?code=", "?state=", "?code=abc&state=%00", "?code=" + "a" * 5000]:
+        assert client.get("/login/oidc/callback/" + query).status_code == 400, query
+    assert logged_in_as(client) is None
+
+
 # --- refused by the rules ----------------------------------------------------------------------
 
 
