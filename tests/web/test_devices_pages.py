@@ -276,6 +276,7 @@ def test_source_user_may_not_link_or_unlink(laptops, connectors, source, action)
         assert "Unlink" not in client.get(f"/devices/{laptop.pk}/").content.decode()
         response = client.post(f"/devices/{laptop.pk}/{action}/", {"record": record.pk})
         assert response.status_code == 403
+        assert "Only people link and unlink" in response.content.decode()
     assert device_of("m1") == laptop and device_of("m2") == other
     assert not DeviceLink.objects.filter(rule__startswith="manual").exists()
 

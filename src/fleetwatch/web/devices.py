@@ -11,7 +11,7 @@ import base64
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -25,8 +25,8 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from fleetwatch.connectors.models import Vendor, VendorDevice
-from fleetwatch.incidents.models import Event, Incident
-from fleetwatch.incidents.permissions import NotAllowed, source_of
+from fleetwatch.incidents.models import Event, Incident, IncidentQuerySet
+from fleetwatch.incidents.permissions import source_of
 from fleetwatch.incidents.validation import MAX_ID
 from fleetwatch.inventory import services
 from fleetwatch.inventory.filtersets import DeviceFilterSet
@@ -229,11 +229,8 @@ class Entry:
 def timeline(device: Device) -> tuple[list[Entry], int]:
     """Every vendor's incidents of the device and their events merged, newest first; and how
     many incidents the device has in all. Three queries."""
-    incidents = list(
-        services.device_timeline(device)
-        .with_state()
-        .select_related("source__connector")[:TIMELINE_INCIDENTS]
-    )
+    merged = cast(IncidentQuerySet, services.device_timeline(device))
+    incidents = list(merged.with_state().select_related("source__connector")[:TIMELINE_INCIDENTS])
     total = services.device_timeline(device).count()
     by_pk = {incident.pk: incident for incident in incidents}
     entries, seen = [], set()
@@ -276,7 +273,10 @@ def candidates(device: Device) -> list[VendorDevice]:
 
 
 def _page(
-    request: AuthedRequest, device: Device, errors: dict[str, str] | None = None
+    request: AuthedRequest,
+    device: Device,
+    errors: dict[str, str] | None = None,
+    status: int = 400,
 ) -> HttpResponse:
     links = list(device.links.all())
     entries, total = timeline(device)
@@ -291,7 +291,7 @@ def _page(
         "may_change": may_change_links(request.user),
         "errors": errors or {},
     }
-    return render(request, "web/device.html", context, status=400 if errors else 200)
+    return render(request, "web/device.html", context, status=status if errors else 200)
 
 
 @login_required
@@ -338,7 +338,8 @@ def device_link(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
     if action not in ("link", "unlink"):
         raise Http404("No such action.")
     if not may_change_links(request.user):
-        raise NotAllowed("Only people link and unlink vendor records; a source system may not.")
+        refusal = "Only people link and unlink vendor records; a source system may not."
+        return _page(request, device, {action: refusal}, status=403)
     try:
         record = _record(request.POST.get("record", ""))
         if action == "unlink":
