@@ -168,6 +168,28 @@ def test_bad_filters_are_form_errors_naming_the_field(person, laptops, query, fi
     assert f"{field}:" in errors
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "search=%00",
+        "vendor=%00",
+        "vendor=7signal,%00",
+        "last_seen__gte=%00",
+        "last_seen__gte=0001-01-01T00:00",
+        "last_seen__lte=99999-01-01T00:00",
+        "cursor=%00",
+        "cursor=cD0wMDAxLTAxLTAxVDAwOjAwJTJCMDA6MDAmaT05OTk5OTk5OTk5OTk5OTk5OTk5OTk5",
+        "vendors_in_trouble__gte=-1",
+    ],
+)
+def test_hostile_filters_are_never_a_500(person, laptops, query):
+    laptops(1, 1)
+    response = person.get("/devices/?" + query)
+    assert response.status_code in (200, 400), query
+    if response.status_code == 400:
+        assert 'role="alert"' in response.content.decode()
+
+
 def test_keyset_paging(person, laptops, monkeypatch):
     made = laptops(1, 5)
     monkeypatch.setattr("fleetwatch.web.devices.PAGE_SIZE", 2)
@@ -289,6 +311,8 @@ def test_source_user_may_not_link_or_unlink(laptops, connectors, source, action)
         ("link", "-1", "Enter a vendor record number."),
         ("link", "99999999999999999999999", "Enter a vendor record number."),
         ("link", "999999", "No vendor record 999999."),
+        ("link", "²", "Enter a vendor record number."),
+        ("link", "1\x00", "Enter a vendor record number."),
         ("unlink", "other", "This record is not linked to this device."),
     ],
 )

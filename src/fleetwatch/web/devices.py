@@ -313,7 +313,7 @@ def may_change_links(user: Any) -> bool:
 def _record(raw: str) -> VendorDevice:
     """The vendor record a form names by its number; ValidationError naming ``record``."""
     text = raw.strip().lstrip("#")
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
         raise ValidationError({"record": ["Enter a vendor record number."]})
     record = VendorDevice.objects.select_related("connector").filter(pk=int(text)).first()
     if record is None:
