@@ -282,6 +282,9 @@ def test_unlink_by_hand_survives_rematch(person, laptops, enduser):
     assert link.linked_by == enduser
     services.rematch()
     assert DeviceLink.objects.get(pk=record.pk).device_id == link.device_id
+    # It shares the laptop's MAC: the laptop's page offers it back.
+    page = person.get(f"/devices/{laptop.pk}/").content.decode()
+    assert f'aria-label="Link record {record.pk} here"' in page
     # Linking it back by hand is a manual decision too.
     response = person.post(f"/devices/{laptop.pk}/link/", {"record": record.pk})
     assert response.status_code == 302
