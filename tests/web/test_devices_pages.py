@@ -391,3 +391,15 @@ def test_devices_in_a_browser(page, live_server, login, enduser, laptops):
         page.goto(live_server.url + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 360, f"{path} scrolls sideways at 360 px ({width} px)"
+
+
+def test_unlinking_the_only_record_leads_to_where_it_went(person, connectors):
+    store_devices(connectors["sensaphone"], [DeviceRecord("7", "Cold room", data={"serial": "S7"})])
+    record = VendorDevice.objects.get(vendor_id="7")
+    alone = device_of("7")
+    response = person.post(f"/devices/{alone.pk}/unlink/", {"record": record.pk})
+    now_on = DeviceLink.objects.get(pk=record.pk).device_id
+    assert now_on != alone.pk and not Device.objects.filter(pk=alone.pk).exists()
+    assert response.status_code == 302 and response["Location"] == f"/devices/{now_on}/"
+    page = person.get(response["Location"]).content.decode()
+    assert "Unlinked record" in page and "unlinked by hand" in page and "S7" in page
