@@ -26,9 +26,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from fleetwatch.connectors.models import Vendor, VendorDevice
 from fleetwatch.incidents.models import Event, Incident, IncidentQuerySet
-from fleetwatch.incidents.permissions import source_of
 from fleetwatch.incidents.validation import MAX_ID
-from fleetwatch.inventory import services
+from fleetwatch.inventory import permissions, services
 from fleetwatch.inventory.filtersets import DeviceFilterSet
 from fleetwatch.inventory.models import Device, DeviceLink, RecordKey
 from fleetwatch.web.http import AuthedRequest
@@ -288,7 +287,7 @@ def _page(
         "incident_count": total,
         "entries_limit": TIMELINE_INCIDENTS,
         "candidates": candidates(device),
-        "may_change": may_change_links(request.user),
+        "may_change": permissions.may_change_links(request.user),
         "errors": errors or {},
     }
     return render(request, "web/device.html", context, status=status if errors else 200)
@@ -302,12 +301,6 @@ def device_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 # --- manual link / unlink -----------------------------------------------------------------------
-
-
-def may_change_links(user: Any) -> bool:
-    """People (staff and end users) decide links by hand; a source system does not: its token
-    is for posting its own incidents, not for rearranging the inventory."""
-    return bool(user.is_authenticated and user.is_active and source_of(user) is None)
 
 
 def _record(raw: str) -> VendorDevice:
@@ -337,8 +330,7 @@ def device_link(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
     device = device_or_404(pk)
     if action not in ("link", "unlink"):
         raise Http404("No such action.")
-    if not may_change_links(request.user):
-        refusal = "Only people link and unlink vendor records; a source system may not."
+    if (refusal := permissions.link_refusal(request.user)) is not None:
         return _page(request, device, {action: refusal}, status=403)
     try:
         record = _record(request.POST.get("record", ""))
