@@ -37,6 +37,8 @@ PAGE_SIZE = 50
 TROUBLE_SIZE = 20
 #: How many incidents of a device the merged timeline shows (newest first).
 TIMELINE_INCIDENTS = 50
+#: How many events of those incidents it shows at most (a flapping incident has many).
+TIMELINE_EVENTS = 500
 #: The filter bar's fields, passed to DeviceFilterSet under the API's own names.
 FILTER_FIELDS = (
     "vendor",
@@ -234,7 +236,7 @@ def timeline(device: Device) -> tuple[list[Entry], int]:
     by_pk = {incident.pk: incident for incident in incidents}
     entries, seen = [], set()
     events = Event.objects.filter(incident_id__in=list(by_pk)).select_related("actor")
-    for event in events.order_by("-timestamp", "-id"):
+    for event in events.order_by("-timestamp", "-id")[:TIMELINE_EVENTS]:
         seen.add(event.incident_id)
         entries.append(
             Entry(
@@ -253,8 +255,8 @@ def timeline(device: Device) -> tuple[list[Entry], int]:
 
 
 def candidates(device: Device) -> list[VendorDevice]:
-    """Records elsewhere that share a key (MAC, serial, hostname) with this device's records
-    : the likely ones to link here by hand. Two queries."""
+    """Records on other devices that share a key (MAC, serial, hostname) with this device's
+    records: the likely ones to link here by hand. Two queries."""
     keys = RecordKey.objects.filter(vendor_device__link__device=device)
     wanted = set(keys.values_list("kind", "value"))
     if not wanted:
