@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from fleetwatch.web import account, login, notifications, oidc, sources, views
+from fleetwatch.web import account, devices, login, notifications, oidc, sources, views
 
 app_name = "web"
 
@@ -35,4 +35,7 @@ urlpatterns = [
     path("notifications/profiles/", notifications.profile_add, name="profile-add"),
     path("notifications/maintenance/", notifications.maintenance_add, name="maintenance-add"),
     path("notifications/destinations/", notifications.destination_add, name="destination-add"),
+    path("devices/", devices.device_list, name="devices"),
+    path("devices/<int:pk>/", devices.device_detail, name="device"),
+    path("devices/<int:pk>/<str:action>/", devices.device_link, name="device-link"),
 ]
