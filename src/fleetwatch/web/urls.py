@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from fleetwatch.web import account, notifications, sources, views
+from fleetwatch.web import account, deliveries, notif_edit, notifications, sources, views
 
 app_name = "web"
 
@@ -33,4 +33,12 @@ urlpatterns = [
     path("notifications/profiles/", notifications.profile_add, name="profile-add"),
     path("notifications/maintenance/", notifications.maintenance_add, name="maintenance-add"),
     path("notifications/destinations/", notifications.destination_add, name="destination-add"),
+    path("notifications/deliveries/", deliveries.delivery_log, name="deliveries"),
+    path(
+        "notifications/destinations/<int:pk>/test/",
+        notif_edit.send_test,
+        name="destination-test",
+    ),
+    path("notifications/<str:kind>/<int:pk>/", notif_edit.edit, name="notif-edit"),
+    path("notifications/<str:kind>/<int:pk>/delete/", notif_edit.delete, name="notif-delete"),
 ]
