@@ -28,7 +28,7 @@ PAGE_SIZE = 50
 INCIDENT_ROWS = 50
 
 
-def visible_deliveries(user: User) -> QuerySet:
+def visible_deliveries(user: User) -> QuerySet[Delivery]:
     """The deliveries ``user`` may see, with what a row shows joined in."""
     rows = Delivery.objects.select_related("destination", "destination__user")
     return rows if user.is_staff else rows.filter(destination__user=user)

@@ -83,7 +83,7 @@ def _lookup(request: AuthedRequest, kind: str, pk: int) -> tuple[Kind, Any]:
     return spec, obj
 
 
-def _choices(request: AuthedRequest, kind: str, obj: Any) -> dict:
+def _choices(request: AuthedRequest, kind: str, obj: Any) -> dict[str, Any]:
     """What the kind's form offers to choose from."""
     user = request.user
     if kind == "profiles":
@@ -107,7 +107,7 @@ def _choices(request: AuthedRequest, kind: str, obj: Any) -> dict:
     return _destination_form(obj)
 
 
-def _filter_form(obj: Filter) -> dict:
+def _filter_form(obj: Filter) -> dict[str, Any]:
     blob = obj.filter or {}
     return {
         "sources": SourceSystem.objects.order_by("name"),
@@ -118,7 +118,7 @@ def _filter_form(obj: Filter) -> dict:
     }
 
 
-def _destination_form(obj: Destination) -> dict:
+def _destination_form(obj: Destination) -> dict[str, Any]:
     medium = get_medium(obj.media)
     return {
         "address": medium.address(obj.settings) if medium else "",

@@ -5,6 +5,7 @@ field. The rules are the notifications app's (model ``clean``, ``notifications.s
 in two ways.
 """
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime, parse_time
 
+from fleetwatch.accounts.models import User
 from fleetwatch.notifications import services
 from fleetwatch.notifications.filtering import usable_filters
 from fleetwatch.notifications.media import get_medium
@@ -41,9 +43,9 @@ def messages_of(exc: ValidationError) -> list[str]:
     return exc.messages
 
 
-def blob_from(data: QueryDict) -> dict:
+def blob_from(data: QueryDict) -> dict[str, Any]:
     """The filter bar of the filter form as a filter blob (absent fields: no condition)."""
-    blob: dict = {}
+    blob: dict[str, Any] = {}
     for name in ("open", "acked"):
         if data.get(name) in ("true", "false"):
             blob[name] = data[name] == "true"
@@ -67,7 +69,7 @@ def _ids(data: QueryDict, name: str) -> list[int]:
     return [int(v) for v in values]
 
 
-def _chosen(queryset: QuerySet, data: QueryDict, name: str) -> list:
+def _chosen(queryset: QuerySet[Any], data: QueryDict, name: str) -> list[Any]:
     """The objects of ``queryset`` POSTed as ``name``; a pk outside it is a form error."""
     wanted = set(_ids(data, name))
     found = list(queryset.filter(pk__in=wanted))
@@ -76,7 +78,7 @@ def _chosen(queryset: QuerySet, data: QueryDict, name: str) -> list:
     return found
 
 
-def _save(instance: Any, after=None) -> None:
+def _save(instance: Any, after: Callable[[], object] | None = None) -> None:
     """``full_clean`` and save (and ``after()`` in the same transaction); a race with the
     database's unique constraints is a form error too."""
     instance.full_clean()
@@ -89,7 +91,7 @@ def _save(instance: Any, after=None) -> None:
         raise ValidationError({"name": ["Another object of yours has that name."]}) from None
 
 
-def save_filter(user, data: QueryDict, instance: Filter | None = None) -> Filter:
+def save_filter(user: User, data: QueryDict, instance: Filter | None = None) -> Filter:
     stored = instance or Filter(user=user)
     stored.name = data.get("name", "").strip()
     kept = {k: v for k, v in (stored.filter or {}).items() if k not in FORM_KEYS}
@@ -142,7 +144,7 @@ def _recurrences(data: QueryDict) -> list[TimeRecurrence]:
     return found
 
 
-def save_timeslot(user, data: QueryDict, instance: Timeslot | None = None) -> Timeslot:
+def save_timeslot(user: User, data: QueryDict, instance: Timeslot | None = None) -> Timeslot:
     """A time slot and its weekly recurrences (end ≤ start: past midnight), replaced whole."""
     slot = instance or Timeslot(user=user)
     slot.name = data.get("name", "").strip()
@@ -171,7 +173,7 @@ def _delay(data: QueryDict) -> int | None:
 
 
 def save_profile(
-    user, data: QueryDict, instance: NotificationProfile | None = None
+    user: User, data: QueryDict, instance: NotificationProfile | None = None
 ) -> NotificationProfile:
     """A profile: one of the user's time slots, filters they may use, their destinations."""
     timeslot = Timeslot.objects.filter(user=user, pk=_one_id(data, "timeslot")).first()
@@ -199,7 +201,9 @@ def _one_id(data: QueryDict, name: str) -> int:
     return int(raw) if raw.isdigit() and len(raw) <= 18 else 0
 
 
-def save_destination(user, data: QueryDict, instance: Destination | None = None) -> Destination:
+def save_destination(
+    user: User, data: QueryDict, instance: Destination | None = None
+) -> Destination:
     """A destination: a medium and its address (a webhook may have a write-only secret: left
     empty it stays as it was, ``remove_secret`` drops it). A managed one (synced from the
     account) keeps its address; only its label changes."""
@@ -246,7 +250,7 @@ def _duration(data: QueryDict) -> timedelta | None:
 
 
 def save_maintenance(
-    user, data: QueryDict, instance: PlannedMaintenance | None = None
+    user: User, data: QueryDict, instance: PlannedMaintenance | None = None
 ) -> PlannedMaintenance:
     """Planned maintenance (staff only, as in the API; the caller checks): a one-off window, or
     an RRULE whose occurrences each last ``duration_minutes``."""
