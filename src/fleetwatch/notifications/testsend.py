@@ -110,7 +110,16 @@ def send_test(destination: Destination) -> TrialOutcome:
         summary = summarise_error(f"{type(exc).__name__}: {exc}", secrets)
         log.info("test message to destination %s failed: %s", destination.pk, summary)
         return TrialOutcome(False, f"The test message could not be sent: {summary}")
+    return TrialOutcome(True, f"A test message was sent to {display_address(destination)}.")
+
+
+def display_address(destination: Destination) -> str:
+    """Where a destination sends, for people: the address, or for a medium with secrets (a
+    webhook, whose URL may carry a token) the host only."""
+    medium = get_medium(destination.media)
+    if medium is None:
+        return ""
     address = medium.address(destination.settings)
-    if medium.secret_fields:  # a webhook URL may carry a token: name the host only
+    if medium.secret_fields:
         address = address.split("//", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
-    return TrialOutcome(True, f"A test message was sent to {address}.")
+    return address

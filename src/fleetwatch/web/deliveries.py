@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 from fleetwatch.accounts.models import User
 from fleetwatch.notifications.media import all_media
 from fleetwatch.notifications.models import Delivery
-from fleetwatch.notifications.testsend import summarise_error
+from fleetwatch.notifications.testsend import display_address, summarise_error
 from fleetwatch.web.http import AuthedRequest
 
 PAGE_SIZE = 50
@@ -41,6 +41,8 @@ def decorate(rows: list[Delivery]) -> list[Delivery]:
         row.incident_pk = incident.get("pk")  # type: ignore[attr-defined]
         row.incident_description = incident.get("description", "")  # type: ignore[attr-defined]
         row.error_summary = summarise_error(row.last_error)  # type: ignore[attr-defined]
+        shown = row.destination.label or display_address(row.destination)
+        row.destination_name = shown  # type: ignore[attr-defined]
     return rows
 
 
