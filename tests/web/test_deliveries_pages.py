@@ -163,7 +163,15 @@ def test_log_shows_own_deliveries_staff_all(alice, enduser, make_user, superuser
 
 
 @pytest.mark.parametrize(
-    "query", ["status=nonsense", "media=pigeon", "cursor=!!!", "cursor=bm90LWEtY3Vyc29y"]
+    "query",
+    [
+        "status=nonsense",
+        "media=pigeon",
+        "cursor=!!!",
+        "cursor=bm90LWEtY3Vyc29y",
+        # "0001-01-01T00:00:00+05:00|1": before year 1 in UTC
+        "cursor=MDAwMS0wMS0wMVQwMDowMDowMCswNTowMHwx",
+    ],
 )
 def test_log_bad_input_is_a_form_error(alice, query):
     response = alice.get(f"/notifications/deliveries/?{query}")

@@ -35,7 +35,7 @@ def test_edit_and_delete_a_filter(page, live_server, login, enduser):
 def test_edit_time_slot_shows_an_error_then_saves(page, live_server, login, enduser):
     login(page)
     page.goto(live_server.url + "/notifications/")
-    page.get_by_role("link", name="Edit time slot All the time").click()
+    page.get_by_role("link", name="All the time", exact=True).click()
     violations = axe_violations(page)
     assert violations == [], violations
     page.get_by_label("Time slot name").fill("")
@@ -55,7 +55,7 @@ def test_send_test_email(page, live_server, login, enduser, smtp_sink):
     cache.clear()
     login(page)
     page.goto(live_server.url + "/notifications/")
-    page.get_by_role("button", name="Send a test to email").click()
+    page.get_by_role("button", name="Send test to email").click()
     status = page.get_by_role("status").inner_text()
     assert "A test message was sent to alice@example.org." in status
     smtp_sink.wait(1)
@@ -103,3 +103,20 @@ def test_delivery_log(page, live_server, login, enduser, source):
     page.locator("tbody a").first.click()
     section = page.get_by_role("region", name="Notifications sent")
     assert "Failed" in section.inner_text()
+    violations = axe_violations(page)
+    assert violations == [], violations
+
+
+@pytest.mark.parametrize("path", ["/notifications/deliveries/", "destination", "timeslot"])
+def test_new_pages_fit_360_px_and_pass_axe(page, live_server, login, enduser, path):
+    if path == "destination":
+        path = f"/notifications/destinations/{Destination.objects.get(user=enduser).pk}/"
+    elif path == "timeslot":
+        path = f"/notifications/timeslots/{enduser.timeslots.get().pk}/"
+    login(page)
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(live_server.url + path)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"{path} scrolls sideways at 360 px ({width} px)"
+    violations = axe_violations(page)
+    assert violations == [], violations

@@ -267,3 +267,27 @@ def test_posts_without_csrf_token_are_refused(enduser, path):
     assert response.status_code == 403
     stored.refresh_from_db()
     assert stored.name == "keep"
+
+
+def test_hostile_paths_and_values_are_404_or_form_errors(alice, superuser):
+    assert alice.get("/notifications/filters/99999999999999999999999/").status_code == 404
+    window = PlannedMaintenance.objects.create(
+        created_by=superuser, start_time=timezone.now() + timedelta(days=1)
+    )
+    staff = logged_in(superuser)
+    url = f"/notifications/maintenance/{window.pk}/"
+    for start, end, field in [
+        ("2030-13-45T10:00", "", "start_time"),
+        ("2030-01-01T10:00", "2029-01-01T10:00", "end_time"),
+        ("2030-01-01T10:00", "9999-12-31T23:59", None),
+    ]:
+        response = staff.post(url, {"start_time": start, "end_time": end})
+        if field is None:
+            assert response.status_code in (302, 400)
+            continue
+        assert response.status_code == 400, (start, end)
+        assert f"{field}:" in response.text
+    response = staff.post(url, {"start_time": "2030-01-01T10:00", "duration_minutes": "1e9"})
+    assert response.status_code == 400 and "duration_minutes:" in response.text
+    response = staff.post(url, {"start_time": "2030-01-01T10:00", "recurrence": "FREQ=NOPE"})
+    assert response.status_code == 400 and "recurrence:" in response.text

@@ -19,6 +19,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from fleetwatch.accounts.models import User
+from fleetwatch.incidents.validation import storable_datetime
 from fleetwatch.notifications.media import all_media
 from fleetwatch.notifications.models import Delivery
 from fleetwatch.notifications.testsend import display_address, summarise_error
@@ -64,7 +65,8 @@ def _decode(cursor: str) -> tuple[datetime, int] | None:
         value = parse_datetime(moment)
         if value is None or value.tzinfo is None or not pk.isdigit() or len(pk) > 18:
             return None
-    except ValueError:  # bad base64, not UTF-8, an impossible date
+        storable_datetime(value)
+    except ValueError:  # bad base64, not UTF-8, an impossible or unstorable date
         return None
     return value, int(pk)
 

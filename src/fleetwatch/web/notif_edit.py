@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from fleetwatch.incidents.models import SourceSystem
+from fleetwatch.incidents.validation import MAX_ID
 from fleetwatch.notifications import services, testsend
 from fleetwatch.notifications.filtering import usable_filters
 from fleetwatch.notifications.media import get_medium
@@ -70,7 +71,7 @@ KINDS = {
 def _lookup(request: AuthedRequest, kind: str, pk: int) -> tuple[Kind, Any]:
     """The object the URL names, if the user may change it (404: not theirs or no such)."""
     spec = KINDS.get(kind)
-    if spec is None:
+    if spec is None or pk > MAX_ID:
         raise Http404("No such kind of notification object.")
     objects = spec.model._default_manager.all()
     if spec.owned:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime, parse_time
 
 from fleetwatch.accounts.models import User
+from fleetwatch.incidents.validation import storable_datetime
 from fleetwatch.notifications import services
 from fleetwatch.notifications.filtering import usable_filters
 from fleetwatch.notifications.media import get_medium
@@ -239,7 +240,11 @@ def _moment(raw: str, name: str, required: bool) -> datetime | None:
         value = None
     if value is None:
         raise ValidationError({name: ["Enter a date and time."]})
-    return timezone.make_aware(value) if timezone.is_naive(value) else value
+    try:
+        value = timezone.make_aware(value) if timezone.is_naive(value) else value
+        return storable_datetime(value)
+    except (ValueError, OverflowError) as exc:  # year 1 east of UTC, a DST gap
+        raise ValidationError({name: [str(exc) or "Enter a date and time."]}) from None
 
 
 def _duration(data: QueryDict) -> timedelta | None:
