@@ -196,8 +196,9 @@ def test_edit_profile_and_refusals(alice, enduser, bobs):
         assert response.status_code == 400, bad
         assert f"{field}:" in response.content.decode()
     NotificationProfile.objects.create(user=enduser, name="other", timeslot=slot)
-    response = alice.post(url, {**ok, "name": "other"})
+    response = alice.post(url, {**ok, "name": "other", "delay_minutes": "7"})
     assert response.status_code == 400 and "already have a profile" in response.content.decode()
+    assert 'name="delay_minutes" type="number" min="1" value="7"' in response.text  # as typed
     profile.refresh_from_db()
     assert profile.name == "p2" and profile.delay_minutes == 5
 

@@ -151,9 +151,9 @@ def edit(request: AuthedRequest, kind: str, pk: int) -> HttpResponse:
     try:
         spec.save(request.user, request.POST, obj)
     except ValidationError as exc:
-        # The page again with the stored object (the refused change was not saved).
-        _, stored = _lookup(request, kind, pk)
-        return _form(request, kind, stored, messages_of(exc), status=400)
+        # The form again as it was filled in (the fields the save had applied to the unsaved
+        # object; relations and recurrences as stored): nothing was saved.
+        return _form(request, kind, obj, messages_of(exc), status=400)
     messages.success(request, f"{spec.title} {obj} saved.")
     return redirect("web:notifications")
 
