@@ -3,7 +3,17 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from fleetwatch.web import account, devices, login, notifications, oidc, sources, views
+from fleetwatch.web import (
+    account,
+    deliveries,
+    devices,
+    login,
+    notif_edit,
+    notifications,
+    oidc,
+    sources,
+    views,
+)
 
 app_name = "web"
 
@@ -38,4 +48,12 @@ urlpatterns = [
     path("devices/", devices.device_list, name="devices"),
     path("devices/<int:pk>/", devices.device_detail, name="device"),
     path("devices/<int:pk>/<str:action>/", devices.device_link, name="device-link"),
+    path("notifications/deliveries/", deliveries.delivery_log, name="deliveries"),
+    path(
+        "notifications/destinations/<int:pk>/test/",
+        notif_edit.send_test,
+        name="destination-test",
+    ),
+    path("notifications/<str:kind>/<int:pk>/", notif_edit.edit, name="notif-edit"),
+    path("notifications/<str:kind>/<int:pk>/delete/", notif_edit.delete, name="notif-delete"),
 ]
