@@ -68,7 +68,7 @@ def race(twin: Callable[[], object], request: Callable[[], object]):
 
 
 def incident_body(sid: str) -> dict:
-    return {"start_time": "2026-11-20T10:00:00+00:00", "source_incident_id": sid}
+    return {"start_time": "2026-11-20T10:00:00+00:00", "source_incident_id": sid, "tags": []}
 
 
 def twin_incident(source, sid: str) -> Callable[[], object]:
