@@ -225,7 +225,7 @@ def test_v1_sweep(api, world, timeslot_pk):
             "time_recurrences": [{"days": [1], "start": "08:00:00", "end": "09:00:00"}],
         },
         P1: {"timeslot": timeslot_pk, "filters": [pks["filters"]], "media": ["EM"], "active": True},
-        "/api/v1/auth/phone-number/": {"phone_number": "+4712345678"},
+        "/api/v1/auth/phone-number/": {"phone_number": "+4790909090"},
     }
     problems = []
     for target, valid in bodies.items():
