@@ -276,3 +276,26 @@ def test_planned_maintenance_sweep(client_for, superuser, api, world):
 def test_deliveries_odd_queries(api, query):
     response = api.get(f"{P2}deliveries/{query}")
     assert_not_server_error(response)
+
+
+def test_settings_and_preview_fields(api):
+    problems = []
+    for field, label, body in field_cases({"time_zone": "Europe/Oslo"}):
+        response = api.patch(f"{P2}settings/", encode(body), content_type="application/json")
+        problems += judge(response, field, label, body[field])
+    assert api.get(f"{P2}settings/").json()["time_zone"] in ("", "Europe/Oslo")
+    blob = {"sourceSystemIds": [1], "tags": ["host=a"], "maxlevel": 3, "open": True}
+    for route in ("preview/", "filterpreview/"):
+        for field, label, body in field_cases(blob):
+            response = api.post(f"{P2}{route}", encode(body), content_type="application/json")
+            problems += judge(response, field, label, body[field])
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("bad", [1.5, "1.0", True, "１", -3, 0])
+def test_related_ids_are_whole_numbers(api, timeslot_pk, bad):
+    """``1.5`` was read as pk 1 (Django's ``int()``): a typo silently named another object."""
+    body = {"name": "p", "timeslot": bad, "filters": [bad], "destinations": [bad]}
+    response = api.post(P2, encode(body), content_type="application/json")
+    assert_clean_refusal(response)
+    assert set(response.json()) == {"timeslot", "filters", "destinations"}
