@@ -186,3 +186,51 @@ def test_upserts_cannot_grow_an_incident_past_the_cap(source_api):
     assert results[0]["status"] == "error" and "would have 101" in results[0]["errors"]["tags"][0]
     assert results[1]["status"] == "created"
     assert IncidentTagRelation.objects.filter(incident__source_incident_id="u").count() == 100
+
+
+def test_the_cap_is_the_domains_not_the_views(source):
+    """``upsert_incidents`` itself refuses (connectors and workers call it without a view),
+    naming the draft, and stores nothing of the batch."""
+    from fleetwatch.incidents.ingest import IncidentDraft, TooManyTags, upsert_incidents
+    from fleetwatch.incidents.ingest.drafts import parse_incident
+
+    def draft(sid: str, prefix: str, n: int) -> IncidentDraft:
+        return parse_incident(
+            body(source_incident_id=sid, tags=[{"tag": f"{prefix}={i}"} for i in range(n)])
+        )
+
+    upsert_incidents(source, source.user, [draft("d", "a", 90)])
+    with pytest.raises(TooManyTags) as caught:
+        upsert_incidents(source, source.user, [draft("e", "a", 5), draft("d", "b", 20)])
+    assert list(caught.value.problems) == [1]
+    assert "'d' would have 110" in caught.value.problems[1]
+    assert not Incident.objects.filter(source_incident_id="e").exists()
+    assert IncidentTagRelation.objects.filter(incident__source_incident_id="d").count() == 90
+
+
+def test_one_bulk_request_cannot_pass_the_cap_with_repeated_items(source_api):
+    """Two items for one new incident, 60 new tags each: the first is stored, the second is
+    refused naming its index — not an incident with 120 tags."""
+    items = [
+        body(source_incident_id="w", tags=[{"tag": f"a={i}"} for i in range(60)]),
+        body(source_incident_id="w", tags=[{"tag": f"b={i}"} for i in range(60)]),
+        body(source_incident_id="x", tags=[{"tag": "c=1"}]),
+    ]
+    response = source_api.post(f"{V2}bulk/", {"incidents": items}, "json")
+    assert response.status_code == 201, response.content[:300]
+    payload = response.json()
+    assert [r["status"] for r in payload["results"]] == ["created", "error", "created"]
+    assert "would have 120" in payload["results"][1]["errors"]["tags"][0]
+    assert payload["error"] == 1 and payload["created"] == 2
+    assert IncidentTagRelation.objects.filter(incident__source_incident_id="w").count() == 60
+
+
+def test_a_single_item_bulk_past_the_cap_is_a_400(source_api):
+    first = [{"tag": f"a={i}"} for i in range(100)]
+    assert source_api.post(f"{V2}upsert/", body(source_incident_id="y", tags=first), "json")
+    item = body(source_incident_id="y", tags=[{"tag": "z=1"}])
+    response = source_api.post(f"{V2}bulk/", {"incidents": [item]}, "json")
+    assert response.status_code == 400
+    assert response.json()["results"][0]["errors"]["tags"][0].startswith(
+        "An incident may have at most 100 tags."
+    )

@@ -75,12 +75,12 @@ def connection_kept():
         request_finished.connect(close_old_connections)
 
 
-def exercise(operation, user, fixed: dict, failures: list) -> int:
-    """Run ``EXAMPLES`` generated requests of ``operation`` as ``user``; return the count."""
+def exercise(operation, user, fixed: dict, failures: list, examples: int = EXAMPLES) -> int:
+    """Run ``examples`` generated requests of ``operation`` as ``user``; return the count."""
     calls = 0
 
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=examples,
         deadline=None,
         database=None,
         derandomize=True,
@@ -151,3 +151,29 @@ def test_swagger_ui_loads_its_assets_from_the_hub(client, client_for, superuser)
     for asset in assets:
         response = client.get(asset)
         assert response.status_code == 200, asset
+
+
+#: The notification and account operations, run for an end user with their own objects.
+END_USER_PATHS = ("/notificationprofiles/", "/plannedmaintenance/", "/auth/", "/token-auth/")
+END_USER_EXAMPLES = 12
+
+
+def test_schemathesis_as_an_end_user_over_notifications_and_accounts(enduser, superuser):
+    """An end user's token (no staff rights) on the operations an end user lives in: their
+    own objects as path parameters, and generated ones (another user's, or none)."""
+    from route_helpers import notification_objects
+
+    own = {**notification_objects(enduser), "user": enduser.pk}
+    failures: list[tuple] = []
+    calls = 0
+    with connection_kept():
+        app = get_wsgi_application()
+        schema = schemathesis.openapi.from_wsgi("/api/v2/schema/?format=json", app)
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            if not any(marker in operation.path for marker in END_USER_PATHS):
+                continue
+            for fixed in (path_values(operation.path, own), {}):
+                calls += exercise(operation, enduser, fixed, failures, END_USER_EXAMPLES)
+    assert calls > 100
+    assert not failures, "\n\n".join(map(str, failures[:12])) + f"\n({len(failures)} in all)"

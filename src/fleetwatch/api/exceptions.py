@@ -5,10 +5,12 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from fleetwatch.api.conflicts import unique_conflict
 
 log = logging.getLogger("fleetwatch.api")
 
@@ -35,6 +37,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     response = drf_exception_handler(exc, context)
     if response is not None:
         return response
+    if isinstance(exc, IntegrityError) and (conflict := unique_conflict(exc)):
+        log.info("unique conflict in %s: %s", context.get("view"), sorted(conflict))
+        return Response(conflict, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DatabaseError):
         # Never leak the database's own message; log it for the operator instead.
         log.exception("database error in %s", context.get("view"))

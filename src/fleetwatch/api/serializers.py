@@ -6,6 +6,8 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
+from fleetwatch.incidents.validation import MAX_ID
+
 
 class StrictFieldsMixin:
     """Reject input keys the serializer does not declare: ``{"<key>": ["Unknown field."]}`` (400).
@@ -46,3 +48,22 @@ class StrictFieldsMixin:
             for key in data
             if key not in known
         }
+
+
+class IdRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related object's id: a whole number (or a string of digits, as form posts send them).
+
+    DRF hands anything else to the query, where Django's ``int()`` turns ``1.5`` (or
+    ``"1.0"``, or ``true`` as 1 in some paths) into pk 1: a client's mistake silently refers
+    to another object. Anything but a whole number is "Incorrect type", and a number no
+    bigint can hold does not exist.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and data.isascii() and data.isdigit():
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 0 < data <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)

@@ -41,7 +41,7 @@ from fleetwatch.connectors.options import OptionsError, clean_options, resolve_o
 from fleetwatch.connectors.ratelimit import SharedRateLimiter
 from fleetwatch.connectors.registry import connector_class
 from fleetwatch.incidents.events import acknowledge
-from fleetwatch.incidents.ingest import IncidentDraft, upsert_incidents
+from fleetwatch.incidents.ingest import IncidentDraft, upsert_allowed, upsert_incidents
 from fleetwatch.incidents.models import INFINITY, Event, Incident, SourceSystem
 from fleetwatch.inventory import services as inventory
 
@@ -286,7 +286,16 @@ def store(connector, owner, result: PollResult, vendor, auth_cache, started) -> 
         devices = store_devices(connector, result.devices)
         drafts = clamp_ends(result.incidents, now)
         on_devices = inventory.tag_drafts(connector, drafts)
-        outcomes = upsert_incidents(connector.source, connector.source.user, drafts)
+        # A draft that would take its incident past the tag cap is left out, not the poll.
+        stored, refused = upsert_allowed(connector.source, connector.source.user, drafts)
+        outcomes = list(stored.values())
+        if refused:
+            log.warning(
+                "connector %s: %d incidents refused: %s",
+                connector.name,
+                len(refused),
+                sorted(refused.values())[:3],
+            )
         devices["incidents_linked"] = inventory.attach_incidents(outcomes, on_devices)
         acked = store_acks(connector.source, result.acks)
         summary = {

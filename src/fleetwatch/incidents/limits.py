@@ -12,12 +12,6 @@ bulk, sources, source types), the connectors (through the same ingest parser) an
 (``create_source``). Plain Python: no DRF, so services and workers can use it.
 """
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # the models and the drafts import this module
-    from fleetwatch.incidents.ingest.drafts import IncidentDraft
-    from fleetwatch.incidents.models import SourceSystem
-
 #: Tags on one incident (create, PATCH/PUT, upsert and bulk items, ``tags/`` POST).
 TAGS_PER_INCIDENT_MAX = 100
 #: A tag key (``^[a-z0-9_]+$``) and a tag value, in characters; (key, value) is indexed.
@@ -56,46 +50,3 @@ def tag_count_problem(count: int) -> str | None:
     if count > TAGS_PER_INCIDENT_MAX:
         return f"An incident may have at most {TAGS_PER_INCIDENT_MAX} tags."
     return None
-
-
-def upsert_tag_problems(source: "SourceSystem", drafts: "list[IncidentDraft]") -> dict[int, str]:
-    """``{index: error}`` for the drafts whose upsert would take an existing incident of
-    ``source`` past ``TAGS_PER_INCIDENT_MAX`` tags (an upsert adds tags, never removes them).
-
-    One aggregate query (tag counts of the incidents the drafts name); the exact tag sets are
-    read only for incidents whose count plus the draft's tags could exceed the cap.
-    """
-    from django.db.models import Count
-
-    from fleetwatch.incidents.models import Incident, IncidentTagRelation
-
-    sids = {d.source_incident_id for d in drafts if d.source_incident_id and d.tags}
-    if not sids:
-        return {}
-    counts = dict(
-        Incident.objects.filter(source=source, source_incident_id__in=sids)
-        .annotate(tag_count=Count("tag_relations"))
-        .values_list("source_incident_id", "tag_count")
-    )
-    suspects = {
-        d.source_incident_id
-        for d in drafts
-        if counts.get(d.source_incident_id, 0) + len(d.tags) > TAGS_PER_INCIDENT_MAX
-        and counts.get(d.source_incident_id, 0)
-    }
-    if not suspects:
-        return {}
-    current: dict[str, set[tuple[str, str]]] = {sid: set() for sid in suspects}
-    rows = IncidentTagRelation.objects.filter(
-        incident__source=source, incident__source_incident_id__in=suspects
-    ).values_list("incident__source_incident_id", "tag__key", "tag__value")
-    for sid, key, value in rows:
-        current[sid].add((key, value))
-    problems = {}
-    for index, draft in enumerate(drafts):
-        sid = draft.source_incident_id
-        if sid in current:
-            total = len(current[sid] | set(draft.tags))
-            if problem := tag_count_problem(total):
-                problems[index] = f"{problem} Incident {sid!r} would have {total}."
-    return problems

@@ -8,11 +8,18 @@ than PostgreSQL's ``'infinity'`` so that ``end_time > now()`` works the same on 
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+)
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Now
 from django.utils import timezone
+
+from fleetwatch.incidents import limits
 
 # Far enough to never be reached, near enough that converting to any time zone cannot overflow.
 INFINITY = datetime(9999, 12, 30, tzinfo=UTC)
@@ -35,7 +42,11 @@ class Level(models.IntegerChoices):
 class SourceSystemType(models.Model):
     name = models.TextField(
         primary_key=True,
-        validators=[RegexValidator(r"^[^A-Z]+$", "The name must be lower case.")],
+        validators=[
+            RegexValidator(r"^[^A-Z]+$", "The name must be lower case."),
+            # Model validators, so the admin's forms refuse what the API refuses (limits.py).
+            MaxLengthValidator(limits.SOURCE_TYPE_NAME_MAX_LENGTH),
+        ],
     )
 
     class Meta:
@@ -52,7 +63,7 @@ class SourceSystemType(models.Model):
 class SourceSystem(models.Model):
     """A system that reports incidents; it acts through its own (machine) user."""
 
-    name = models.TextField()
+    name = models.TextField(validators=[MaxLengthValidator(limits.SOURCE_NAME_MAX_LENGTH)])
     type = models.ForeignKey(SourceSystemType, on_delete=models.PROTECT, related_name="instances")
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="source_system"
@@ -80,8 +91,13 @@ class SourceSystem(models.Model):
 
 
 class Tag(models.Model):
-    key = models.TextField(validators=[RegexValidator(TAG_KEY_RE, TAG_KEY_MESSAGE)])
-    value = models.TextField()
+    key = models.TextField(
+        validators=[
+            RegexValidator(TAG_KEY_RE, TAG_KEY_MESSAGE),
+            MaxLengthValidator(limits.TAG_KEY_MAX_LENGTH),
+        ]
+    )
+    value = models.TextField(validators=[MaxLengthValidator(limits.TAG_VALUE_MAX_LENGTH)])
 
     class Meta:
         constraints = [
@@ -139,7 +155,11 @@ class Incident(models.Model):
         null=True, blank=True, help_text="NULL: stateless; far future: open; past: closed."
     )
     source = models.ForeignKey(SourceSystem, on_delete=models.PROTECT, related_name="incidents")
-    source_incident_id = models.TextField(blank=True, default="")
+    source_incident_id = models.TextField(
+        blank=True,
+        default="",
+        validators=[MaxLengthValidator(limits.SOURCE_INCIDENT_ID_MAX_LENGTH)],
+    )
     details_url = models.TextField(blank=True)
     description = models.TextField(blank=True)
     level = models.PositiveSmallIntegerField(

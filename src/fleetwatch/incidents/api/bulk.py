@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from fleetwatch.api.renderers import fast_parsers, fast_renderers
 from fleetwatch.api.validation import MAX_ID, StrictQueryParams, reject_unknown
-from fleetwatch.incidents import limits, services
+from fleetwatch.incidents import services
 from fleetwatch.incidents.api.serializers import IncidentSerializer, render_ack, render_event
 from fleetwatch.incidents.api.views import (
     parse_ack_body,
@@ -26,7 +26,13 @@ from fleetwatch.incidents.api.views import (
     requesting_source,
 )
 from fleetwatch.incidents.events import EventRefused, IncidentMissing
-from fleetwatch.incidents.ingest import InvalidIncident, parse_incident, upsert_incidents
+from fleetwatch.incidents.ingest import (
+    InvalidIncident,
+    TooManyTags,
+    parse_incident,
+    upsert_allowed,
+    upsert_incidents,
+)
 from fleetwatch.incidents.models import SourceSystem
 from fleetwatch.incidents.permissions import NotAllowed
 
@@ -175,9 +181,10 @@ class UpsertView(StrictQueryParams, GenericAPIView):
             raise ValidationError(
                 {"source_incident_id": ["Required for an upsert: it identifies the incident."]}
             )
-        if problems := limits.upsert_tag_problems(source, [draft]):
-            raise ValidationError({"tags": [problems[0]]})
-        (result,) = upsert_incidents(source, request.user, [draft])
+        try:
+            (result,) = upsert_incidents(source, request.user, [draft])
+        except TooManyTags as exc:
+            raise ValidationError({"tags": [exc.problems[0]]}) from None
         code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
         body = render_incident(result.incident.pk, request.version)
         return Response(body, status=code, headers={"X-Upsert-Status": result.status})
@@ -216,22 +223,14 @@ class BulkIngestView(StrictQueryParams, GenericAPIView):
                 positions.append(index)
             except InvalidIncident as exc:
                 results[index] = {"index": index, "status": "error", "errors": exc.errors}
-        for draft_index, problem in sorted(
-            limits.upsert_tag_problems(source, drafts).items(), reverse=True
-        ):
-            index = positions.pop(draft_index)
-            del drafts[draft_index]
+        outcomes, refused = upsert_allowed(source, request.user, drafts)
+        for draft_index, problem in refused.items():
+            index = positions[draft_index]
             results[index] = {"index": index, "status": "error", "errors": {"tags": [problem]}}
-        counts = {"created": 0, "updated": 0, "unchanged": 0, "error": len(items) - len(drafts)}
-        if drafts:
-            for index, outcome in zip(
-                positions, upsert_incidents(source, request.user, drafts), strict=True
-            ):
-                counts[outcome.status] += 1
-                results[index] = {
-                    "index": index,
-                    "status": outcome.status,
-                    "pk": outcome.incident.pk,
-                }
-        code = status.HTTP_201_CREATED if drafts else status.HTTP_400_BAD_REQUEST
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "error": len(items) - len(outcomes)}
+        for draft_index, outcome in outcomes.items():
+            index = positions[draft_index]
+            counts[outcome.status] += 1
+            results[index] = {"index": index, "status": outcome.status, "pk": outcome.incident.pk}
+        code = status.HTTP_201_CREATED if outcomes else status.HTTP_400_BAD_REQUEST
         return Response({**counts, "results": results}, status=code)

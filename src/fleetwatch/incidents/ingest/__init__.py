@@ -20,8 +20,10 @@ from fleetwatch.incidents.ingest.drafts import (
 )
 from fleetwatch.incidents.ingest.rules import (
     UPDATABLE,
+    TooManyTags,
     UpsertResult,
     create_incident,
+    upsert_allowed,
     upsert_incidents,
 )
 from fleetwatch.incidents.ingest.writers import add_tags
@@ -33,6 +35,7 @@ __all__ = [
     "IncidentConflict",
     "IncidentDraft",
     "InvalidIncident",
+    "TooManyTags",
     "UpsertResult",
     "add_tags",
     "create_incident",
@@ -40,5 +43,6 @@ __all__ = [
     "parse_incident",
     "parse_level",
     "parse_tags",
+    "upsert_allowed",
     "upsert_incidents",
 ]

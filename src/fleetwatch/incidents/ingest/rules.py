@@ -9,8 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
+from fleetwatch.incidents import limits
 from fleetwatch.incidents.ingest.drafts import IncidentConflict, IncidentDraft
 from fleetwatch.incidents.ingest.writers import (
     add_tags,
@@ -20,7 +22,15 @@ from fleetwatch.incidents.ingest.writers import (
     store_one,
     store_one_orm,
 )
-from fleetwatch.incidents.models import INFINITY, Event, Incident, Level, SourceSystem, is_infinite
+from fleetwatch.incidents.models import (
+    INFINITY,
+    Event,
+    Incident,
+    IncidentTagRelation,
+    Level,
+    SourceSystem,
+    is_infinite,
+)
 from fleetwatch.incidents.signals import record_events
 
 UPDATABLE = ("description", "level", "details_url", "ticket_url", "metadata")
@@ -29,6 +39,16 @@ UPDATABLE = ("description", "level", "details_url", "ticket_url", "metadata")
 # short enough to beat a table scan in its estimate: 1,000 ids against 115k incidents was a
 # 15-30 ms seq scan, two lists of 500 are 1 ms index scans each.
 EXISTING_CHUNK = 500
+
+
+class TooManyTags(ValueError):
+    """Some drafts would take their incident past ``limits.TAGS_PER_INCIDENT_MAX`` tags (an
+    upsert adds tags and never removes them); ``problems`` maps each draft's index to why.
+    Nothing of the batch is stored."""
+
+    def __init__(self, problems: dict[int, str]) -> None:
+        super().__init__(problems)
+        self.problems = problems
 
 
 @dataclass(slots=True)
@@ -203,6 +223,8 @@ def _upsert_batch(source, actor, drafts, now) -> list[UpsertResult]:
                 updated[incident.pk] = incident
             results.append(UpsertResult(incident, "updated" if new_events else "unchanged"))
         tag_work.append((incident, draft.tags))
+    if problems := tag_cap_problems(tag_work):
+        raise TooManyTags(problems)
     if creates:
         store_new_incidents(creates)
     if updated:
@@ -213,6 +235,81 @@ def _upsert_batch(source, actor, drafts, now) -> list[UpsertResult]:
     add_tags(tag_work, actor, fresh={incident.pk for incident in creates})
     record_events(events)
     return results
+
+
+def upsert_allowed(
+    source: SourceSystem, actor, drafts: list[IncidentDraft]
+) -> tuple[dict[int, UpsertResult], dict[int, str]]:
+    """``upsert_incidents`` for the drafts that keep their incident within the tag cap:
+    ``({index: result}, {index: why refused})``. Refusing a draft only shrinks the tag sets
+    the others build, so a second pass passes unless a concurrent writer added tags."""
+    refused: dict[int, str] = {}
+    indexes = list(range(len(drafts)))
+    while indexes:
+        try:
+            results = upsert_incidents(source, actor, [drafts[i] for i in indexes])
+        except TooManyTags as exc:
+            for position, problem in exc.problems.items():
+                refused[indexes[position]] = problem
+            indexes = [i for position, i in enumerate(indexes) if position not in exc.problems]
+            continue
+        return dict(zip(indexes, results, strict=True)), refused
+    return {}, refused
+
+
+def tag_cap_problems(tag_work: list[tuple[Incident, list[tuple[str, str]]]]) -> dict[int, str]:
+    """``{index: why}`` for the entries of ``tag_work`` (one per draft, in order) after which
+    their incident would hold more than ``limits.TAGS_PER_INCIDENT_MAX`` tags, counting the
+    tags it holds and those earlier drafts of the batch give it.
+
+    Inside the upsert's transaction, so the count is the one the write sees. One aggregate
+    query when a stored incident gains tags; the stored tag sets are read only for incidents
+    that could pass the cap.
+    """
+    cap = limits.TAGS_PER_INCIDENT_MAX
+    given: dict[int, int] = {}  # by id(incident): new incidents of the batch have no pk yet
+    for incident, tags in tag_work:
+        given[id(incident)] = given.get(id(incident), 0) + len(tags)
+    stored = {incident.pk for incident, tags in tag_work if tags and incident.pk is not None}
+    counts: dict[int, int] = {}
+    if stored:
+        counts = dict(
+            Incident.objects.filter(pk__in=stored)
+            .annotate(n=Count("tag_relations"))
+            .values_list("pk", "n")
+        )
+    # Keyed by id(): a batch holds one object per incident, and unsaved models are unhashable.
+    suspects = {id(i) for i, _ in tag_work if counts.get(i.pk, 0) + given[id(i)] > cap}
+    if not suspects:
+        return {}
+    stored_tags = _stored_tags({i.pk for i, _ in tag_work if id(i) in suspects and i.pk})
+    held: dict[int, set[tuple[str, str]]] = {}
+    problems: dict[int, str] = {}
+    for index, (incident, tags) in enumerate(tag_work):
+        if id(incident) not in suspects:
+            continue
+        before = held.setdefault(id(incident), set(stored_tags.get(incident.pk, ())))
+        after = before | set(tags)
+        if len(after) > cap and len(after) > len(before):
+            name = incident.source_incident_id or "(new)"
+            problems[index] = (
+                f"{limits.tag_count_problem(len(after))} Incident {name!r} would have {len(after)}."
+            )
+        else:
+            before |= after
+    return problems
+
+
+def _stored_tags(pks: set[int]) -> dict[int, set[tuple[str, str]]]:
+    """The tags (key, value) the incidents ``pks`` hold, in one query."""
+    held: dict[int, set[tuple[str, str]]] = {pk: set() for pk in pks}
+    if pks:
+        rows = IncidentTagRelation.objects.filter(incident_id__in=pks).values_list(
+            "incident_id", "tag__key", "tag__value"
+        )
+        for pk, key, value in rows:
+            held[pk].add((key, value))
+    return held
 
 
 def _mark_closed_by_source(incidents: Iterable[Incident]) -> None:

@@ -16,7 +16,7 @@ from rest_framework import serializers
 
 from fleetwatch.accounts.api.serializers import PhoneNumberSerializer
 from fleetwatch.accounts.models import PhoneNumber, validate_time_zone
-from fleetwatch.api.serializers import StrictFieldsMixin
+from fleetwatch.api.serializers import IdRelatedField, StrictFieldsMixin
 from fleetwatch.notifications import services
 from fleetwatch.notifications.filtering import parse_blob, usable_filters
 from fleetwatch.notifications.media import get_medium
@@ -40,7 +40,7 @@ def drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
     )
 
 
-class OwnedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+class OwnedPrimaryKeyField(IdRelatedField):
     """A pk among the requesting user's objects (``queryset_for(user)``); others' are
     "does not exist", exactly as a pk that does not exist."""
 
@@ -488,9 +488,7 @@ class PlannedMaintenanceSerializer(StrictFieldsMixin, serializers.ModelSerialize
     "description", "filters"}``; ``end_time`` null = no end; ``recurrence`` an RRULE."""
 
     # Maintenance is hub-wide and written by staff: any stored filter may be named.
-    filters = serializers.PrimaryKeyRelatedField(
-        queryset=Filter.objects.all(), many=True, required=False
-    )
+    filters = IdRelatedField(queryset=Filter.objects.all(), many=True, required=False)
     end_time = serializers.DateTimeField(required=False, allow_null=True)
     recurrence = serializers.CharField(required=False, allow_blank=True, max_length=1000)
     duration = serializers.DurationField(required=False, allow_null=True)
