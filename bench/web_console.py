@@ -132,7 +132,13 @@ def _fill_postgresql(sources: list, tag, have: int, size: int) -> None:
             """,
             params,
         )
-        for table in ("incidents_incident", "incidents_event", "incidents_incidenttagrelation"):
+    with connection.cursor() as cursor:
+        for table in (
+            "incidents_incident",
+            "incidents_event",
+            "incidents_incidenttagrelation",
+            "incidents_sourcesystem",
+        ):
             cursor.execute(f"ANALYZE {table}")
 
 

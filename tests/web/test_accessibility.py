@@ -89,6 +89,8 @@ def test_page_passes_axe_and_fits_phone_and_wallboard(
     page.goto(url)
     violations = axe_violations(page)
     assert violations == [], violations
+    if "/connectors/add/" in url:
+        screenshot(page, "connector-form")
     check_widths(page, url)
     page.goto(url)
     violations = axe_violations(page)  # at 1920 px: what the wallboard shows
@@ -143,6 +145,12 @@ def test_wallboard_uses_the_whole_screen(page, live_server, login, superuser, ri
     table = page.locator("table.incidents").bounding_box()
     assert table is not None and table["width"] >= 1800
     assert page.locator("header.top").count() == 0
+    # long words elsewhere in the table must not squeeze a header onto two lines
+    heights = {
+        name: page.locator(f"th[data-sort={name}] a").bounding_box()["height"]
+        for name in ("level", "start_time", "source")
+    }
+    assert heights["source"] == heights["level"] == heights["start_time"], heights
     screenshot(page, "kiosk")
 
 
