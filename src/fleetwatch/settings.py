@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 
 from fleetwatch import __version__
+from fleetwatch.accounts.oidcconfig import OIDCConfig
+from fleetwatch.accounts.oidcconfig import groups as oidc_groups
 from fleetwatch.connectors.redaction import with_redaction
 from fleetwatch.observability.logs import logging_config
 
@@ -123,6 +125,44 @@ LOGIN_REDIRECT_URL = "web:incidents"
 LOGOUT_REDIRECT_URL = "web:login"
 # How often (seconds) an open incident list asks whether anything changed (a 204 when not).
 WEB_POLL_SECONDS = float(os.environ.get("FLEETWATCH_WEB_POLL_SECONDS", "1"))
+
+# Single sign-on with OpenID Connect (fleetwatch.web.oidc): off unless FLEETWATCH_OIDC_ISSUER is
+# set. The provider's discovery document is fetched at the first login, not here.
+OIDC = (
+    OIDCConfig(
+        issuer=os.environ["FLEETWATCH_OIDC_ISSUER"].strip(),
+        client_id=os.environ.get("FLEETWATCH_OIDC_CLIENT_ID", "").strip(),
+        client_secret=os.environ.get("FLEETWATCH_OIDC_CLIENT_SECRET", ""),
+        provider_name=os.environ.get("FLEETWATCH_OIDC_PROVIDER_NAME", "").strip()
+        or "single sign-on",
+        scopes=tuple(os.environ.get("FLEETWATCH_OIDC_SCOPES", "openid email profile").split()),
+        authorization_endpoint=os.environ.get("FLEETWATCH_OIDC_AUTHORIZATION_ENDPOINT", ""),
+        token_endpoint=os.environ.get("FLEETWATCH_OIDC_TOKEN_ENDPOINT", ""),
+        jwks_uri=os.environ.get("FLEETWATCH_OIDC_JWKS_URI", ""),
+        userinfo_endpoint=os.environ.get("FLEETWATCH_OIDC_USERINFO_ENDPOINT", ""),
+        discovery_url=os.environ.get("FLEETWATCH_OIDC_DISCOVERY_URL", ""),
+        username_claim=os.environ.get("FLEETWATCH_OIDC_USERNAME_CLAIM", "preferred_username"),
+        create_users=env_bool("FLEETWATCH_OIDC_CREATE_USERS", True),
+        link_existing_users=env_bool("FLEETWATCH_OIDC_LINK_EXISTING_USERS", False),
+        groups_claim=os.environ.get("FLEETWATCH_OIDC_GROUPS_CLAIM", "groups"),
+        required_groups=oidc_groups(env_list("FLEETWATCH_OIDC_REQUIRED_GROUPS", "")),
+        staff_groups=oidc_groups(env_list("FLEETWATCH_OIDC_STAFF_GROUPS", "")),
+        redirect_uri=os.environ.get("FLEETWATCH_OIDC_REDIRECT_URI", ""),
+        timeout=float(os.environ.get("FLEETWATCH_OIDC_TIMEOUT", "10")),
+    )
+    if os.environ.get("FLEETWATCH_OIDC_ISSUER", "").strip()
+    else None
+)
+# false: SSO only -- no password login anywhere (console, admin, the API's token-auth).
+PASSWORD_LOGIN = env_bool("FLEETWATCH_PASSWORD_LOGIN", True)
+if not PASSWORD_LOGIN and OIDC is None:
+    raise ValueError("FLEETWATCH_PASSWORD_LOGIN=false needs FLEETWATCH_OIDC_ISSUER (else no login)")
+# The OIDC backend is always there: it authenticates nobody (the login view checks the provider's
+# answer), it only keeps sessions made through SSO alive, and ends them if SSO is turned off.
+AUTHENTICATION_BACKENDS = [
+    *(["django.contrib.auth.backends.ModelBackend"] if PASSWORD_LOGIN else []),
+    "fleetwatch.accounts.oidc.OIDCBackend",
+]
 
 MIDDLEWARE = [
     "fleetwatch.observability.requestid.RequestIdMiddleware",
@@ -300,6 +340,8 @@ LOGGING = logging_config(LOG_FORMAT, os.environ.get("FLEETWATCH_LOG_LEVEL", "INF
 # Secrets never reach a log: the redacting filter on every logger that may see a vendor request
 # (httpx, httpcore.*, fleetwatch.connectors and each fleetwatch.connectors.<vendor>).
 LOGGING = with_redaction(LOGGING)
+# authlib (the OIDC login) logs a login's PKCE verifier at DEBUG: keep it at INFO or above.
+LOGGING["loggers"].setdefault("authlib", {"level": "INFO"})
 
 # prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first imported, which is after
 # the settings: every process on a machine that shares FLEETWATCH_DATA_DIR adds its counters

@@ -54,3 +54,9 @@ def login(live_server):
         page.wait_for_url(live_server.url + "/")
 
     return do
+
+
+# The real SMTP and webhook receivers of the delivery tests ("send test").
+from receivers import smtp_sink, webhook_receiver  # noqa: E402
+
+__all__ = ["smtp_sink", "webhook_receiver"]

@@ -85,7 +85,7 @@ def test_planned_maintenance_staff_only(client, superuser, enduser):
     from fleetwatch.notifications.models import PlannedMaintenance
 
     form = {"description": "switch upgrade", "start_time": "2030-01-01T02:00"}
-    assert client.post("/notifications/maintenance/", form).status_code == 400
+    assert client.post("/notifications/maintenance/", form).status_code == 403
     staff = Client()
     staff.force_login(superuser)
     stored = Filter.objects.create(user=superuser, name="core", filter={"tags": ["site=core"]})

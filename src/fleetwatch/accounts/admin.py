@@ -9,7 +9,7 @@ from django.urls import URLPattern, path
 from django.views.generic import RedirectView
 from rest_framework.authtoken.models import Token
 
-from fleetwatch.accounts.models import LoginToken, PhoneNumber, User
+from fleetwatch.accounts.models import ExternalIdentity, LoginToken, PhoneNumber, User
 
 
 class PhoneNumberInline(admin.TabularInline):
@@ -40,6 +40,18 @@ class PhoneNumberAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     search_fields = ["phone_number", "user__username"]
     raw_id_fields = ["user"]
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(admin.ModelAdmin):
+    """Single sign-on links (README, "Single sign-on"): add one to let an identity at the
+    provider log in as an existing user (a superuser too); delete it to unlink."""
+
+    list_display = ["subject", "issuer", "user", "created", "last_login"]
+    list_select_related = ["user"]
+    search_fields = ["subject", "user__username"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["created", "last_login"]
 
 
 @admin.register(LoginToken)

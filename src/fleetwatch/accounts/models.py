@@ -48,6 +48,32 @@ class User(AbstractUser):
         return zoneinfo.ZoneInfo(self.time_zone or settings.TIME_ZONE)
 
 
+class ExternalIdentity(models.Model):
+    """A person's identity at an OpenID Connect provider (issuer and subject, which the
+    provider never reassigns), linked to the user it logs in as (``fleetwatch.accounts.oidc``).
+
+    Made at the first single sign-on, or by an administrator in the admin; after that the
+    login follows this link, whatever the provider's user name claim says by then.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identities"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created = models.DateTimeField(auto_now_add=True)
+    last_login = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="unique_external_identity")
+        ]
+        verbose_name_plural = "external identities"
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
+
+
 def normalize_phone_number(value: str) -> str:
     """``value`` in E.164 (``+4790909090``) if it is in a valid number series, else an error.
 

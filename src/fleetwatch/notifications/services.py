@@ -1,13 +1,21 @@
 """The domain rules of notification settings, shared by the API, the admin and signals."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
 
 from fleetwatch.notifications.media import get_medium
 from fleetwatch.notifications.media.base import SECRET_MASK
-from fleetwatch.notifications.models import Destination, TimeRecurrence, Timeslot
+from fleetwatch.notifications.models import (
+    Destination,
+    PlannedMaintenance,
+    TimeRecurrence,
+    Timeslot,
+)
 from fleetwatch.notifications.models.profiles import (
     ALL_DAY_END,
     ALL_DAY_START,
@@ -164,3 +172,37 @@ def delete_filter(stored_filter) -> None:
             }
         )
     stored_filter.delete()
+
+
+#: What "already have one named …" says for each kind of named, per-user object.
+NAME_KINDS = {"Timeslot": "a time slot", "Filter": "a filter", "NotificationProfile": "a profile"}
+#: As Argus: a maintenance is history (read-only) 12 hours after it ended.
+FROZEN_AFTER_END = timedelta(hours=12)
+
+
+def check_unique_name(model: type[Model], user, name: str | None, instance=None) -> None:
+    """One time slot, filter or profile of each name per user (the API's and the console's
+    check, before the database's constraint would refuse it as an IntegrityError)."""
+    if not name:
+        return
+    others = model._default_manager.filter(user=user, name=name)
+    if instance is not None and instance.pk is not None:
+        others = others.exclude(pk=instance.pk)
+    if others.exists():
+        kind = NAME_KINDS.get(model.__name__, "one")
+        raise ValidationError({"name": [f'You already have {kind} named "{name}".']})
+
+
+def check_maintenance_change(
+    instance: PlannedMaintenance, start_time: datetime | None, now: datetime | None = None
+) -> None:
+    """A started maintenance keeps its start; one that ended over 12 hours ago is history."""
+    now = now or timezone.now()
+    if start_time is not None and start_time != instance.start_time and instance.start_time <= now:
+        raise ValidationError(
+            {"start_time": ["Cannot be changed once the maintenance has started."]}
+        )
+    if instance.end_time is not None and instance.end_time < now - FROZEN_AFTER_END:
+        raise ValidationError(
+            {"end_time": ["A maintenance that ended over 12 hours ago cannot change."]}
+        )

@@ -3,13 +3,25 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from fleetwatch.web import account, notifications, sources, views
+from fleetwatch.web import (
+    account,
+    deliveries,
+    devices,
+    login,
+    notif_edit,
+    notifications,
+    oidc,
+    sources,
+    views,
+)
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.incident_list, name="incidents"),
-    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
+    path("login/", login.ConsoleLoginView.as_view(), name="login"),
+    path("login/oidc/", oidc.login_start, name="oidc-login"),
+    path("login/oidc/callback/", oidc.callback, name="oidc-callback"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("incidents/changed/", views.incidents_changed, name="incidents-changed"),
     path("incidents/bulk/", views.incident_bulk, name="incidents-bulk"),
@@ -33,4 +45,15 @@ urlpatterns = [
     path("notifications/profiles/", notifications.profile_add, name="profile-add"),
     path("notifications/maintenance/", notifications.maintenance_add, name="maintenance-add"),
     path("notifications/destinations/", notifications.destination_add, name="destination-add"),
+    path("devices/", devices.device_list, name="devices"),
+    path("devices/<int:pk>/", devices.device_detail, name="device"),
+    path("devices/<int:pk>/<str:action>/", devices.device_link, name="device-link"),
+    path("notifications/deliveries/", deliveries.delivery_log, name="deliveries"),
+    path(
+        "notifications/destinations/<int:pk>/test/",
+        notif_edit.send_test,
+        name="destination-test",
+    ),
+    path("notifications/<str:kind>/<int:pk>/", notif_edit.edit, name="notif-edit"),
+    path("notifications/<str:kind>/<int:pk>/delete/", notif_edit.delete, name="notif-delete"),
 ]

@@ -23,6 +23,7 @@ from fleetwatch.incidents.models import Event, Incident, SourceSystem
 from fleetwatch.incidents.permissions import NotAllowed
 from fleetwatch.notifications.models import Filter
 from fleetwatch.web import listing
+from fleetwatch.web.deliveries import incident_deliveries
 from fleetwatch.web.http import AuthedRequest
 
 BULK_ACTIONS = {"ack", "close", "reopen", "ticket"}
@@ -164,7 +165,12 @@ def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "web/incident.html",
-        {"incident": incident, "events": events, "now": timezone.now()},
+        {
+            "incident": incident,
+            "events": events,
+            "now": timezone.now(),
+            "deliveries": incident_deliveries(incident.pk, request.user),
+        },
     )
 
 

@@ -48,3 +48,10 @@ class DuplicateSerializer(serializers.Serializer):
     """``{"is_duplicate": bool}``."""
 
     is_duplicate = serializers.BooleanField()
+
+
+class DestinationTestSerializer(serializers.Serializer):
+    """``{"sent": bool, "detail": str}``: the outcome of a test message, summarised."""
+
+    sent = serializers.BooleanField()
+    detail = serializers.CharField()

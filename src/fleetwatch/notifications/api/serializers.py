@@ -7,12 +7,10 @@ keys (``StrictFieldsMixin``). Domain checks live in ``notifications.validation``
 
 import json
 import re
-from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -34,8 +32,6 @@ from fleetwatch.notifications.models.profiles import ALL_DAY_END, ALL_DAY_START
 from fleetwatch.notifications.validation import MAX_DELAY_MINUTES, clean_days, clean_maintenance
 
 V1_FILTER_KEYS = {"sourceSystemIds", "tags"}
-#: As Argus: a maintenance is history (read-only) 12 hours after it ended.
-FROZEN_AFTER_END = timedelta(hours=12)
 
 
 def drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -65,6 +61,17 @@ def own(model):
 
 def filters_for(user):
     return usable_filters(user) if user is not None else Filter.objects.none()
+
+
+def unique_name(serializer, model, name):
+    """``services.check_unique_name`` for the requesting user, as a field error."""
+    try:
+        services.check_unique_name(
+            model, serializer.context["request"].user, name, serializer.instance
+        )
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict["name"]) from None
+    return name
 
 
 # --- time slots --------------------------------------------------------------------------------
@@ -144,12 +151,7 @@ class TimeslotSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         fields = ["pk", "name", "time_recurrences"]
 
     def validate_name(self, name: str) -> str:
-        others = Timeslot.objects.filter(user=self.context["request"].user, name=name)
-        if self.instance is not None:
-            others = others.exclude(pk=self.instance.pk)
-        if others.exists():
-            raise serializers.ValidationError(f'You already have a time slot named "{name}".')
-        return name
+        return unique_name(self, Timeslot, name)
 
     @transaction.atomic
     def create(self, validated_data: dict) -> Timeslot:
@@ -178,12 +180,7 @@ class TimeslotSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
 
 def unique_filter_name(serializer, name: str) -> str:
-    others = Filter.objects.filter(user=serializer.context["request"].user, name=name)
-    if serializer.instance is not None:
-        others = others.exclude(pk=serializer.instance.pk)
-    if others.exists():
-        raise serializers.ValidationError(f'You already have a filter named "{name}".')
-    return name
+    return unique_name(serializer, Filter, name)
 
 
 class FilterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
@@ -364,14 +361,7 @@ class NotificationProfileSerializer(StrictFieldsMixin, serializers.ModelSerializ
         fields = ["pk", "name", "timeslot", "filters", "destinations", "active", "delay_minutes"]
 
     def validate_name(self, name: str | None) -> str | None:
-        if name is None:
-            return None
-        others = NotificationProfile.objects.filter(user=self.context["request"].user, name=name)
-        if self.instance is not None:
-            others = others.exclude(pk=self.instance.pk)
-        if others.exists():
-            raise serializers.ValidationError("You already have a profile with that name.")
-        return name
+        return unique_name(self, NotificationProfile, name)
 
     def create(self, validated_data: dict) -> NotificationProfile:
         validated_data["user"] = self.context["request"].user
@@ -527,21 +517,9 @@ class PlannedMaintenanceSerializer(StrictFieldsMixin, serializers.ModelSerialize
         def value(name, default=None):
             return attrs.get(name, getattr(instance, name) if instance else default)
 
-        if instance is not None:
-            now = timezone.now()
-            if (
-                "start_time" in attrs
-                and attrs["start_time"] != instance.start_time
-                and instance.start_time <= now
-            ):
-                raise serializers.ValidationError(
-                    {"start_time": ["Cannot be changed once the maintenance has started."]}
-                )
-            if instance.end_time is not None and instance.end_time < now - FROZEN_AFTER_END:
-                raise serializers.ValidationError(
-                    {"end_time": ["A maintenance that ended over 12 hours ago cannot change."]}
-                )
         try:
+            if instance is not None:
+                services.check_maintenance_change(instance, attrs.get("start_time"))
             clean_maintenance(
                 value("start_time"),
                 value("end_time"),

@@ -27,6 +27,12 @@ ROUTES = [
         "destination-duplicate",
         (V2,),
     ),
+    (
+        "destinations/<int:pk>/test/",
+        v.DestinationTestView.as_view(),
+        "destination-test",
+        (V2,),
+    ),
     ("deliveries/", DeliveryListView.as_view(), "delivery-list", (V2,)),
     ("media/", v.MediaListView.as_view(), "media-list", (V2,)),
     ("media/<str:slug>/", v.MediaDetailView.as_view(), "media-detail", (V2,)),

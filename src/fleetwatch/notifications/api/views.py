@@ -11,7 +11,7 @@ from django.db.models import Model, Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics
-from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
+from rest_framework.exceptions import MethodNotAllowed, NotFound, Throttled, ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -26,9 +26,10 @@ from fleetwatch.incidents.api.serializers import (
     incident_rows,
     render_incidents,
 )
-from fleetwatch.notifications import services
+from fleetwatch.notifications import services, testsend
 from fleetwatch.notifications.api.schema import (
     DestinationResponseSerializer,
+    DestinationTestSerializer,
     DuplicateSerializer,
     MediaSerializer,
     NotificationProfileResponseSerializer,
@@ -189,6 +190,22 @@ class DestinationDuplicateView(DestinationMixin, generics.GenericAPIView):
     @extend_schema(responses=DuplicateSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response({"is_duplicate": services.is_duplicate(self.get_object())})
+
+
+class DestinationTestView(DestinationMixin, generics.GenericAPIView):
+    """``POST notificationprofiles/destinations/<pk>/test/`` (Fleetwatch; Argus has none): send
+    a test message now through the destination's medium. ``{"sent": bool, "detail": str}``
+    (a failed send is a 200 with ``sent: false`` and a summarised reason); more than
+    ``testsend.TEST_LIMIT`` tests a minute is a 429."""
+
+    @extend_schema(request=None, responses={200: DestinationTestSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        destination = self.get_object()
+        try:
+            outcome = testsend.send_test(destination)
+        except testsend.TooManyTests as exc:
+            raise Throttled(wait=exc.retry_after, detail=str(exc)) from None
+        return Response({"sent": outcome.sent, "detail": outcome.detail})
 
 
 class MediaListView(StrictQueryParams, APIView):

@@ -64,6 +64,9 @@ class Delivery(models.Model):
                 name="notif_delivery_due",
             ),
             models.Index(fields=["destination", "-created"], name="notif_delivery_destination"),
+            # The console's delivery log for staff (every delivery, newest first, keyset-paged
+            # on created and id): without it each page sorted the whole table.
+            models.Index(fields=["-created", "-id"], name="notif_delivery_created"),
         ]
 
     def __str__(self) -> str:
