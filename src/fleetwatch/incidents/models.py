@@ -190,6 +190,9 @@ class Incident(models.Model):
         indexes = [
             models.Index(fields=["-start_time", "-id"], name="incident_page_order"),
             models.Index(fields=["end_time"], name="incident_end_time"),
+            # the console's sort by level, either way (fleetwatch.web.listing): a page is an
+            # index range, not a sort of every incident
+            models.Index(fields=["level", "id"], name="incident_level_order"),
         ]
 
     def __str__(self) -> str:

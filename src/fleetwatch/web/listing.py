@@ -1,8 +1,10 @@
 """The incident list's query: the filter bar's fields run through the API's IncidentFilterSet
 (no second implementation of any filter), sorted, one keyset page at a time.
 
-The cursor carries the last row's ``(start_time, id)`` as in ``fleetwatch.api.pagination``:
-each page is one indexed range query whatever its depth.
+Sortable by start time, level or source name, either way. The cursor carries the last row's
+``(key, id)`` as in ``fleetwatch.api.pagination``: each page is one range query whatever its
+depth, and ties on the key (a thousand incidents of level 3) are ordered by id, so paging
+through them neither repeats nor skips a row.
 """
 
 import base64
@@ -20,8 +22,12 @@ from django.utils.dateparse import parse_datetime
 
 from fleetwatch.incidents.filtersets import IncidentFilterSet
 from fleetwatch.incidents.models import Event, Incident, IncidentQuerySet, IncidentTagRelation
+from fleetwatch.incidents.validation import MAX_ID, storable_datetime
 
 PAGE_SIZE = 50
+#: The largest level a cursor may carry (a small-integer column) and the longest source name.
+MAX_SMALL = 32767
+MAX_TEXT = 1000
 #: The filter bar's fields, each passed to IncidentFilterSet under the API's own name.
 FILTER_FIELDS = (
     "open",
@@ -36,7 +42,41 @@ FILTER_FIELDS = (
     "filter_pk",  # a stored filter (own or public), as the API's ?filter_pk=
     "notificationprofile_pk",  # the union of one's profile's filters
 )
-SORTS = {"newest": ("-start_time", "-id"), "oldest": ("start_time", "id")}
+
+
+@dataclass(frozen=True)
+class Sort:
+    """One column the list can be ordered by: ``key`` is a model path (a plain column, or one
+    join away); ``kind`` parses the key's value back out of a cursor."""
+
+    key: str
+    label: str
+    kind: type  # datetime, int or str
+    first: str  # the direction a click on an unsorted column starts with: "asc" or "desc"
+
+
+#: The sortable columns. Every order is ``(key, pk)`` in one direction, so ties on the key
+#: (many incidents of one level or source) are broken by the primary key and a cursor that
+#: carries ``(key, pk)`` of the last row continues exactly where the page ended.
+COLUMNS = {
+    "start_time": Sort("start_time", "Started", datetime, "desc"),
+    "level": Sort("level", "Level", int, "asc"),
+    "source": Sort("source__name", "Source", str, "asc"),
+}
+DEFAULT_SORT = "-start_time"
+#: Every ``?sort=`` value: a column name, ``-`` for descending; the first cut's two names too.
+SORTS = {name: name for column in COLUMNS for name in (column, f"-{column}")}
+SORTS |= {"newest": "-start_time", "oldest": "start_time"}
+
+
+def sort_label(sort: str) -> str:
+    """``Level, ascending`` for ``level``: the filter bar's option text."""
+    column = COLUMNS[sort.lstrip("-")]
+    return f"{column.label}, {'descending' if sort.startswith('-') else 'ascending'}"
+
+
+#: The filter bar's sort options, in the order shown.
+SORT_CHOICES = [(name, sort_label(name)) for name in SORTS if name not in ("newest", "oldest")]
 
 
 @dataclass
@@ -46,13 +86,39 @@ class Listing:
     rows: list[Incident] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=dict)
     next_cursor: str = ""
-    sort: str = "newest"
+    sort: str = DEFAULT_SORT
     params: dict[str, str] = field(default_factory=dict)
+    kiosk: bool = False
 
     def query(self, **extra: str) -> str:
         """The list's query string with ``extra`` replacing (or, empty, removing) values."""
         merged = {**self.params, "sort": self.sort, **extra}
+        if self.kiosk:
+            merged["kiosk"] = "1"
         return urlencode({k: v for k, v in merged.items() if v})
+
+    @property
+    def sort_choices(self) -> list[tuple[str, str]]:
+        return SORT_CHOICES
+
+    @property
+    def columns(self) -> dict[str, dict[str, str]]:
+        """Per sortable column: ``aria_sort`` (ascending, descending or none), the ``query``
+        its header link leads to (the other direction if sorted by it, else its first
+        direction; from the first page) and that link's ``action`` for screen readers."""
+        columns = {}
+        for name, column in COLUMNS.items():
+            if self.sort.lstrip("-") == name:
+                descending = self.sort.startswith("-")
+                aria, target = ("descending", name) if descending else ("ascending", f"-{name}")
+            else:
+                aria, target = "none", name if column.first == "asc" else f"-{name}"
+            columns[name] = {
+                "aria_sort": aria,
+                "query": self.query(sort=target),
+                "action": f"sort {sort_label(target).split(', ')[1]}",
+            }
+        return columns
 
 
 def filter_params(data: QueryDict) -> dict[str, str]:
@@ -74,23 +140,61 @@ def _api_data(params: dict[str, str]) -> QueryDict:
     return data
 
 
-def encode_cursor(incident: Incident) -> str:
-    raw = urlencode({"p": incident.start_time.isoformat(), "i": incident.pk})
+def encode_cursor(sort: str, incident: Incident) -> str:
+    """The cursor after ``incident`` in the order ``sort``: its key value and pk, and the
+    sort's name (a cursor is only good for the order it was made in)."""
+    value: object = incident
+    for part in COLUMNS[sort.lstrip("-")].key.split("__"):
+        value = getattr(value, part)
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    raw = urlencode({"s": sort, "p": text, "i": incident.pk})
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
-    """The position a cursor names, or None for a cursor that is not one of ours."""
+def _cursor_value(kind: type, text: str) -> object:
+    """The key value a cursor carries, parsed and range-checked: ValueError if it is not one."""
+    if kind is datetime:
+        value = parse_datetime(text)
+        if value is None or value.tzinfo is None:
+            raise ValueError(text)
+        return storable_datetime(value)
+    if kind is int:
+        number = int(text)
+        if not 0 <= number <= MAX_SMALL:
+            raise ValueError(text)
+        return number
+    if len(text) > MAX_TEXT or "\x00" in text:
+        raise ValueError(text)
+    return text
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[object, int] | None:
+    """The position a cursor names in the order ``sort``, or None for a cursor that is not one
+    of ours or was made for another order."""
     try:
         raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
         parsed = QueryDict(raw)
-        value = parse_datetime(parsed["p"])
+        if SORTS.get(parsed["s"]) != sort:
+            return None
+        value = _cursor_value(COLUMNS[sort.lstrip("-")].kind, parsed["p"])
         pk = int(parsed["i"])
     except (ValueError, KeyError, UnicodeDecodeError):
         return None
-    if value is None or value.tzinfo is None:
+    if not 0 <= pk <= MAX_ID:
         return None
     return value, pk
+
+
+def _ordered(queryset: QuerySet, sort: str, position: tuple[object, int] | None) -> QuerySet:
+    """``queryset`` in the order ``sort``, from after ``position`` when one is given: a row
+    comparison ``(key, pk) > (value, pk)`` (``<`` descending), one index range per page."""
+    key = COLUMNS[sort.lstrip("-")].key
+    descending = sort.startswith("-")
+    if position is not None:
+        compare = TupleLessThan if descending else TupleGreaterThan
+        queryset = queryset.filter(compare(Tuple(F(key), F("pk")), position))
+    sign = "-" if descending else ""
+    return queryset.order_by(f"{sign}{key}", f"{sign}pk")
 
 
 def filtered(params: dict[str, str], user) -> tuple[QuerySet, dict[str, list[str]]]:
@@ -115,29 +219,26 @@ class _Request:
         self.user = user
 
 
-def page(data: QueryDict, user, size: int = PAGE_SIZE) -> Listing:
+def page(data: QueryDict, user, size: int | None = None, kiosk: bool = False) -> Listing:
     """The page of incidents ``data`` (the list's query string) asks for."""
+    size = size or PAGE_SIZE
     params = filter_params(data)
-    sort = data.get("sort", "newest")
-    if sort not in SORTS:
-        sort = "newest"
-    listing = Listing(sort=sort, params=params)
+    sort = SORTS.get(data.get("sort", ""), DEFAULT_SORT)
+    listing = Listing(sort=sort, params=params, kiosk=kiosk)
     queryset, listing.errors = filtered(params, user)
     if listing.errors:
         return listing
-    cursor = data.get("cursor", "")
-    if cursor:
-        position = decode_cursor(cursor)
+    position = None
+    if cursor := data.get("cursor", ""):
+        position = decode_cursor(cursor, sort)
         if position is None:
             listing.errors = {"cursor": ["Invalid cursor."]}
             return listing
-        compare = TupleLessThan if sort == "newest" else TupleGreaterThan
-        queryset = queryset.filter(compare(Tuple(F("start_time"), F("pk")), position))
-    with_state = cast(IncidentQuerySet, queryset).with_state()
-    rows = list(with_state.select_related("source").order_by(*SORTS[sort])[: size + 1])
+    with_state = cast(IncidentQuerySet, queryset).with_state().select_related("source")
+    rows = list(_ordered(with_state, sort, position)[: size + 1])
     if len(rows) > size:
         rows = rows[:size]
-        listing.next_cursor = encode_cursor(rows[-1])
+        listing.next_cursor = encode_cursor(sort, rows[-1])
     attach_tags(rows)
     listing.rows = rows
     return listing

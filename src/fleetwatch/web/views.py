@@ -35,14 +35,15 @@ _poll_signer = signing.TimestampSigner(salt="fleetwatch.web.poll")
 
 
 def _list_context(request: AuthedRequest) -> dict:
-    page = listing.page(request.GET, request.user)
+    kiosk = request.GET.get("kiosk") == "1"
+    page = listing.page(request.GET, request.user, kiosk=kiosk)
     checked = {int(pk) for pk in request.GET.getlist("ids") if pk.isdigit()}
     return {
         "listing": page,
         "marker": listing.change_marker(),
         "poll_key": _poll_signer.sign(str(request.user.pk)),
         "checked": checked,
-        "kiosk": request.GET.get("kiosk") == "1",
+        "kiosk": kiosk,
         "incident_prefix": reverse("web:incidents") + "incidents/",
         "saved_filters": Filter.objects.filter(Q(user=request.user) | Q(public=True)),
         "poll_seconds": settings.WEB_POLL_SECONDS,
