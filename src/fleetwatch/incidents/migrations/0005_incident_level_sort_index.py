@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0003_sourcesystem_heartbeat_frequency"),
+        ("incidents", "0004_length_limit_validators"),
     ]
 
     operations = [
