@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from fleetwatch.connectors.models import VendorDevice
 from fleetwatch.incidents.models import Incident
+from fleetwatch.incidents.permissions import source_of
 from fleetwatch.inventory import linking, matching, trouble
 from fleetwatch.inventory.linking import INCIDENT_KEY_TAGS as INCIDENT_KEY_TAGS
 from fleetwatch.inventory.linking import PollDevices as PollDevices
@@ -243,6 +244,13 @@ def _refresh(device_ids: Iterable[int]) -> None:
 
 
 # --- manual decisions -------------------------------------------------------------------------
+
+
+def may_change_links(user: object) -> bool:
+    """People (staff and end users) decide links by hand; a source system does not: its token
+    is for posting its own incidents, not for rearranging the inventory."""
+    active = bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
+    return active and source_of(user) is None
 
 
 @transaction.atomic

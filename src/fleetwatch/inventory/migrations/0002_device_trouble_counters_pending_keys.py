@@ -43,7 +43,12 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="PendingIncidentKey",
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
                 ("kind", models.CharField(max_length=10)),
                 ("value", models.CharField(max_length=255)),
                 (
@@ -56,7 +61,9 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "indexes": [models.Index(fields=["kind", "value"], name="inventory_pending_lookup")],
+                "indexes": [
+                    models.Index(fields=["kind", "value"], name="inventory_pending_lookup")
+                ],
                 "constraints": [
                     models.UniqueConstraint(
                         fields=("incident", "kind", "value"), name="inventory_pending_once"
