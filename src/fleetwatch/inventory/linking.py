@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from fleetwatch.connectors.models import VendorDevice
+from fleetwatch.connectors.models import Connector, VendorDevice
+from fleetwatch.incidents.ingest.drafts import IncidentDraft
+from fleetwatch.incidents.ingest.rules import UpsertResult
 from fleetwatch.incidents.models import Incident, IncidentTagRelation, Tag
 from fleetwatch.inventory import matching, trouble
 from fleetwatch.inventory.matching import RecordKeys
@@ -102,7 +104,7 @@ class PollDevices:
     by_sid: dict[str, tuple[int, int]]
 
 
-def tag_drafts(connector, drafts: list) -> PollDevices:
+def tag_drafts(connector: Connector, drafts: list[IncidentDraft]) -> PollDevices:
     """Before a poll's incidents are stored: each draft whose ``device_id`` tag names one of
     this connector's vendor records gets a ``device=<id>`` tag (its records are matched
     already, in the same transaction). One query."""
@@ -124,7 +126,7 @@ def tag_drafts(connector, drafts: list) -> PollDevices:
     return PollDevices(by_sid)
 
 
-def attach_incidents(results: Iterable, poll: PollDevices) -> int:
+def attach_incidents(results: Iterable[UpsertResult], poll: PollDevices) -> int:
     """After a poll's incidents are stored: an IncidentDevice for each one tied to a device,
     and the devices' counters recounted."""
     rows = {}
@@ -174,7 +176,9 @@ def on_incidents_tagged(incident_ids: list[int]) -> int:
     return sum(link_tagged(chunk, connectors_too=False) for chunk in _chunks(sorted(incident_ids)))
 
 
-def _named_keys(ids: list[int], connectors_too: bool) -> tuple[dict[int, list[Key]], dict]:
+def _named_keys(
+    ids: list[int], connectors_too: bool
+) -> tuple[dict[int, list[Key]], dict[int, int]]:
     """Each unlinked incident's normalised keys from its tags, and its source's user."""
     rows = IncidentTagRelation.objects.filter(
         incident_id__in=ids,

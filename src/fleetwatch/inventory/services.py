@@ -12,6 +12,7 @@ import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
@@ -246,7 +247,7 @@ def _refresh(device_ids: Iterable[int]) -> None:
 # --- manual decisions -------------------------------------------------------------------------
 
 
-def may_change_links(user: object) -> bool:
+def may_change_links(user: Any) -> bool:
     """People (staff and end users) decide links by hand; a source system does not: its token
     is for posting its own incidents, not for rearranging the inventory."""
     active = bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
