@@ -257,3 +257,28 @@ def test_hostile_input_is_a_400_naming_the_field(api, fleet):
         assert response.status_code == 400, (raw, response.content)
     for path in ("99999999999999999999/", "0/", "-1/", "x/", "99999999999999999999/link/"):
         assert api.get(URL + path).status_code == 404, path
+
+
+def test_the_migration_moves_hub_device_tags_to_device(source_api, fleet):
+    """``inventory.0003``: ``hub_device=<id>`` relations become ``device=<id>``; an incident
+    that has both keeps one; vendors' ``device=<name>`` tags stay."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from fleetwatch.incidents.models import Tag
+
+    migration = import_module("fleetwatch.inventory.migrations.0003_device_tag_rename_and_counts")
+    laptop, _ = fleet
+    pk = post(source_api, site="x")
+    both = post(source_api, mac=WIFI)  # already device=<laptop>
+    old = Tag.objects.create(key="hub_device", value=str(laptop.pk))
+    vendor = Tag.objects.create(key="device", value="Cold room")
+    user = Incident.objects.get(pk=pk).source.user
+    for incident in (pk, both):
+        IncidentTagRelation.objects.create(incident_id=incident, tag=old, added_by=user)
+    IncidentTagRelation.objects.create(incident_id=pk, tag=vendor, added_by=user)
+    migration.rename_tags(apps, None)
+    assert not Tag.objects.filter(key="hub_device").exists()
+    assert device_tags(pk) == {str(laptop.pk), "Cold room"}
+    assert device_tags(both) == {str(laptop.pk)}

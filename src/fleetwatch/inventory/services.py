@@ -306,7 +306,7 @@ def rematch(progress=None) -> Counter:
     re-pointed and re-tagged, empty devices dropped, and other sources' incidents linked."""
     with transaction.atomic():
         # Each record's device before: its home again when the rules find no other, so device
-        # ids (and the incidents' hub_device tags) stay stable across a rematch.
+        # ids (and the incidents' device=<id> tags) stay stable across a rematch.
         before = dict(
             DeviceLink.objects.exclude(rule__in=MANUAL_RULES).values_list("pk", "device_id")
         )
