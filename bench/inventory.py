@@ -100,14 +100,43 @@ def counted(fn):
     return result, cpu, wall, len(ctx.captured_queries)
 
 
-def page_times(client, url: str, repeat: int = 5) -> float:
-    times = []
+def page_times(client, url: str, repeat: int = 5) -> tuple[float, float, int]:
+    """Median wall and hub-CPU ms of ``repeat`` requests, and the SQL statements of one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    times, cpus = [], []
     for _ in range(repeat):
-        w0 = time.perf_counter()
-        response = client.get(url)
+        w0, c0 = time.perf_counter(), time.process_time()
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
         times.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
         assert response.status_code == 200, response.content[:300]
-    return statistics.median(times) * 1000
+    return statistics.median(times) * 1000, statistics.median(cpus) * 1000, len(ctx)
+
+
+def sql_ms(url: str) -> float:
+    """Database execution time of the page's device query (EXPLAIN ANALYZE; PostgreSQL)."""
+    from django.conf import settings
+    from django.db import connection
+    from django.http import QueryDict
+
+    from fleetwatch.inventory.api.filters import DeviceFilterSet
+    from fleetwatch.inventory.models import Device
+
+    if connection.vendor != "postgresql" or "cursor=" in url:
+        return float("nan")
+    params = QueryDict(url.partition("?")[2])
+    qs = DeviceFilterSet(params, queryset=Device.objects.all()).qs
+    size = int(params.get("page_size") or settings.PAGE_SIZE_DEFAULT)
+    qs = qs.order_by("-created", "-id")[: size + 1]
+    sql, args = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, args)
+        plan = cursor.fetchone()[0]
+    plan = plan[0] if isinstance(plan, list) else plan
+    return float(plan["Execution Time"])
 
 
 def main() -> None:
@@ -117,6 +146,8 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=100_000)
     args = parser.parse_args()
     setup()
+    from datetime import UTC, datetime, timedelta
+
     from django.db import connection, transaction
     from django.test import Client
     from django.test.utils import override_settings
@@ -174,6 +205,8 @@ def main() -> None:
     token = Token.objects.create(user=user)
     client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
     print(f"devices: {Device.objects.count()}, incident links: {IncidentDevice.objects.count()}")
+    recent = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"load average: {os.getloadavg()}")
     with override_settings(DEBUG=False):
         first = client.get("/api/v2/devices/?page_size=100").json()
         url = first["next"]
@@ -188,16 +221,25 @@ def main() -> None:
                 "vendors_in_trouble__gte=2",
                 "/api/v2/devices/?page_size=100&vendors_in_trouble__gte=2",
             ),
+            ("has_open_incidents=false", "/api/v2/devices/?page_size=100&has_open_incidents=false"),
+            ("vendor=sensaphone", "/api/v2/devices/?page_size=100&vendor=sensaphone"),
+            ("last_seen__gte (recent)", "/api/v2/devices/?page_size=100&last_seen__gte=" + recent),
             ("search by MAC", "/api/v2/devices/?search=" + mac(77).replace(":", "-")),
             ("search by name", "/api/v2/devices/?search=win-4242"),
+            ("search, no match", "/api/v2/devices/?search=nothing-like-it"),
         ]:
-            print(f"  GET devices {label}: {page_times(client, target):.1f} ms (median of 5)")
+            wall, cpu, queries = page_times(client, target)
+            print(
+                f"  GET devices {label}: {wall:.1f} ms wall, {cpu:.1f} ms hub CPU, "
+                f"{queries} statements; device query {sql_ms(target):.2f} ms in PostgreSQL"
+            )
 
 
 def _incidents(made, device_ids) -> None:
     from datetime import UTC, datetime
 
     from fleetwatch.incidents.models import INFINITY, Incident
+    from fleetwatch.inventory import trouble
     from fleetwatch.inventory.models import IncidentDevice
 
     now = datetime.now(UTC)
@@ -221,6 +263,7 @@ def _incidents(made, device_ids) -> None:
     IncidentDevice.objects.bulk_create(
         [IncidentDevice(incident=i, device_id=pk) for i, pk in rows], batch_size=2000
     )
+    trouble.refresh(device_ids)  # what linking does as it ties incidents (made directly here)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def test_inventory_matches_the_fleet_ground_truth(servers, make_connector, poll,
     assert linked.exists()
     for row in linked[:50]:
         assert IncidentTagRelation.objects.filter(
-            incident=row.incident, tag__key="hub_device", tag__value=str(row.device_id)
+            incident=row.incident, tag__key="device", tag__value=str(row.device_id)
         ).exists()
     # A full re-match from scratch finds the same groups.
     services.rematch()

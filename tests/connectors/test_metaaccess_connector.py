@@ -21,6 +21,7 @@ from fleetwatch.connectors.models import ConnectorState, VendorDevice
 from fleetwatch.connectors.vendors.metaaccess import mapping
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.incidents.models import Event, Incident
+from fleetwatch.inventory.models import IncidentDevice
 
 FAULTS = [
     {"kind": "http_500", "count": 2},
@@ -171,8 +172,12 @@ def test_first_poll_is_a_full_resync_equal_to_the_truth(ma, poll):
     incident = Incident.objects.get(source_incident_id=f"device:{one['device_id']}")
     assert incident.level == {"critical": 2, "warning": 3}[one["severity"]]
     assert incident.description.startswith(f"{one['device_name']} non-compliant: ")
-    tags = {r.tag.key: r.tag.value for r in incident.tag_relations.select_related("tag")}
-    assert tags["device"] == one["device_name"] and tags["device_id"] == one["device_id"]
+    pairs = {(r.tag.key, r.tag.value) for r in incident.tag_relations.select_related("tag")}
+    tags = dict(pairs)
+    # ``device`` holds two values: the vendor's name, and the hub's device id (inventory).
+    hub_device = IncidentDevice.objects.get(incident=incident).device_id
+    assert {("device", one["device_name"]), ("device", str(hub_device))} <= pairs
+    assert tags["device_id"] == one["device_id"]
     assert {"group", "os", "status"} <= tags.keys() and tags["status"] == "non-compliant"
     assert incident.metadata["severity"] == one["severity"]
     marks = bookmarks(connector)

@@ -5,7 +5,7 @@ import json
 from django.core.management import call_command
 
 from fleetwatch.connectors.models import VendorDevice
-from fleetwatch.inventory.models import DeviceLink
+from fleetwatch.inventory.models import Device, DeviceLink
 
 from .test_services import WIFI, agent, ma
 
@@ -22,6 +22,16 @@ def test_rematch_stats_and_show(store, capsys):
     call_command("devices", "show", str(device))
     shown = json.loads(capsys.readouterr().out)
     assert {r["vendor_id"] for r in shown["records"]} == {"a1", "m1"}
+
+
+def test_recount_clears_stale_counters(store, capsys):
+    store("7signal", agent("a1", "WIN-H", WIFI))
+    Device.objects.update(open_incident_count=3, trouble_vendor_count=2)  # stale: no incident
+    call_command("devices", "recount")
+    assert capsys.readouterr().out.strip() == "0 devices with open incidents"
+    assert list(Device.objects.values_list("open_incident_count", "trouble_vendor_count")) == [
+        (0, 0)
+    ]
 
 
 def test_admin_pages_and_unlink_action(store, admin_client):

@@ -137,8 +137,10 @@ class IncidentFilterSet(filters.FilterSet):
     end_time__isnull = StrictBooleanFilter(field_name="end_time", lookup_expr="isnull")
     token_expiry = StrictBooleanFilter(method="filter_token_expiry")
     tags = TagListFilter(method="filter_tags")
-    # The inventory tags incidents tied to a device ``hub_device=<id>``; ``?device=<id>`` filters
-    # on it (the tag key is spelt here: incidents do not import the inventory).
+    # ``?device=<id>``: the incidents the inventory tied to that device, by the link itself
+    # (the reverse relation ``device_link`` of ``inventory.IncidentDevice``, named as a lookup:
+    # incidents do not import the inventory). Not by the ``device=<id>`` tag, whose key also
+    # holds vendors' device names, one of which may be a number.
     device = IntegerFilter(method="filter_device", min_value=1, max_value=MAX_ID)
     level__lte = IntegerFilter(
         field_name="level",
@@ -229,7 +231,7 @@ class IncidentFilterSet(filters.FilterSet):
         return queryset.filter(tags_q(value))
 
     def filter_device(self, queryset, name, value):
-        return queryset.filter(tags_q([("hub_device", str(value))]))
+        return queryset.filter(device_link__device_id=value)
 
     def filter_duration(self, queryset, name, value):
         if not value:

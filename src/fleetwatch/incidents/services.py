@@ -38,7 +38,7 @@ from fleetwatch.incidents.permissions import (
     require_change_incident,
     require_delete_incident,
 )
-from fleetwatch.incidents.signals import record_events
+from fleetwatch.incidents.signals import announce_deleting, announce_tagged, record_events
 from fleetwatch.incidents.tags import format_tag
 
 if TYPE_CHECKING:
@@ -177,6 +177,7 @@ def change_incident(
     with transaction.atomic():
         if "tags" in changes:  # first: a refused removal leaves the incident as it was
             _set_tags(incident, *changes["tags"], actor)
+            announce_tagged([incident])
         for name in fields:
             setattr(incident, name, changes[name][1])
         if fields:
@@ -258,7 +259,9 @@ def add_tag(incident: Incident, tag: tuple[str, str], actor: "User") -> None:
     )
     if tag not in current and (problem := limits.tag_count_problem(len(current) + 1)):
         raise InvalidChange({"tag": [problem]})
-    add_tags([(incident, [tag])], actor)
+    with transaction.atomic():
+        add_tags([(incident, [tag])], actor)
+        announce_tagged([incident])
 
 
 def remove_tag(relation: IncidentTagRelation, actor: "User") -> None:
@@ -279,6 +282,7 @@ def delete_incident(incident: Incident, actor: "User") -> None:
     """Delete an incident with its events and acks (when incidents are not indelible)."""
     require_delete_incident(actor, incident)
     with transaction.atomic():
+        announce_deleting([incident.pk])
         Acknowledgement.objects.filter(event__incident=incident).delete()
         Event.objects.filter(incident=incident).delete()
         incident.delete()

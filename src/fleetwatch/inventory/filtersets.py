@@ -9,7 +9,7 @@ API's exception handler turns into the same 400.
 
 import django_filters as filters
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 
 from fleetwatch.connectors.models import Vendor
 from fleetwatch.incidents.filtersets import (
@@ -18,8 +18,8 @@ from fleetwatch.incidents.filtersets import (
     IntegerFilter,
     StrictBooleanFilter,
 )
-from fleetwatch.inventory import matching, services
-from fleetwatch.inventory.models import Device, DeviceLink, IncidentDevice, RecordKey
+from fleetwatch.inventory import services, trouble
+from fleetwatch.inventory.models import Device, DeviceLink
 
 
 class DeviceFilterSet(filters.FilterSet):
@@ -39,19 +39,13 @@ class DeviceFilterSet(filters.FilterSet):
         unknown = sorted(set(value) - set(Vendor.values))
         if unknown:
             raise ValidationError({"vendor": [f"Unknown vendor: {', '.join(unknown)}."]})
-        links = DeviceLink.objects.filter(
-            device=OuterRef("pk"), vendor_device__connector__vendor__in=value
-        )
-        return queryset.filter(Exists(links))
+        return services.with_vendor(queryset, value)
 
     def filter_open(self, queryset, _name, value):
-        links = IncidentDevice.objects.filter(
-            device=OuterRef("pk"), incident__in=services.open_incidents()
-        )
-        return queryset.filter(Exists(links) if value else ~Exists(links))
+        return queryset.filter(trouble.has_open(value))
 
     def filter_trouble(self, queryset, _name, value):
-        return services.annotate_trouble(queryset).filter(vendors_in_trouble__gte=value)
+        return queryset.filter(trouble.at_least_vendors(value))
 
     def filter_conflict(self, queryset, _name, value):
         links = DeviceLink.objects.filter(device=OuterRef("pk"), rule=DeviceLink.Rule.CONFLICT)
@@ -59,10 +53,4 @@ class DeviceFilterSet(filters.FilterSet):
 
     def filter_search(self, queryset, _name, value):
         """Name contains ``value``, or a record of the device has it as MAC or hostname."""
-        keys = Q(pk__in=[])
-        if mac := matching.normalize_mac(value):
-            keys |= Q(kind=matching.MAC, value=mac)
-        if host := matching.normalize_hostname(value):
-            keys |= Q(kind=matching.HOSTNAME, value=host)
-        by_key = RecordKey.objects.filter(keys, vendor_device__link__device=OuterRef("pk"))
-        return queryset.filter(Q(name__icontains=value.strip()) | Exists(by_key))
+        return services.search(queryset, value)

@@ -7,10 +7,14 @@ from django.db import models
 from fleetwatch.connectors.models import VendorDevice
 from fleetwatch.incidents.models import Incident
 
-#: The tag the hub puts on an incident tied to a device: ``hub_device=<Device.pk>``. Not
-#: ``device``: MetaAccess and Sensaphone incidents already carry ``device=<the vendor's name>``,
-#: and clients filter on it.
-DEVICE_TAG = "hub_device"
+#: The tag the hub puts on an incident tied to a device: ``device=<Device.pk>``. MetaAccess and
+#: Sensaphone incidents also carry ``device=<the vendor's name>`` (kept: notification filters
+#: use it): two values of one key, as Argus tags allow. ``?device=<id>`` on incident lists
+#: selects by the link (``IncidentDevice``), never by the tag, so a vendor name that happens to
+#: be a number selects nothing.
+DEVICE_TAG = "device"
+#: The key the hub used before (``hub_device=<id>``); the data migration renames it.
+OLD_DEVICE_TAG = "hub_device"
 
 
 class Device(models.Model):
@@ -20,11 +24,32 @@ class Device(models.Model):
     last_seen = models.DateTimeField(null=True, blank=True, db_index=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+    # Kept up to date by ``trouble.refresh`` whenever an incident of the device opens, ends, is
+    # linked, moved or deleted (incidents.signals), so the list's trouble filters read a column
+    # instead of counting incidents per device. ``open_ends_at``: the earliest *finite* end
+    # time among the counted incidents (an incident whose end_time was set in the future stops
+    # being open without any event); past it, the filters check the incidents themselves.
+    open_incident_count = models.PositiveIntegerField(default=0)
+    trouble_vendor_count = models.PositiveIntegerField(default=0)
+    open_ends_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-pk"]
-        # The list's keyset: (created, pk) descending, one index range per page.
-        indexes = [models.Index(fields=["created", "id"], name="inventory_device_page")]
+        # The list's keyset: (created, pk) descending, one index range per page; the devices
+        # in trouble (a few percent) have their own, so their pages read only them.
+        indexes = [
+            models.Index(fields=["created", "id"], name="inventory_device_page"),
+            models.Index(
+                fields=["created", "id"],
+                name="inventory_device_open_page",
+                condition=models.Q(open_incident_count__gt=0),
+            ),
+            models.Index(
+                fields=["-trouble_vendor_count", "-open_incident_count", "-id"],
+                name="inventory_device_trouble",
+                condition=models.Q(open_incident_count__gt=0),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name or 'device'} #{self.pk}"
@@ -100,3 +125,24 @@ class IncidentDevice(models.Model):
 
     def __str__(self) -> str:
         return f"incident {self.incident_id} → device {self.device_id}"
+
+
+class PendingIncidentKey(models.Model):
+    """A MAC or hostname an incident's tags named when no single device had it: when a device
+    with it becomes known (``match_records``), the incident is linked then. Deleted once the
+    incident is linked."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10)
+    value = models.CharField(max_length=255)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "value"], name="inventory_pending_lookup")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "kind", "value"], name="inventory_pending_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"incident {self.incident_id}: {self.kind}={self.value}"

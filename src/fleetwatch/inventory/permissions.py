@@ -3,7 +3,7 @@ lives for the console (and for any face that adopts it).
 
 People (staff and end users) may link and unlink; a source system user may not: its token is
 for posting its own incidents, not for rearranging the inventory every face reads. The API's
-link/unlink endpoints are stricter still (staff only, ``IsAdminUser``).
+link/unlink endpoints and the console both ask ``may_change_links``.
 """
 
 from typing import Any
@@ -23,4 +23,5 @@ def link_refusal(user: Any) -> str | None:
 
 
 def may_change_links(user: Any) -> bool:
+    """People (staff and end users) decide links by hand; a source system does not."""
     return link_refusal(user) is None

@@ -14,27 +14,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from fleetwatch.connectors.models import VendorDevice
-from fleetwatch.incidents.models import Incident, IncidentTagRelation, Tag
-from fleetwatch.inventory import matching
+from fleetwatch.incidents.models import Incident
+from fleetwatch.inventory import linking, matching, trouble
+from fleetwatch.inventory.linking import INCIDENT_KEY_TAGS as INCIDENT_KEY_TAGS
+from fleetwatch.inventory.linking import PollDevices as PollDevices
+from fleetwatch.inventory.linking import attach_incidents as attach_incidents
+from fleetwatch.inventory.linking import link_incidents as link_incidents
+from fleetwatch.inventory.linking import tag_drafts as tag_drafts
 from fleetwatch.inventory.matching import Decision, Evidence, RecordKeys
-from fleetwatch.inventory.models import DEVICE_TAG, Device, DeviceLink, IncidentDevice, RecordKey
+from fleetwatch.inventory.models import Device, DeviceLink, IncidentDevice, RecordKey
+from fleetwatch.inventory.permissions import may_change_links as may_change_links
 
 BATCH = 1000
 Rule = DeviceLink.Rule
 MANUAL_RULES = (Rule.MANUAL, Rule.MANUAL_UNLINK)
-#: Tag keys of incidents from other sources that may name a device (value: a MAC or hostname).
-INCIDENT_KEY_TAGS = {
-    "mac": matching.MAC,
-    "mac_address": matching.MAC,
-    "macaddress": matching.MAC,
-    "hostname": matching.HOSTNAME,
-    "host": matching.HOSTNAME,
-    "fqdn": matching.HOSTNAME,
-}
 
 
 class InventoryError(ValueError):
@@ -162,6 +159,8 @@ def _match_batch(
                 evidence.by_key.setdefault(key, set()).add(target)
             evidence.device_macs.setdefault(target, set()).update(batch.keys[pk].macs)
     _write(batch, decided, drop_empty=not rematching)
+    # Other sources' incidents that named one of these keys before any device had it.
+    linking.link_waiting(batch.keys.values())
 
 
 def _write(batch: _Batch, decided: dict[int, tuple[int, Decision]], drop_empty: bool) -> None:
@@ -200,7 +199,7 @@ def _write(batch: _Batch, decided: dict[int, tuple[int, Decision]], drop_empty: 
 
 def _after_moves(moved: list[int], old_devices: set[int], touched: set[int]) -> None:
     """Re-point and re-tag the incidents of records that changed device, drop devices left
-    with no record, and refresh the touched devices' name and last_seen."""
+    with no record, and refresh the touched devices' name, last_seen and counters."""
     if moved:
         retag = list(
             IncidentDevice.objects.filter(vendor_device_id__in=moved).values_list(
@@ -214,10 +213,13 @@ def _after_moves(moved: list[int], old_devices: set[int], touched: set[int]) -> 
                 )[:1]
             )
         )
-        _retag([incident for incident, _ in retag], {old for _, old in retag})
+        linking.retag([incident for incident, _ in retag], {old for _, old in retag})
+        touched = touched | {old for _, old in retag}
     if old_devices:
         _drop_empty(old_devices)
     _refresh(touched)
+    if moved:
+        trouble.refresh(touched)
 
 
 def _drop_empty(device_ids: Iterable[int]) -> None:
@@ -238,44 +240,6 @@ def _refresh(device_ids: Iterable[int]) -> None:
         name=Subquery(records.values("name")[:1]),
         last_seen=Subquery(records.values("last_seen")[:1]),
         updated=timezone.now(),
-    )
-
-
-def _retag(incident_ids: list[int], old_devices: set[int]) -> None:
-    """Make the ``device=<id>`` tag of these incidents match their IncidentDevice."""
-    if not incident_ids:
-        return
-    IncidentTagRelation.objects.filter(
-        incident_id__in=incident_ids,
-        tag__key=DEVICE_TAG,
-        tag__value__in=[str(d) for d in sorted(old_devices)],
-    ).delete()
-    pairs = list(
-        IncidentDevice.objects.filter(incident_id__in=incident_ids).values_list(
-            "incident_id", "device_id", "incident__source__user_id"
-        )
-    )
-    _add_device_tags(pairs)
-
-
-def _add_device_tags(pairs: list[tuple[int, int, int]]) -> None:
-    """(incident, device, actor) → the incident carries ``device=<device>``."""
-    if not pairs:
-        return
-    values = sorted({str(device) for _, device, _ in pairs})
-    Tag.objects.bulk_create(
-        [Tag(key=DEVICE_TAG, value=v) for v in values], ignore_conflicts=True, batch_size=BATCH
-    )
-    tag_ids = dict(Tag.objects.filter(key=DEVICE_TAG, value__in=values).values_list("value", "pk"))
-    IncidentTagRelation.objects.bulk_create(
-        [
-            IncidentTagRelation(
-                tag_id=tag_ids[str(device)], incident_id=incident, added_by_id=actor
-            )
-            for incident, device, actor in pairs
-        ],
-        ignore_conflicts=True,
-        batch_size=BATCH,
     )
 
 
@@ -334,7 +298,7 @@ def rematch(progress=None) -> Counter:
     re-pointed and re-tagged, empty devices dropped, and other sources' incidents linked."""
     with transaction.atomic():
         # Each record's device before: its home again when the rules find no other, so device
-        # ids (and the incidents' hub_device tags) stay stable across a rematch.
+        # ids (and the incidents' device=<id> tags) stay stable across a rematch.
         before = dict(
             DeviceLink.objects.exclude(rule__in=MANUAL_RULES).values_list("pk", "device_id")
         )
@@ -362,124 +326,22 @@ def rematch(progress=None) -> Counter:
             )
         )
         for chunk_pairs in _chunks(stale, BATCH):
-            _retag([i for i, _ in chunk_pairs], {d for _, d in chunk_pairs})
+            linking.retag([i for i, _ in chunk_pairs], {d for _, d in chunk_pairs})
         Device.objects.exclude(Exists(DeviceLink.objects.filter(device=OuterRef("pk")))).delete()
     stats["incidents"] = link_incidents(Incident.objects.filter(device_link__isnull=True))
+    recount_all()
     return stats
 
 
+def recount_all() -> None:
+    """Every device's open-incident counters counted again (``rematch``, ``devices recount``):
+    the devices with incidents or with counters to clear, one UPDATE per 1,000."""
+    with_incidents = IncidentDevice.objects.values_list("device_id", flat=True).distinct()
+    counted = Device.objects.filter(open_incident_count__gt=0).values_list("pk", flat=True)
+    trouble.refresh({*with_incidents, *counted})
+
+
 # --- incidents ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PollDevices:
-    """What ``tag_drafts`` decided: source_incident_id → (device, vendor record)."""
-
-    by_sid: dict[str, tuple[int, int]]
-
-
-def tag_drafts(connector, drafts: list) -> PollDevices:
-    """Before a poll's incidents are stored: each draft whose ``device_id`` tag names one of
-    this connector's vendor records gets a ``device=<id>`` tag (its records are matched
-    already, in the same transaction). One query."""
-    wanted = {
-        value: draft
-        for draft in drafts
-        for key, value in draft.tags
-        if key == "device_id" and draft.source_incident_id
-    }
-    if not wanted:
-        return PollDevices({})
-    found = dict(
-        (vid, (device, pk))
-        for vid, device, pk in VendorDevice.objects.filter(
-            connector=connector, vendor_id__in=list(wanted), link__isnull=False
-        ).values_list("vendor_id", "link__device_id", "pk")
-    )
-    by_sid = {}
-    for draft in drafts:
-        for key, value in list(draft.tags):
-            if key == "device_id" and value in found and draft.source_incident_id:
-                draft.tags.append((DEVICE_TAG, str(found[value][0])))
-                by_sid[draft.source_incident_id] = found[value]
-    return PollDevices(by_sid)
-
-
-def attach_incidents(results: Iterable, poll: PollDevices) -> int:
-    """After a poll's incidents are stored: an IncidentDevice for each one tied to a device."""
-    rows = {}
-    for result in results:
-        sid = result.incident.source_incident_id
-        if sid in poll.by_sid:
-            device, record = poll.by_sid[sid]
-            rows[result.incident.pk] = IncidentDevice(
-                incident_id=result.incident.pk,
-                device_id=device,
-                vendor_device_id=record,
-                reason=f"vendor record {record} (device_id tag)",
-            )
-    IncidentDevice.objects.bulk_create(
-        list(rows.values()),
-        batch_size=BATCH,
-        update_conflicts=True,
-        unique_fields=["incident"],
-        update_fields=["device", "vendor_device", "reason"],
-    )
-    return len(rows)
-
-
-def link_incidents(incidents: QuerySet) -> int:
-    """Tie incidents (from any source) to a device when their tags name a known MAC or
-    hostname of exactly one device (``mac=…``, ``hostname=…``, ``host=…``, ``fqdn=…``).
-    In batches; returns how many were linked."""
-    linked = 0
-    ids = list(incidents.filter(device_link__isnull=True).values_list("pk", flat=True))
-    for chunk in _chunks(ids, BATCH):
-        linked += _link_incident_batch(list(chunk))
-    return linked
-
-
-def _link_incident_batch(ids: list[int]) -> int:
-    named: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    rows = IncidentTagRelation.objects.filter(
-        incident_id__in=ids, tag__key__in=list(INCIDENT_KEY_TAGS)
-    ).values_list("incident_id", "tag__key", "tag__value", "incident__source__user_id")
-    actors = {}
-    for incident, key, value, actor in rows:
-        kind = INCIDENT_KEY_TAGS[key]
-        norm = (
-            matching.normalize_mac(value)
-            if kind == matching.MAC
-            else matching.normalize_hostname(value)
-        )
-        if norm:
-            named[incident].append((kind, norm))
-            actors[incident] = actor
-    if not named:
-        return 0
-    q = Q()
-    for kind, value in {k for keys in named.values() for k in keys}:
-        q |= Q(kind=kind, value=value)
-    devices: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for kind, value, device in RecordKey.objects.filter(
-        q, vendor_device__link__isnull=False
-    ).values_list("kind", "value", "vendor_device__link__device_id"):
-        devices[(kind, value)].add(device)
-    made, pairs = [], []
-    for incident, keys in named.items():
-        for kind, value in sorted(keys, key=lambda k: k[0] != matching.MAC):  # MAC first
-            if len(devices.get((kind, value), ())) == 1:
-                device = next(iter(devices[(kind, value)]))
-                made.append(
-                    IncidentDevice(
-                        incident_id=incident, device_id=device, reason=f"{kind}={value} tag"
-                    )
-                )
-                pairs.append((incident, device, actors[incident]))
-                break
-    IncidentDevice.objects.bulk_create(made, ignore_conflicts=True, batch_size=BATCH)
-    _add_device_tags(pairs)
-    return len(made)
 
 
 # --- reads for the API and the console ------------------------------------------------------
@@ -491,29 +353,42 @@ def open_incidents() -> QuerySet:
 
 def annotate_trouble(devices: QuerySet) -> QuerySet:
     """``open_incidents`` and ``vendors_in_trouble`` (distinct sources with an open incident
-    on the device) on each device."""
-    open_links = IncidentDevice.objects.filter(device=OuterRef("pk"), incident__in=open_incidents())
+    on the device) on each device, counted now: for a page of devices, not for filtering
+    (``trouble.has_open`` and ``trouble.at_least_vendors`` filter on the kept counters)."""
     return devices.annotate(
-        open_incidents=Subquery(
-            open_links.order_by().values("device").annotate(n=Count("pk")).values("n")[:1]
-        ),
-        vendors_in_trouble=Subquery(
-            open_links.order_by()
-            .values("device")
-            .annotate(n=Count("incident__source", distinct=True))
-            .values("n")[:1]
-        ),
+        open_incidents=trouble.open_count(), vendors_in_trouble=trouble.vendor_count()
     )
 
 
 def devices_in_trouble(min_vendors: int = 2) -> QuerySet:
-    """For the console's devices page: devices with open incidents from ``min_vendors`` or more
-    sources first, most troubled first."""
-    return (
-        annotate_trouble(Device.objects.all())
-        .filter(vendors_in_trouble__gte=min_vendors)
-        .order_by("-vendors_in_trouble", "-open_incidents", "-pk")
+    """For the console's devices page: devices with open incidents from ``min_vendors`` (at
+    least 1) or more sources, most troubled first (an index range, in order)."""
+    return annotate_trouble(trouble.most_troubled(Device.objects.all(), min_vendors))
+
+
+def with_vendor(devices: QuerySet, vendors: Iterable[str]) -> QuerySet:
+    """Devices with a record from one of ``vendors`` (slugs, already checked)."""
+    links = DeviceLink.objects.filter(
+        device=OuterRef("pk"), vendor_device__connector__vendor__in=sorted(vendors)
     )
+    return devices.filter(Exists(links))
+
+
+def search(devices: QuerySet, text: str) -> QuerySet:
+    """Devices whose name contains ``text``, or with a record whose MAC (any notation) or
+    hostname (domain suffix ignored) is ``text``. The key match is one index lookup, done
+    first; it is not an ``OR EXISTS`` per device, which scanned every device."""
+    keys = Q(pk__in=[])
+    if mac := matching.normalize_mac(text):
+        keys |= Q(kind=matching.MAC, value=mac)
+    if host := matching.normalize_hostname(text):
+        keys |= Q(kind=matching.HOSTNAME, value=host[:255])
+    ids = set(
+        RecordKey.objects.filter(keys, vendor_device__link__isnull=False).values_list(
+            "vendor_device__link__device_id", flat=True
+        )[:10000]
+    )
+    return devices.filter(Q(name__icontains=text.strip()) | Q(pk__in=sorted(ids)))
 
 
 def device_timeline(device: Device) -> QuerySet:

@@ -31,7 +31,7 @@ from fleetwatch.incidents.models import (
     SourceSystem,
     is_infinite,
 )
-from fleetwatch.incidents.signals import record_events
+from fleetwatch.incidents.signals import announce_tagged, record_events
 
 UPDATABLE = ("description", "level", "details_url", "ticket_url", "metadata")
 # Ids per lookup query. PostgreSQL uses the partial unique index (source, source_incident_id)
@@ -113,6 +113,7 @@ def create_incident(source: SourceSystem, actor, draft: IncidentDraft, now=None)
             with transaction.atomic():  # the outbox rows (events_recorded) commit with it
                 store_one(incident, events, draft.tags, actor, now)
                 record_events(events)
+                announce_tagged([incident])
             return incident
         except IntegrityError:
             pass  # the ORM path below says what went wrong
@@ -122,6 +123,7 @@ def create_incident(source: SourceSystem, actor, draft: IncidentDraft, now=None)
         with transaction.atomic():
             store_one_orm(incident, events, draft.tags, actor, now)
             record_events(events)
+            announce_tagged([incident])
     except IntegrityError:
         existing = _existing(source, [draft.source_incident_id])
         if draft.source_incident_id in existing:
@@ -234,6 +236,7 @@ def _upsert_batch(source, actor, drafts, now) -> list[UpsertResult]:
     store_events(events)
     add_tags(tag_work, actor, fresh={incident.pk for incident in creates})
     record_events(events)
+    announce_tagged(list({incident.pk: incident for incident, _ in tag_work}.values()))
     return results
 
 

@@ -1,7 +1,8 @@
 """``/api/v2/devices/``: the device inventory (an extension; not in Argus).
 
-Views parse, call ``fleetwatch.inventory.services``, render. Reading needs a login; the link
-and unlink actions need staff.
+Views parse, call ``fleetwatch.inventory.services``, render. Reading needs a login (people and
+source systems alike, as the incident lists); linking and unlinking by hand is for people —
+staff and end users — never a source system's token (``services.may_change_links``).
 """
 
 from django.db.models import Prefetch, QuerySet
@@ -9,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -106,9 +107,18 @@ class DeviceIncidentsView(IncidentListMixin, GenericAPIView):
         return self.list_response(request, Incident.objects.filter(device_link__device=device))
 
 
+class IsPerson(BasePermission):
+    """A person (staff or end user), not a source system."""
+
+    message = "Only people link and unlink vendor records; a source system may not."
+
+    def has_permission(self, request: Request, _view: object) -> bool:
+        return services.may_change_links(request.user)
+
+
 class _LinkAction(StrictQueryParams, GenericAPIView):
     serializer_class = LinkRequestSerializer
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsAuthenticated, IsPerson]
 
     def record(self, request: Request) -> VendorDevice:
         body = LinkRequestSerializer(data=request.data)

@@ -1,4 +1,4 @@
-"""``fleetwatch devices rematch|link-incidents|show ID``."""
+"""``fleetwatch devices rematch|link-incidents|recount|show ID|stats``."""
 
 import json
 
@@ -24,6 +24,7 @@ class Command(BaseCommand):
             "link-incidents",
             help="tie incidents not yet tied to a device whose tags name a known MAC or hostname",
         )
+        sub.add_parser("recount", help="count every device's open incidents again")
         show = sub.add_parser("show", help="one device, its records and why they are linked")
         show.add_argument("device", type=int)
         sub.add_parser("stats", help="devices, records, links by rule, conflicts")
@@ -40,6 +41,11 @@ class Command(BaseCommand):
     def link_incidents(self, **_options) -> None:
         linked = services.link_incidents(Incident.objects.all())
         self.stdout.write(f"{linked} incidents linked")
+
+    def recount(self, **_options) -> None:
+        services.recount_all()
+        troubled = Device.objects.filter(open_incident_count__gt=0).count()
+        self.stdout.write(f"{troubled} devices with open incidents")
 
     def show(self, *, device: int, **_options) -> None:
         from fleetwatch.inventory.api.serializers import DeviceDetailSerializer
