@@ -127,7 +127,7 @@ def tricks_forbidden(monkeypatch, settings):
         (pg_copy, "store_events"),
         (fast_tokens, "find_drf_token"),
         (plans, "few_matches"),
-        (plans, "tag_filter"),
+        (plans, "tag_form"),
     ]:
         monkeypatch.setattr(module, name, forbidden)
     from fleetwatch.fastsql import pages, tags
