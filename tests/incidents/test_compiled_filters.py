@@ -197,3 +197,30 @@ def test_closed_incidents_keep_their_pages(api, hub):
     """Sanity of the fixture: the filters above really split the incidents."""
     assert Incident.objects.closed().exists() and Incident.objects.open().exists()
     assert Incident.objects.acked().exists() and Incident.objects.stateless().exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+def test_is_acked_is_probed_per_row_however_many_acks(api, source):
+    """Hashing every acked incident scanned the whole event table on each page; with many
+    acks and few page rows each row's acks must be probed (``with_state``)."""
+    from fleetwatch.incidents.api.serializers import incident_rows
+
+    for n in range(60):
+        incident = _add(source, f"a-{n}", minutes=n)
+        acknowledge(incident, source.user)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    page = incident_rows(Incident.objects.all()).order_by("-start_time", "-pk")[:3]
+    sql, params = page.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0][0]["Plan"]
+
+    def subplans(node):
+        for child in node.get("Plans", []):
+            if child.get("Parent Relationship") == "SubPlan":
+                yield child
+            yield from subplans(child)
+
+    (acked,) = subplans(plan)
+    assert acked["Actual Loops"] == 3
