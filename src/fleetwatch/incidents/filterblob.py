@@ -333,8 +333,9 @@ def _tag_ids(by_key: Mapping[str, list[str]]) -> list[tuple[int, str]]:
     (``fastsql.tags.find_tags``: the ORM compiled this lookup at more than it cost to run)."""
     if fastsql.enabled():
         pairs = {(key, value) for key, values in by_key.items() for value in values}
-        keys, values = {key for key, _ in pairs}, {value for _, value in pairs}
-        return [(pk, key) for pk, key, value in find_tags(keys, values) if (key, value) in pairs]
+        keys, wanted_values = {key for key, _ in pairs}, {value for _, value in pairs}
+        found = find_tags(keys, wanted_values)
+        return [(pk, key) for pk, key, value in found if (key, value) in pairs]
     wanted = Q()
     for key, values in by_key.items():
         wanted |= Q(key=key, value__in=values)
