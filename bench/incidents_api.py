@@ -207,7 +207,7 @@ def load_incidents(database_url: str, token: str, size: int) -> None:
                    (ARRAY['link lost', 'power failure', 'high temperature', 'agent offline'])
                        [1 + g %% 4] || ' on host-' || (g %% 50000) || ' at site-' || (g %% 300),
                    1 + g %% 5, '', '{}'::jsonb
-            FROM generate_series(%(first)s, %(last)s) g
+            FROM generate_series(%(first)s::bigint, %(last)s::bigint) g
             """,
             params,
         )

@@ -127,7 +127,7 @@ def tricks_forbidden(monkeypatch, settings):
         (pg_copy, "store_events"),
         (fast_tokens, "find_drf_token"),
         (plans, "few_matches"),
-        (plans, "tag_filter"),
+        (plans, "tag_form"),
     ]:
         monkeypatch.setattr(module, name, forbidden)
     from fleetwatch.fastsql import pages, tags
@@ -136,11 +136,13 @@ def tricks_forbidden(monkeypatch, settings):
     monkeypatch.setattr(tags, "find_tags", forbidden)
     monkeypatch.setattr(tags, "incident_tag_rows", forbidden)
     # The modules that imported a trick by name get the forbidden one too.
+    from fleetwatch.incidents import filterblob
     from fleetwatch.incidents.api import serializers
     from fleetwatch.incidents.ingest import writers
 
     monkeypatch.setattr(serializers, "incident_tag_rows", forbidden)
     monkeypatch.setattr(writers, "find_tags", forbidden)
+    monkeypatch.setattr(filterblob, "find_tags", forbidden)
 
 
 def test_the_api_works_with_the_fast_sql_off(tricks_forbidden, api, source_api):
@@ -161,6 +163,8 @@ def test_the_api_works_with_the_fast_sql_off(tricks_forbidden, api, source_api):
     assert [t["tag"] for t in again.json()["tags"]] == ["a=1", "b=2"]
     assert len(_walk(api, "")) == 21 and len(_walk(api, "open=true")) == 21
     assert _walk(api, "search=closet") == [pks[n] for n in reversed(range(20)) if n % 3 == 0]
+    only = [created.json()["pk"]]
+    assert _walk(api, "tags=a%3D1,b%3D2&level__lte=2&stateful=true&ticket=false") == only
     duplicate = source_api.post(
         V2, {"start_time": TS, "source_incident_id": "F-1", "tags": []}, format="json"
     )

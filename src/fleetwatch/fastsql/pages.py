@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet
@@ -27,6 +28,9 @@ Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 Prep = Callable[[Any, BaseDatabaseWrapper], Any]
 
 _compiled: dict[tuple[str, str], dict[tuple[Any, ...], "CompiledPage | Literal[False]"]] = {}
+#: Compiled pages kept per database; past it the cache starts over (a key per filter value
+#: combination, and per set of incident ids for a rare tag: see ``incidents/api/compiled.py``).
+MAX_COMPILED = 2000
 # Cursor positions used only to compile a page query; never sent to the database.
 _PROBES = (
     (datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC), 1),
@@ -89,7 +93,10 @@ def _compile(
     for value, pk in probes:
         page = paginator._page(queryset, value, pk, kind == "before")
         compiler = page.query.get_compiler(using=page.db)
-        sql, params = compiler.as_sql()
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:  # e.g. ``IN ()``: no SQL to keep; the ORM answers it with none
+            return False
         compiled.append((sql, list(params), compiler, page.query))
     sql, params, compiler, query = compiled[0]
     if kind == "first":
@@ -125,6 +132,8 @@ def run_compiled(
     per_db = _compiled.setdefault((DEFAULT_DB_ALIAS, connection.vendor), {})
     compiled = per_db.get(cache_key)
     if compiled is None:
+        if len(per_db) >= MAX_COMPILED:  # keys carry resolved ids (tags=): keep memory bounded
+            per_db.clear()
         queryset = build()
         compiled = _compile(paginator, queryset, kind) if queryset.db == DEFAULT_DB_ALIAS else False
         per_db[cache_key] = compiled

@@ -61,18 +61,35 @@ def hashed_in(ids: QuerySet[Any]) -> Q:
     return Q(pk__in=ids) | Q(pk__isnull=True)
 
 
-def tag_filter(relations: QuerySet[Any], incidents: QuerySet[Any]) -> Q:
-    """Incidents with one of the tag relations in ``relations``, in the form that suits how
+#: How a tag's incidents are matched: their ids gathered, a hash of them walked, an index
+#: probe per walked row (``Exists``), or nothing (a key none of whose values exists).
+TagForm = tuple[str, tuple[int, ...]]
+
+
+def tag_form(relations: QuerySet[Any], incidents: QuerySet[Any]) -> TagForm:
+    """How to match the incidents with one of the tag relations in ``relations``, as suits how
     many there are: few (at most ``sqrt(TAG_BALANCE × incidents)``, fetched to know): their
     ids, gathered; more: a hash of them, walked; most (a hash would cost more than probing):
-    an index probe per walked row."""
+    an index probe per walked row. Plain data, so a compiled page can be keyed by it."""
     total = max(estimated_rows(incidents), 1.0)
     expected = estimated_rows(relations)
     gather_max = int(math.sqrt(TAG_BALANCE * total))
     if expected <= 2 * gather_max:  # likely few: fetch them (at most gather_max + 1) to know
-        ids = list(relations.values_list("incident_id", flat=True)[: gather_max + 1])
+        ids = tuple(relations.values_list("incident_id", flat=True)[: gather_max + 1])
         if len(ids) <= gather_max:
-            return Q(pk__in=ids)
+            return "ids", ids
     if expected < math.sqrt(TAG_HASH_BALANCE * total):
+        return "hash", ()
+    return "exists", ()
+
+
+def tag_form_q(form: TagForm, relations: QuerySet[Any]) -> Q:
+    """The ``Q`` of a ``tag_form`` (``relations``: the same tag relations it was chosen for)."""
+    kind, ids = form
+    if kind == "ids":
+        return Q(pk__in=ids)
+    if kind == "hash":
         return hashed_in(relations.values("incident_id"))
+    if kind == "none":
+        return Q(pk__in=[])
     return Q(Exists(relations.filter(incident=OuterRef("pk"))))

@@ -45,6 +45,7 @@ from django.db.models.functions import Now
 
 from fleetwatch import fastsql
 from fleetwatch.fastsql import plans
+from fleetwatch.fastsql.tags import find_tags
 from fleetwatch.incidents.models import (
     Acknowledgement,
     Event,
@@ -294,28 +295,59 @@ def tags_q(tags: Iterable[Tag]) -> Q:
     each tag. Joined to the tag table instead it assumed the average for every tag, and drove
     a two-tag filter from a tag on every incident: 1.4 s a page at 100,000 incidents, 18 s at
     1,000,000. With the fast SQL on PostgreSQL, a tag on many incidents is then matched
-    in the form that suits their number (``fastsql.plans.tag_filter``).
+    in the form that suits their number (``fastsql.plans.tag_form``).
     """
+    return tags_plan_q(tags_plan(tags))
+
+
+#: A resolved ``tags=``: per tag key, its tags' ids and how their incidents are matched.
+TagsPlan = tuple[tuple[tuple[int, ...], plans.TagForm], ...]
+
+
+def tags_plan(tags: Iterable[Tag]) -> TagsPlan:
+    """``tags_q`` as plain data (its queries run here), which keys a compiled list page."""
     by_key: dict[str, list[str]] = defaultdict(list)
     for key, value in tags:
         by_key[key].append(value)
     if not by_key:
-        return Q()
+        return ()
+    ids_by_key: dict[str, list[int]] = defaultdict(list)
+    for pk, key in _tag_ids(by_key):
+        ids_by_key[key].append(pk)
+    plan = []
+    for key in by_key:
+        if not ids_by_key[key]:
+            return (((), ("none", ())),)  # a key none of whose values exists: nothing matches
+        tag_ids = tuple(sorted(ids_by_key[key]))
+        relations = IncidentTagRelation.objects.filter(tag_id__in=tag_ids).order_by()
+        if fastsql.postgresql():
+            form = plans.tag_form(relations, Incident.objects.order_by())
+        else:
+            form = ("exists", ())
+        plan.append((tag_ids, form))
+    return tuple(plan)
+
+
+def _tag_ids(by_key: Mapping[str, list[str]]) -> list[tuple[int, str]]:
+    """``(id, key)`` of the stored tags among ``by_key``'s; plain SQL with the fast SQL on
+    (``fastsql.tags.find_tags``: the ORM compiled this lookup at more than it cost to run)."""
+    if fastsql.enabled():
+        pairs = {(key, value) for key, values in by_key.items() for value in values}
+        keys, wanted_values = {key for key, _ in pairs}, {value for _, value in pairs}
+        found = find_tags(keys, wanted_values)
+        return [(pk, key) for pk, key, value in found if (key, value) in pairs]
     wanted = Q()
     for key, values in by_key.items():
         wanted |= Q(key=key, value__in=values)
-    ids_by_key: dict[str, list[int]] = defaultdict(list)
-    for pk, key in TagRow.objects.filter(wanted).values_list("pk", "key"):
-        ids_by_key[key].append(pk)
+    return list(TagRow.objects.filter(wanted).values_list("pk", "key"))
+
+
+def tags_plan_q(plan: TagsPlan) -> Q:
+    """The ``Q`` of a ``tags_plan``."""
     q = Q()
-    for key in by_key:
-        if not ids_by_key[key]:
-            return Q(pk__in=[])  # a key none of whose values exists: nothing matches
-        relations = IncidentTagRelation.objects.filter(tag_id__in=sorted(ids_by_key[key]))
-        if fastsql.postgresql():
-            q &= plans.tag_filter(relations.order_by(), Incident.objects.order_by())
-        else:
-            q &= Q(Exists(relations.filter(incident=OuterRef("pk"))))
+    for tag_ids, form in plan:
+        relations = IncidentTagRelation.objects.filter(tag_id__in=tag_ids).order_by()
+        q &= plans.tag_form_q(form, relations)
     return q
 
 

@@ -128,6 +128,13 @@ class CharInFilter(filters.BaseInFilter, filters.CharFilter):
     pass
 
 
+def source_ids(field: str, values: list[str]) -> list[int]:
+    """The ids of the sources whose ``field`` (``name`` or ``type_id``) is one of ``values``."""
+    return sorted(
+        SourceSystem.objects.filter(**{f"{field}__in": values}).values_list("pk", flat=True)
+    )
+
+
 class IncidentFilterSet(filters.FilterSet):
     open = StrictBooleanFilter(method="filter_open")
     acked = StrictBooleanFilter(method="filter_acked")
@@ -224,8 +231,7 @@ class IncidentFilterSet(filters.FilterSet):
         """By source name or type: the (few) sources' ids first, then ``source_id IN (ids)``,
         which the planner estimates from its statistics. Joined to the source table it could
         not, and scanned the whole incident table for a page (60-150 ms at 100,000)."""
-        ids = SourceSystem.objects.filter(**{f"{name}__in": value}).values_list("pk", flat=True)
-        return queryset.filter(source_id__in=sorted(ids))
+        return queryset.filter(source_id__in=source_ids(name, value))
 
     def filter_tags(self, queryset, name, value):
         return queryset.filter(tags_q(value))

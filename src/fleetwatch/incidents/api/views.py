@@ -6,7 +6,6 @@
 
 from contextlib import contextmanager
 
-from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
@@ -33,6 +32,7 @@ from fleetwatch.api.validation import (
     require_object,
 )
 from fleetwatch.incidents import services
+from fleetwatch.incidents.api.compiled import COMPILED_FILTERS, CompiledFilters
 from fleetwatch.incidents.api.serializers import (
     AckExpirationSerializer,
     AckSerializer,
@@ -53,7 +53,7 @@ from fleetwatch.incidents.api.serializers import (
     render_source,
 )
 from fleetwatch.incidents.events import EventRefused, IncidentMissing, is_source
-from fleetwatch.incidents.filtersets import IncidentFilterSet, StrictBooleanField
+from fleetwatch.incidents.filtersets import IncidentFilterSet
 from fleetwatch.incidents.ingest import (
     IncidentConflict,
     InvalidIncident,
@@ -83,22 +83,8 @@ EDITABLE = {
 }
 INCIDENT_FIELDS = set(IncidentSerializer().fields) | {"source"}
 LIST_PARAMS = set(IncidentFilterSet.base_filters) | PAGING_PARAMS | {"count"}
-# The common list queries (no filter, open, acked): page SQL compiled once, see list_response.
-COMPILED_FILTERS = ("open", "acked")
+# The common list queries: page SQL compiled once per filter key, see list_response.
 COMPILED_PARAMS = PAGING_PARAMS | set(COMPILED_FILTERS)
-
-
-def compiled_key(params) -> tuple:
-    """The ``open``/``acked`` values as the filterset reads them, or its exact 400."""
-    key, errors = [], {}
-    for name in COMPILED_FILTERS:
-        try:
-            key.append(StrictBooleanField(required=False).clean(params.get(name)))
-        except forms.ValidationError as exc:
-            errors[name] = exc.messages
-    if errors:
-        raise ValidationError(errors)
-    return tuple(key)
 
 
 def incidents_for_render() -> QuerySet:
@@ -194,13 +180,13 @@ class IncidentListMixin(StrictQueryParams):
 
     def list_response(self, request: Request, queryset: QuerySet, compiled=False) -> Response:
         """The list page; ``compiled``: ``queryset`` is all incidents, and a query using only
-        paging parameters, ``open`` and ``acked`` runs its page SQL compiled once per filter
-        combination (``KeysetCursorPagination.paginate_compiled``), same rows and errors."""
+        paging parameters and ``COMPILED_FILTERS`` runs its page SQL compiled once per filter
+        key (``KeysetCursorPagination.paginate_compiled``), same rows and errors."""
         if compiled and request.query_params.keys() <= COMPILED_PARAMS:
-            key = compiled_key(request.query_params)
+            filters = CompiledFilters(request.query_params)
             paginator = KeysetCursorPagination("start_time")
             rows = paginator.paginate_compiled(
-                request, key, lambda: incident_rows(self.filtered(request, queryset))
+                request, filters.key, lambda: incident_rows(filters.apply(queryset))
             )
             return paginator.response(render_incidents(rows, request.version))
         queryset = self.filtered(request, queryset)
