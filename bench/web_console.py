@@ -105,7 +105,7 @@ def _fill_postgresql(sources: list, tag, have: int, size: int) -> None:
                    (ARRAY['freezer', 'door', 'printer', 'pump', 'switch', 'agent', 'sensor',
                           'badge'])[1 + g %% 8] || ' alarm ' || g,
                    1 + g %% 5, '', '{}'::jsonb
-            FROM generate_series(%(first)s, %(last)s) g
+            FROM generate_series(%(first)s::bigint, %(last)s::bigint) g
             """,
             params,
         )

@@ -244,3 +244,33 @@ def test_save_filter_bar_as_named_filter(browser_client, make_incident, enduser,
     )
     assert b"A saved filter cannot hold this" in response.content
     assert not Filter.objects.filter(name="s").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_poll_survives_a_connection_the_database_dropped(make_incident):
+    """The poll's one query is also the request's connection health check (Django's own
+    ``SELECT 1`` is skipped): a connection the server closed is replaced, not a 500."""
+    from django.db import connection
+
+    from fleetwatch.web import listing
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a server-side disconnect needs PostgreSQL")
+    incident = make_incident()
+    expected = Event.objects.filter(incident=incident).order_by("-id").first().pk
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    import psycopg
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        dbname=settings["NAME"],
+        autocommit=True,
+    ) as killer:
+        killer.execute("SELECT pg_terminate_backend(%s)", [pid])
+    assert listing.change_marker() == expected

@@ -14,7 +14,7 @@ from typing import cast
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.http import QueryDict
@@ -262,7 +262,25 @@ def attach_tags(rows: list[Incident]) -> None:
 def change_marker() -> int:
     """A number that grows whenever an incident starts, ends, changes or is acknowledged: the
     newest event's id (every one of those changes is recorded as an event). One index lookup,
-    in plain SQL: building the ORM aggregate cost more than running it."""
+    in plain SQL: building the ORM aggregate cost more than running it.
+
+    It is the whole of the live poll's work, so it is also the request's connection health
+    check: with ``conn_health_checks`` Django would first send its own ``SELECT 1`` (a second
+    round trip, about 0.3 ms of the poll's 0.8 ms). A connection that died since the last
+    request fails this query instead; it is closed and the query runs once more on a new one,
+    which is what the health check would have done.
+    """
+    connection.health_check_done = True
+    try:
+        return _newest_event_id()
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        connection.close()
+        return _newest_event_id()
+
+
+def _newest_event_id() -> int:
     table = connection.ops.quote_name(Event._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT MAX(id) FROM {table}")
