@@ -4,10 +4,19 @@ import os
 import subprocess
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from fleetwatch.emulators.server import EmulatorServer
+
+# `make test-fast` selects this profile (`--hypothesis-profile=fast`): a quarter of the examples,
+# also for tests with their own budget (`hypothesis_budget.examples`), and no timing checks (the
+# edit loop shares its machine). `make test`: full budgets.
+hypothesis_settings.register_profile(
+    "fast", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @pytest.fixture
