@@ -92,6 +92,31 @@ def fast_password_hashing():
 
 
 @pytest.fixture(autouse=True, scope="session")
+def static_files_found_once():
+    """A server builds its middleware once per process, but every test client builds it anew,
+    and whitenoise (``WHITENOISE_USE_FINDERS``) then lists, stats and describes every static
+    file of every app: about a third of a simple API test's CPU. Here the first scan of a
+    process serves every later client, as the first would in a server."""
+    from whitenoise.middleware import WhiteNoiseMiddleware
+
+    scan = WhiteNoiseMiddleware.add_files_from_finders
+    found: dict[str, dict] = {}
+
+    def add_files_from_finders(self) -> None:
+        if self.static_prefix not in found:
+            before = dict(self.files)
+            scan(self)
+            found[self.static_prefix] = {
+                url: file for url, file in self.files.items() if before.get(url) is not file
+            }
+        self.files.update(found[self.static_prefix])
+
+    WhiteNoiseMiddleware.add_files_from_finders = add_files_from_finders
+    yield
+    WhiteNoiseMiddleware.add_files_from_finders = scan
+
+
+@pytest.fixture(autouse=True, scope="session")
 def connectors_may_reach_loopback():
     """The emulators serve on 127.0.0.1, which connectors refuse unless allowed (as the demo
     allows it): allowed here and in every ``fleetwatch`` subprocess a test starts. Tests of the
