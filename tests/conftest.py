@@ -117,6 +117,29 @@ def static_files_found_once():
 
 
 @pytest.fixture(autouse=True, scope="session")
+def one_tls_context_per_process():
+    """Every httpx client and transport (each poll's, each control client's) loads the CA bundle
+    into a TLS context of its own: a tenth of a connector test's CPU, for TLS no test uses (the
+    emulators speak plain HTTP on 127.0.0.1). Here the default context is built once and
+    shared, as an ``ssl.SSLContext`` may be; any other ``verify`` or ``cert`` builds its own."""
+    import httpx._transports.default as transports
+
+    create = transports.create_ssl_context
+    built: dict[bool, object] = {}
+
+    def create_ssl_context(verify=True, cert=None, trust_env: bool = True):
+        if verify is not True or cert is not None:
+            return create(verify=verify, cert=cert, trust_env=trust_env)
+        if trust_env not in built:
+            built[trust_env] = create(verify=verify, cert=cert, trust_env=trust_env)
+        return built[trust_env]
+
+    transports.create_ssl_context = create_ssl_context
+    yield
+    transports.create_ssl_context = create
+
+
+@pytest.fixture(autouse=True, scope="session")
 def connectors_may_reach_loopback():
     """The emulators serve on 127.0.0.1, which connectors refuse unless allowed (as the demo
     allows it): allowed here and in every ``fleetwatch`` subprocess a test starts. Tests of the
