@@ -27,9 +27,11 @@ demo: venv
 test: venv lint test-sqlite test-postgres test-postgres-orm
 
 # The edit loop: unit and API tests on SQLite, in parallel; no subprocesses, no end-to-end runs
-# (the tests marked `slow`). `make test` runs everything, as CI does.
+# (the tests marked `slow`); property tests on a quarter of their examples (the Hypothesis
+# profile `fast`, tests/conftest.py). `make test` runs everything at full strength, as CI does.
 test-fast: venv
-	env -u DATABASE_URL $(VENV)/bin/pytest -m "not slow" -n $(FAST_WORKERS) --dist worksteal -q $(PYTEST_ARGS)
+	env -u DATABASE_URL $(VENV)/bin/pytest -m "not slow" -n $(FAST_WORKERS) --dist worksteal -q \
+	  --hypothesis-profile=fast $(PYTEST_ARGS)
 
 lint: venv typecheck
 	$(VENV)/bin/ruff check src tests bench

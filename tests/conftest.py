@@ -4,10 +4,19 @@ import os
 import subprocess
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from fleetwatch.emulators.server import EmulatorServer
+
+# `make test-fast` selects this profile (`--hypothesis-profile=fast`): a quarter of the examples,
+# also for tests with their own budget (`hypothesis_budget.examples`), and no timing checks (the
+# edit loop shares its machine). `make test`: full budgets.
+hypothesis_settings.register_profile(
+    "fast", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @pytest.fixture
@@ -80,6 +89,54 @@ def fast_password_hashing():
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def static_files_found_once():
+    """A server builds its middleware once per process, but every test client builds it anew,
+    and whitenoise (``WHITENOISE_USE_FINDERS``) then lists, stats and describes every static
+    file of every app: about a third of a simple API test's CPU. Here the first scan of a
+    process serves every later client, as the first would in a server."""
+    from whitenoise.middleware import WhiteNoiseMiddleware
+
+    scan = WhiteNoiseMiddleware.add_files_from_finders
+    found: dict[str, dict] = {}
+
+    def add_files_from_finders(self) -> None:
+        if self.static_prefix not in found:
+            before = dict(self.files)
+            scan(self)
+            found[self.static_prefix] = {
+                url: file for url, file in self.files.items() if before.get(url) is not file
+            }
+        self.files.update(found[self.static_prefix])
+
+    WhiteNoiseMiddleware.add_files_from_finders = add_files_from_finders
+    yield
+    WhiteNoiseMiddleware.add_files_from_finders = scan
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_tls_context_per_process():
+    """Every httpx client and transport (each poll's, each control client's) loads the CA bundle
+    into a TLS context of its own: a tenth of a connector test's CPU, for TLS no test uses (the
+    emulators speak plain HTTP on 127.0.0.1). Here the default context is built once and
+    shared, as an ``ssl.SSLContext`` may be; any other ``verify`` or ``cert`` builds its own."""
+    import httpx._transports.default as transports
+
+    create = transports.create_ssl_context
+    built: dict[bool, object] = {}
+
+    def create_ssl_context(verify=True, cert=None, trust_env: bool = True):
+        if verify is not True or cert is not None:
+            return create(verify=verify, cert=cert, trust_env=trust_env)
+        if trust_env not in built:
+            built[trust_env] = create(verify=verify, cert=cert, trust_env=trust_env)
+        return built[trust_env]
+
+    transports.create_ssl_context = create_ssl_context
+    yield
+    transports.create_ssl_context = create
 
 
 @pytest.fixture(autouse=True, scope="session")

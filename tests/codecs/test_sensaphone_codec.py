@@ -15,6 +15,7 @@ from fleetwatch.codecs.sensaphone import (
     is_valid,
     to_sensaphone,
 )
+from hypothesis_budget import examples
 
 ZONES = [
     "UTC",
@@ -164,7 +165,7 @@ def test_gap_times_move_forward_by_the_gap(fold):
 
 
 # --- properties ------------------------------------------------------------------------------
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(wall_times)
 def test_decode_inverts_encode_for_every_valid_second(wall):
     ts = encode(*fields(wall))
@@ -172,7 +173,7 @@ def test_decode_inverts_encode_for_every_valid_second(wall):
     assert decode(ts) == fields(wall)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(wall_times, wall_times)
 def test_encoding_is_strictly_monotonic_in_wall_time(a, b):
     ea, eb = encode(*fields(a)), encode(*fields(b))
@@ -180,7 +181,7 @@ def test_encoding_is_strictly_monotonic_in_wall_time(a, b):
     assert (a == b) == (ea == eb)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(instants, st.sampled_from(ZONES))
 def test_from_inverts_to_for_unambiguous_instants(instant, tz):
     local = instant.astimezone(ZoneInfo(tz))
@@ -190,7 +191,7 @@ def test_from_inverts_to_for_unambiguous_instants(instant, tz):
     assert from_sensaphone(ts, tz) == instant
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(instants, st.sampled_from(ZONES))
 def test_the_fold_argument_recovers_ambiguous_instants_too(instant, tz):
     local = instant.astimezone(ZoneInfo(tz))
@@ -198,7 +199,7 @@ def test_the_fold_argument_recovers_ambiguous_instants_too(instant, tz):
     assert from_sensaphone(ts, tz, fold=local.fold) == instant
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(instants, st.integers(min_value=0, max_value=40 * 86_400), st.sampled_from(ZONES))
 def test_order_is_preserved_in_a_zone_for_instants_outside_folds(instant, delta, tz):
     later = instant + timedelta(seconds=delta)
@@ -213,7 +214,7 @@ def test_order_is_preserved_in_a_zone_for_instants_outside_folds(instant, delta,
     assert to_sensaphone(instant, tz) <= to_sensaphone(later, tz)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(instants, st.integers(min_value=0, max_value=40 * 86_400))
 def test_order_is_preserved_exactly_in_utc(instant, delta):
     later = instant + timedelta(seconds=delta)

@@ -21,7 +21,8 @@ from fleetwatch.incidents.models import INFINITY, Event, Incident
 
 EPOCH = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SEED = 7  # at EPOCH: two open alarms (one acknowledged), one device offline
-FAST = {"rate_limit": [50, 1.0], "timeout": 1.0}
+# The emulator has no rate limit of its own by default: pacing costs no real time here.
+FAST = {"rate_limit": [500, 1.0], "timeout": 1.0}
 
 
 def frozen() -> SimClock:
@@ -347,7 +348,8 @@ FAULTS = [
     {"kind": "expire_credentials"},
     {"kind": "http_500", "count": 50},  # more than the retries: the poll fails
     {"kind": "truncated_json", "count": 3, "path": "/api/v1/history/data_log"},
-    {"kind": "rate_limit", "count": 2, "path": "/api/v1/history/event_log"},  # a 429 storm
+    # a 429 storm (Retry-After: 1 each, where the default 5 s would only cost real time)
+    {"kind": "rate_limit", "count": 2, "path": "/api/v1/history/event_log", "delay": 1},
 ]
 
 
@@ -693,7 +695,7 @@ def test_a_429_storm_and_arrivals_mid_catch_up_lose_and_duplicate_nothing(sensa,
             ctl.advance(7)
             churn(server, ctl, others[n % 2 :], 1)
         if n == 4:
-            ctl.fault("rate_limit", count=2, path="/api/v1/history/event_log")
+            ctl.fault("rate_limit", count=2, path="/api/v1/history/event_log", delay=1)
         if n == 12:
             ctl.fault("http_500", count=5, path="/api/v1/history/event_log")
         return log_page(api, log, filters, begin, size)

@@ -210,7 +210,9 @@ def test_a_spent_rate_limit_budget_is_waited_out_without_a_429(
     assert summary["waited_seconds"] > 0, summary
     # At the connector's own pace the vendor would have refused: three requests in a row
     # against a fresh bucket of two get a 429.
-    ctl.ratelimit(burst=2, replenish_rate=4)  # refills every bucket
+    # refills every bucket; slow to refill, so that no refill comes between the three requests
+    # on a loaded machine (at 4/s one did)
+    ctl.ratelimit(burst=2, replenish_rate=0.01)
     token = ConnectorState.objects.get(pk=connector.pk).auth_cache["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
     statuses = [ctl.http.get("/eyes", headers=auth).status_code for _ in range(3)]

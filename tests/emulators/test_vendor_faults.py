@@ -91,9 +91,9 @@ class MetaAccess(Vendor):
         assert response.status_code == status
         assert response.json() == {"error": {"code": status, "message": "injected fault"}}
 
-    def assert_rate_limited(self, response: httpx.Response) -> None:
+    def assert_rate_limited(self, response: httpx.Response, retry_after: str = "5") -> None:
         assert response.status_code == 429
-        assert response.headers["Retry-After"] == "5"
+        assert response.headers["Retry-After"] == retry_after
         assert response.json()["error"]["code"] == 429
 
     def assert_unauthenticated(self, response: httpx.Response) -> None:
@@ -132,9 +132,9 @@ class Sensaphone(Vendor):
             "response": {},
         }
 
-    def assert_rate_limited(self, response: httpx.Response) -> None:
+    def assert_rate_limited(self, response: httpx.Response, retry_after: str = "5") -> None:
         assert response.status_code == 429
-        assert response.headers["Retry-After"] == "5"
+        assert response.headers["Retry-After"] == retry_after
         result = response.json()["result"]
         assert result["success"] is False and result["code"] == 7
 
@@ -199,6 +199,12 @@ def check_rate_limit(v: Vendor) -> None:
         v.assert_rate_limited(v.probe())
     counters = v.control("GET", "counters").json()
     assert counters["rate_limited"] == 3
+    # `delay` is the Retry-After asked for, in whole seconds rounded up (at least 1)
+    v.fault(kind="rate_limit", count=2, delay=1.2)
+    v.assert_rate_limited(v.probe(), retry_after="2")
+    v.fault(kind="rate_limit", count=1, delay=0)
+    v.assert_rate_limited(v.probe(), retry_after="2")  # the older fault comes first
+    v.assert_rate_limited(v.probe(), retry_after="1")
 
 
 def check_drop_connection(v: Vendor) -> None:

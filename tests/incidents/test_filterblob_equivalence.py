@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from fleetwatch.incidents.filterblob import facts_for, intersection, parse_filter, union
 from fleetwatch.incidents.models import Event, Incident, Level
+from hypothesis_budget import examples
 
 TAG_KEYS = ("host", "site")
 TAG_VALUES = ("a", "b", "c")
@@ -84,7 +85,7 @@ incidents = st.lists(
 
 
 @settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -2,11 +2,14 @@
 
 Hypothesis generates requests from the schema (a bounded number per operation, for an admin
 and for a source token; path parameters both generated and pointing at stored objects). Every
-answer must be no server error and must match the response schema of its status code.
+answer must be no server error and must match the response schema of its status code. That
+sweep runs end to end over the whole schema (about a minute of CPU): it is marked ``slow``, run
+by ``make test`` and left out of ``make test-fast``.
 """
 
 from contextlib import contextmanager
 
+import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
@@ -112,6 +115,7 @@ def exercise(operation, user, fixed: dict, failures: list, examples: int = EXAMP
     return calls
 
 
+@pytest.mark.slow  # every operation of the schema, end to end through WSGI: `make test` only
 def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(objects, superuser, source):
     failures: list[tuple] = []
     with connection_kept():

@@ -13,6 +13,7 @@ from fleetwatch.notifications.schedule import (
     maintenance_covers,
     timeslot_contains,
 )
+from hypothesis_budget import examples
 
 OSLO = ZoneInfo("Europe/Oslo")
 MON, TUE, WED, SUN = 1, 2, 3, 7
@@ -229,7 +230,7 @@ instants = st.one_of(
 zones = st.sampled_from([OSLO, ZoneInfo("America/New_York"), ZoneInfo("Australia/Lord_Howe"), UTC])
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(slot=st.lists(recurrences, max_size=3), when=instants, tz=zones)
 def test_time_slots_follow_the_definition(slot, when, tz):
     assert timeslot_contains(slot, when, tz) is reference_contains(slot, when, tz)
@@ -268,7 +269,7 @@ rules = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     rule=rules,
     start=instants,

@@ -302,7 +302,7 @@ class EmulatorMiddleware:
             response = self.vendor.error_response(request, status, "injected fault")
             await response(scope, receive, send)
         elif kind == "rate_limit":
-            await self.vendor.rate_limited_response(request, 5.0)(scope, receive, send)
+            await self.vendor.rate_limited_response(request, fault.delay)(scope, receive, send)
         elif kind == "slow":
             await asyncio.sleep(fault.delay)
             await self._run(scope, receive, send)

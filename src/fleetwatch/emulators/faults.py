@@ -11,10 +11,16 @@ KINDS = {
     "timeout": "hold the request for `delay` seconds (default 30) and then drop it",
     "malformed_json": "answer 200 with a body that is not JSON",
     "truncated_json": "answer 200 with the real body cut in half (valid HTTP, invalid JSON)",
-    "rate_limit": "answer 429 with the vendor's rate-limit signals (a 429 storm)",
+    "rate_limit": "answer 429 with the vendor's rate-limit signals, Retry-After `delay` seconds "
+    "(default 5) where the vendor sends one (a 429 storm)",
     "drop_connection": "send the status line and headers, then close the connection",
     "expire_credentials": "revoke every token/session now (applied at once, not per request)",
 }
+
+
+#: ``delay`` when a fault does not give one (2 s for the other kinds). ``rate_limit``'s is the
+#: Retry-After it asks for: tests shorten it to keep 429 storms from costing real seconds.
+DEFAULT_DELAYS = {"timeout": 30.0, "rate_limit": 5.0}
 
 
 class FaultError(ValueError):
@@ -71,7 +77,7 @@ class FaultInjector:
             raise FaultError("seconds", "seconds must be a positive number")
         if count is None and seconds is None:
             count = 1
-        default_delay = 30.0 if kind == "timeout" else 2.0
+        default_delay = DEFAULT_DELAYS.get(kind, 2.0)
         delay = spec.get("delay", default_delay)
         if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 <= delay <= 600:
             raise FaultError("delay", "delay must be a number of seconds between 0 and 600")
