@@ -270,7 +270,7 @@ def change_marker() -> int:
     request fails this query instead; it is closed and the query runs once more on a new one,
     which is what the health check would have done.
     """
-    connection.health_check_done = True
+    connection.health_check_done = True  # type: ignore[attr-defined]  # (not in the stubs)
     try:
         return _newest_event_id()
     except (OperationalError, InterfaceError):
