@@ -319,6 +319,7 @@ def test_a_body_over_the_limit_is_a_json_413_naming_it(source_api, settings):
     assert not Incident.objects.exists()
 
 
+@pytest.mark.slow  # stores 10,000 incidents end to end (~30 s): `make test` only
 def test_the_default_body_limit_carries_a_full_bulk_request(source_api, settings):
     """10,000 realistic incidents (3.1 MB) were over Django's 2.5 MB default."""
     from django.conf import settings as live

@@ -162,6 +162,7 @@ END_USER_PATHS = ("/notificationprofiles/", "/plannedmaintenance/", "/auth/", "/
 END_USER_EXAMPLES = 12
 
 
+@pytest.mark.slow  # end to end through WSGI over two parts of the schema: `make test` only
 def test_schemathesis_as_an_end_user_over_notifications_and_accounts(enduser, superuser):
     """An end user's token (no staff rights) on the operations an end user lives in: their
     own objects as path parameters, and generated ones (another user's, or none)."""

@@ -45,7 +45,7 @@ class LocalOIDCProvider:
         self.token_requests: list[dict[str, Any]] = []
         self.server = ProviderServer(self)
         self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> "LocalOIDCProvider":
         self.thread.start()
