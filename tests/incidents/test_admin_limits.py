@@ -47,3 +47,12 @@ def test_tag_value_too_long(admin_client):
     response = admin_client.post("/admin/incidents/tag/add/", {"key": "host", "value": value})
     assert "has at most 500 characters" in errors_of(response)
     assert not Tag.objects.exists()
+
+
+def test_a_source_type_differing_only_in_case_is_a_form_error(admin_client):
+    """Names are stored lower-case: "NAVÉ" (past the ASCII-only upper-case check) beside
+    "navé" is the form's uniqueness error, not the unique index's 500."""
+    SourceSystemType.objects.create(name="navé")
+    response = admin_client.post("/admin/incidents/sourcesystemtype/add/", {"name": "navÉ"})
+    assert "already exists" in errors_of(response)
+    assert list(SourceSystemType.objects.values_list("name", flat=True)) == ["navé"]

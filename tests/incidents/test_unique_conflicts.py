@@ -35,3 +35,18 @@ def test_other_integrity_errors_are_not_conflicts(enduser):
 
         connection.check_constraints()
     assert unique_conflict(caught.value) is None
+
+
+def test_a_source_type_differing_only_in_case_is_a_400_naming_the_name(client_for, superuser):
+    """Type names are stored lower-case: "NAVÉ" (past the ASCII-only upper-case check) beside
+    "navé" must be caught by validation, not by the unique index (schemathesis found it: the
+    index's error broke the request's transaction)."""
+    api = client_for(superuser)
+    created = api.post("/api/v2/incidents/source-types/", {"name": "navé"}, format="json")
+    assert created.status_code == 201
+    response = api.post("/api/v2/incidents/source-types/", {"name": "navÉ"}, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["name"]
+    assert list(SourceSystemType.objects.values_list("name", flat=True)) == ["navé"]
+    # The connection is still usable in the same transaction: nothing was half-written.
+    assert api.get("/api/v2/incidents/source-types/").json() == [{"name": "navé"}]

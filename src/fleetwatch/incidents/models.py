@@ -59,6 +59,11 @@ class SourceSystemType(models.Model):
         self.name = self.name.lower()
         super().save(*args, **kwargs)
 
+    def clean_fields(self, exclude=None) -> None:
+        """Validate (and check uniqueness of) the name as it will be stored: lower-case."""
+        self.name = self.name.lower()
+        super().clean_fields(exclude)
+
 
 class SourceSystem(models.Model):
     """A system that reports incidents; it acts through its own (machine) user."""

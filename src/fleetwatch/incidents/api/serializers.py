@@ -214,7 +214,12 @@ class SourceSystemTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer)
         extra_kwargs = {"name": {"max_length": limits.SOURCE_TYPE_NAME_MAX_LENGTH}}
 
     def validate_name(self, value: str) -> str:
-        return value.lower()
+        """Names are stored lower-case (``SourceSystemType.save``): the uniqueness check must
+        see the stored form, or ``"Zabbix"`` beside ``"zabbix"`` reaches the unique index."""
+        name = value.lower()
+        if SourceSystemType.objects.filter(name=name).exists():
+            raise serializers.ValidationError("source system type with this name already exists.")
+        return name
 
 
 class SourceSystemSerializer(serializers.ModelSerializer):
