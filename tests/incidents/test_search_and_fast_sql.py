@@ -106,7 +106,10 @@ def test_tag_and_source_filters_resolve_ids_first(
 @pytest.mark.django_db
 def test_search_indexes_exist_and_serve_the_search_expression():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%%_trgm'")
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes"
+            " WHERE indexname LIKE '%%_trgm' AND tablename LIKE 'incidents_%%'"
+        )
         indexes = dict(cursor.fetchall())
     assert set(indexes) == {"incident_description_trgm", "event_description_trgm"}
     assert all("gin_trgm_ops" in d and "upper(description)" in d for d in indexes.values())
