@@ -38,6 +38,11 @@ class EventRefused(ValueError):
     """Raised with the message Argus gives under ``"type"``."""
 
 
+class AckRefused(ValueError):
+    """An acknowledgement's values are refused, with the message Argus gives under
+    ``"non_field_errors"`` (an expiry before the ack's own timestamp)."""
+
+
 class IncidentMissing(LookupError):
     """No incident has this id (a bulk request's per-id result)."""
 
@@ -204,7 +209,7 @@ def post_event(
 
 def _check_expiration(timestamp: datetime, expiration: datetime | None) -> None:
     if expiration is not None and expiration <= timestamp:
-        raise ValueError("'expiration' is earlier than creation timestamp.")
+        raise AckRefused("'expiration' is earlier than creation timestamp.")
 
 
 def _ack_statement() -> str:

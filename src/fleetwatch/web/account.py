@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authtoken.models import Token
 
 from fleetwatch.accounts.models import LoginToken, PhoneNumber, replace_drf_token
-from fleetwatch.web.http import AuthedRequest
+from fleetwatch.web.http import AuthedRequest, field_errors
 
 
 def _page(request: AuthedRequest, new_key: str = "", errors: dict | None = None, status: int = 200):
@@ -79,7 +79,7 @@ def phone_add(request: AuthedRequest) -> HttpResponse:
     try:
         number.full_clean()
     except ValidationError as exc:
-        return _page(request, errors=exc.message_dict, status=400)
+        return _page(request, errors=field_errors(exc), status=400)
     number.save()
     messages.success(request, f"Phone number {number.phone_number} added.")
     return redirect("web:account")
@@ -105,9 +105,7 @@ def time_zone(request: AuthedRequest) -> HttpResponse:
         user.full_clean(validate_unique=False)
     except ValidationError as exc:
         user.refresh_from_db()
-        return _page(
-            request, errors={"time_zone": exc.message_dict.get("time_zone", [])}, status=400
-        )
+        return _page(request, errors=field_errors(exc), status=400)
     user.save(update_fields=["time_zone"])
     messages.success(request, f"Time zone set to {user.time_zone or 'the hub default'}.")
     return redirect("web:account")

@@ -30,7 +30,7 @@ from fleetwatch.incidents.validation import MAX_ID
 from fleetwatch.inventory import permissions, services
 from fleetwatch.inventory.filtersets import DeviceFilterSet
 from fleetwatch.inventory.models import Device, DeviceLink, RecordKey
-from fleetwatch.web.http import AuthedRequest
+from fleetwatch.web.http import AuthedRequest, field_errors
 
 PAGE_SIZE = 50
 #: How many devices the "in trouble with two or more vendors" section shows.
@@ -90,7 +90,7 @@ def filtered(params: dict[str, str]) -> tuple[QuerySet[Device], dict[str, list[s
     try:
         queryset: QuerySet[Device] = filterset.qs
     except ValidationError as exc:  # an unknown vendor
-        return Device.objects.none(), exc.message_dict
+        return Device.objects.none(), field_errors(exc)
     return queryset, {}
 
 
@@ -345,6 +345,6 @@ def device_link(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
             made = services.link(record, device, request.user)
             messages.success(request, f"Linked record {record.pk} here by hand.")
     except ValidationError as exc:
-        errors = {f: "; ".join(m) for f, m in exc.message_dict.items()}
+        errors = {f: "; ".join(m) for f, m in field_errors(exc).items()}
         return _page(request, device, {f"{action}_{f}": m for f, m in errors.items()})
     return _after(device, made.device_id)

@@ -33,8 +33,8 @@ from fleetwatch.notifications.models import (
     Timeslot,
 )
 from fleetwatch.web import notif_forms
-from fleetwatch.web.http import AuthedRequest
-from fleetwatch.web.notif_forms import FORM_KEYS, messages_of
+from fleetwatch.web.http import AuthedRequest, error_lines
+from fleetwatch.web.notif_forms import FORM_KEYS
 from fleetwatch.web.notifications import DAYS, refuse
 
 
@@ -153,7 +153,7 @@ def edit(request: AuthedRequest, kind: str, pk: int) -> HttpResponse:
     except ValidationError as exc:
         # The form again as it was filled in (the fields the save had applied to the unsaved
         # object; relations and recurrences as stored): nothing was saved.
-        return _form(request, kind, obj, messages_of(exc), status=400)
+        return _form(request, kind, obj, error_lines(exc), status=400)
     messages.success(request, f"{spec.title} {obj} saved.")
     return redirect("web:notifications")
 
@@ -166,7 +166,7 @@ def delete(request: AuthedRequest, kind: str, pk: int) -> HttpResponse:
     try:
         spec.delete(obj)
     except ValidationError as exc:
-        return refuse(request, messages_of(exc))
+        return refuse(request, error_lines(exc))
     messages.success(request, f"{spec.title} {name} deleted.")
     return redirect("web:notifications")
 

@@ -37,13 +37,6 @@ from fleetwatch.notifications.validation import MAX_DELAY_MINUTES
 FORM_KEYS = ("open", "acked", "maxlevel", "sourceSystemIds", "tags")
 
 
-def messages_of(exc: ValidationError) -> list[str]:
-    """``field: message`` lines for the form's error box."""
-    if hasattr(exc, "error_dict"):
-        return [f"{k}: {m}" for k, ms in exc.message_dict.items() for m in ms]
-    return exc.messages
-
-
 def blob_from(data: QueryDict) -> dict[str, Any]:
     """The filter bar of the filter form as a filter blob (absent fields: no condition)."""
     blob: dict[str, Any] = {}

@@ -29,8 +29,8 @@ from fleetwatch.notifications.models import (
     Timeslot,
 )
 from fleetwatch.web import notif_forms
-from fleetwatch.web.http import AuthedRequest
-from fleetwatch.web.notif_forms import blob_from, messages_of
+from fleetwatch.web.http import AuthedRequest, error_lines
+from fleetwatch.web.notif_forms import blob_from
 
 __all__ = ["blob_from"]
 
@@ -86,7 +86,7 @@ def preview(request: AuthedRequest) -> HttpResponse:
     try:
         spec = parse_filter(blob)
     except ValidationError as exc:
-        context["errors"] = messages_of(exc)
+        context["errors"] = error_lines(exc)
     else:
         if not spec.is_empty:
             matching = Incident.objects.filter(spec.q())
@@ -109,7 +109,7 @@ def _add(request: AuthedRequest, save: Callable[..., Any], what: str) -> HttpRes
     try:
         stored = save(request.user, request.POST)
     except ValidationError as exc:
-        return refuse(request, messages_of(exc))
+        return refuse(request, error_lines(exc))
     messages.success(request, f"{what} {stored} saved.")
     return redirect("web:notifications")
 
@@ -152,7 +152,7 @@ def destination_add(request: AuthedRequest) -> HttpResponse:
     try:
         destination = notif_forms.save_destination(request.user, request.POST)
     except ValidationError as exc:
-        return refuse(request, messages_of(exc))
+        return refuse(request, error_lines(exc))
     messages.success(request, f"Destination {_name(destination)} added.")
     return redirect("web:notifications")
 

@@ -19,7 +19,7 @@ from fleetwatch.connectors import services
 from fleetwatch.connectors.models import Connector, Vendor
 from fleetwatch.connectors.tasks import run_now
 from fleetwatch.incidents.models import SourceSystem
-from fleetwatch.web.http import AuthedRequest
+from fleetwatch.web.http import AuthedRequest, field_errors
 
 CREDENTIAL_FIELDS = sorted(
     {name for names in services.REQUIRED_CREDENTIALS.values() for name in names}
@@ -115,7 +115,7 @@ def connector_add(request: AuthedRequest) -> HttpResponse:
             options=_options(request),
         )
     except ValidationError as exc:
-        return _form(request, None, exc.message_dict, status=400)
+        return _form(request, None, field_errors(exc), status=400)
     messages.success(request, f"Connector {connector.name} added.")
     return redirect("web:sources")
 
@@ -145,7 +145,7 @@ def connector_edit(request: AuthedRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         connector.refresh_from_db()
-        return _form(request, connector, exc.message_dict, status=400)
+        return _form(request, connector, field_errors(exc), status=400)
     messages.success(request, f"Connector {connector.name} saved.")
     return redirect("web:sources")
 

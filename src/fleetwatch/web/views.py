@@ -24,7 +24,7 @@ from fleetwatch.incidents.permissions import NotAllowed
 from fleetwatch.notifications.models import Filter
 from fleetwatch.web import listing
 from fleetwatch.web.deliveries import incident_deliveries
-from fleetwatch.web.http import AuthedRequest
+from fleetwatch.web.http import AuthedRequest, error_lines
 
 BULK_ACTIONS = {"ack", "close", "reopen", "ticket"}
 
@@ -133,7 +133,7 @@ def _ticket_url(raw: str) -> str:
 
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return "; ".join(exc.messages)
+        return "; ".join(error_lines(exc))
     errors = getattr(exc, "errors", None)
     if isinstance(errors, dict):
         return "; ".join(f"{k}: {v}" for k, v in errors.items())

@@ -20,6 +20,7 @@ from fleetwatch.api.validation import MAX_ID, StrictQueryParams, reject_unknown
 from fleetwatch.incidents import services
 from fleetwatch.incidents.api.serializers import IncidentSerializer, render_ack, render_event
 from fleetwatch.incidents.api.views import (
+    domain_errors,
     parse_ack_body,
     parse_event_body,
     render_incident,
@@ -84,7 +85,7 @@ class BulkAckView(StrictQueryParams, GenericAPIView):
         reject_unknown(request.data, {"ids", "ack"})
         ids = parse_ids(request.data)
         values = parse_ack_body(request, request.data.get("ack") or {})
-        try:
+        with domain_errors():
             acks = services.acknowledge_many(
                 ids,
                 request.user,
@@ -92,8 +93,6 @@ class BulkAckView(StrictQueryParams, GenericAPIView):
                 values.get("description", ""),
                 values.get("expiration"),
             )
-        except ValueError as exc:
-            raise ValidationError({"non_field_errors": [str(exc)]}) from None
         results = {str(pk): result_for("ack", acks[pk], render_ack) for pk in ids}
         return bulk_response("ack", results)
 

@@ -52,7 +52,7 @@ from fleetwatch.incidents.api.serializers import (
     render_new_incident,
     render_source,
 )
-from fleetwatch.incidents.events import EventRefused, IncidentMissing, is_source
+from fleetwatch.incidents.events import AckRefused, EventRefused, IncidentMissing, is_source
 from fleetwatch.incidents.filtersets import IncidentFilterSet
 from fleetwatch.incidents.ingest import (
     IncidentConflict,
@@ -129,6 +129,8 @@ def domain_errors():
         raise ValidationError(exc.errors) from None
     except EventRefused as exc:
         raise ValidationError({"type": str(exc)}) from None
+    except AckRefused as exc:
+        raise ValidationError({"non_field_errors": [str(exc)]}) from None
     except IncidentMissing:
         raise NotFound("No Incident matches the given query.") from None
 
@@ -399,7 +401,7 @@ class IncidentAcksView(StrictQueryParams, GenericAPIView):
     def post(self, request: Request, pk: int) -> Response:
         incident = incident_to_change(pk)
         values = parse_ack_body(request, request.data)
-        try:
+        with domain_errors():
             ack = services.acknowledge(
                 incident,
                 request.user,
@@ -407,8 +409,6 @@ class IncidentAcksView(StrictQueryParams, GenericAPIView):
                 values.get("description", ""),
                 values.get("expiration"),
             )
-        except ValueError as exc:
-            raise ValidationError({"non_field_errors": [str(exc)]}) from None
         return Response(render_ack(ack), status=status.HTTP_201_CREATED)
 
 
