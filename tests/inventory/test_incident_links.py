@@ -138,6 +138,29 @@ def test_a_tag_added_later_links(source_api, fleet):
     assert device_of(pk) == laptop.pk
 
 
+def test_removing_the_naming_tag_unlinks_and_another_tag_relinks(source_api, fleet):
+    laptop, other = fleet
+    # Through the tag DELETE endpoint: the link, the hub's device tag and the count go.
+    pk = post(source_api, mac=WIRED, site="oslo")
+    assert device_of(pk) == laptop.pk and counters(laptop) == (1, 1)
+    response = source_api.delete(f"/api/v2/incidents/{pk}/tags/mac={WIRED}/")
+    assert response.status_code in (200, 204), response.content
+    assert device_of(pk) is None and device_tags(pk) == set()
+    assert counters(laptop) == (0, 0)
+    # Through a PATCH of the whole tag set: the MAC tag goes, the host name names another.
+    pk = post(source_api, mac=WIRED)
+    tags = [{"tag": "hostname=WIN-TWO"}, {"tag": f"device={laptop.pk}"}]
+    response = source_api.patch(f"/api/v2/incidents/{pk}/", {"tags": tags}, format="json")
+    assert response.status_code == 200, response.content
+    assert device_of(pk) == other.pk
+    assert device_tags(pk) == {str(other.pk)}
+    assert counters(laptop) == (0, 0) and counters(other) == (1, 1)
+    # Removing a tag that named nothing keeps the link.
+    pk2 = post(source_api, mac=WIFI, site="bergen")
+    source_api.delete(f"/api/v2/incidents/{pk2}/tags/site=bergen/")
+    assert device_of(pk2) == laptop.pk
+
+
 def test_a_device_known_later_takes_the_incidents_waiting_for_it(source_api, store, fleet):
     waiting = post(source_api, hostname="LAB-PC-9.corp")
     by_mac = post(source_api, mac="11:22:33:44:55:66")

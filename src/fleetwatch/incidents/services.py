@@ -38,7 +38,12 @@ from fleetwatch.incidents.permissions import (
     require_change_incident,
     require_delete_incident,
 )
-from fleetwatch.incidents.signals import announce_deleting, announce_tagged, record_events
+from fleetwatch.incidents.signals import (
+    announce_deleting,
+    announce_tagged,
+    announce_untagged,
+    record_events,
+)
 from fleetwatch.incidents.tags import format_tag
 
 if TYPE_CHECKING:
@@ -132,7 +137,9 @@ def _set_tags(incident: Incident, old: set[str], new: set[str], actor: "User") -
     }
     if refused:
         raise InvalidChange(refused)
-    IncidentTagRelation.objects.filter(pk__in=[r.pk for r in removing]).delete()
+    if removing:
+        IncidentTagRelation.objects.filter(pk__in=[r.pk for r in removing]).delete()
+        announce_untagged([incident.pk])
     adding = [(key, value) for key, _, value in (t.partition("=") for t in sorted(new - old))]
     add_tags([(incident, adding)], actor)
 
@@ -274,6 +281,7 @@ def remove_tag(relation: IncidentTagRelation, actor: "User") -> None:
     with transaction.atomic():
         tag = relation.tag
         relation.delete()
+        announce_untagged([relation.incident_id])
         if not tag.incident_relations.exists():
             tag.delete()
 

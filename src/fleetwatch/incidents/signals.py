@@ -13,6 +13,11 @@ re-sent, and by the tag changes (``add_tag``, a PATCH of ``tags``), inside their
 once the incidents and their tags are written: what the tags name (a MAC, a hostname) can be
 acted on by other apps (the device inventory) without incidents/ knowing them.
 
+``incidents_untagged(sender=Incident, ids=[...])`` is sent by the tag removals (a PATCH or PUT
+of ``tags`` that drops some, the tag DELETE endpoint) inside their transaction, after the
+relations are gone: what a removed tag named no longer holds (the inventory unlinks an incident
+its MAC or hostname tag had tied to a device).
+
 ``incidents_deleting(sender=Incident, ids=[...])`` is sent inside the transaction of a
 deletion, before the incidents go: rows of other apps that summarise them can be updated.
 """
@@ -25,6 +30,7 @@ from fleetwatch.incidents.models import Event, Incident
 
 events_recorded = Signal()
 incidents_tagged = Signal()
+incidents_untagged = Signal()
 incidents_deleting = Signal()
 
 
@@ -38,6 +44,12 @@ def announce_tagged(incidents: Sequence[Incident]) -> None:
     """Announce stored (or re-tagged) ``incidents``; call inside their transaction."""
     if incidents:
         incidents_tagged.send(sender=Incident, incidents=list(incidents))
+
+
+def announce_untagged(ids: Sequence[int]) -> None:
+    """Announce that tags were removed from the incidents ``ids``; call inside the transaction."""
+    if ids:
+        incidents_untagged.send(sender=Incident, ids=list(ids))
 
 
 def announce_deleting(ids: Sequence[int]) -> None:

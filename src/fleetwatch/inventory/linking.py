@@ -176,15 +176,51 @@ def on_incidents_tagged(incident_ids: list[int]) -> int:
     return sum(link_tagged(chunk, connectors_too=False) for chunk in _chunks(sorted(incident_ids)))
 
 
-def _named_keys(
-    ids: list[int], connectors_too: bool
-) -> tuple[dict[int, list[Key]], dict[int, int]]:
-    """Each unlinked incident's normalised keys from its tags, and its source's user."""
-    rows = IncidentTagRelation.objects.filter(
-        incident_id__in=ids,
-        tag__key__in=list(INCIDENT_KEY_TAGS),
-        incident__device_link__isnull=True,
+def on_incidents_untagged(incident_ids: list[int]) -> int:
+    """Tags were removed (``incidents_untagged``): an incident that a removed MAC or hostname
+    tag had tied to a device is unlinked (its ``device=<id>`` tag goes, the device is
+    recounted), then linked again if its remaining tags name a device. Links made by a vendor
+    record are not the tags' to undo. Returns how many links were dropped."""
+    tag_links = IncidentDevice.objects.filter(
+        incident_id__in=incident_ids, vendor_device__isnull=True, reason__endswith=TAG_REASON
     )
+    links = list(tag_links.values_list("incident_id", "device_id", "reason"))
+    if not links:
+        return 0
+    named, _ = _named_keys([incident for incident, _, _ in links], True, linked_too=True)
+    stale = {
+        incident: device
+        for incident, device, reason in links
+        if _reason_key(reason) not in named.get(incident, [])
+    }
+    if not stale:
+        return 0
+    IncidentDevice.objects.filter(incident_id__in=list(stale)).delete()
+    retag(list(stale), set(stale.values()))
+    trouble.refresh(set(stale.values()))
+    link_tagged(sorted(stale), connectors_too=True)
+    return len(stale)
+
+
+#: How a link made from a tag ends its reason: ``"<kind>=<normalised value> tag"``.
+TAG_REASON = " tag"
+
+
+def _reason_key(reason: str) -> Key:
+    kind, _, value = reason.removesuffix(TAG_REASON).partition("=")
+    return kind, value
+
+
+def _named_keys(
+    ids: list[int], connectors_too: bool, *, linked_too: bool = False
+) -> tuple[dict[int, list[Key]], dict[int, int]]:
+    """Each unlinked (or, ``linked_too``, any) incident's normalised keys from its tags, and
+    its source's user."""
+    rows = IncidentTagRelation.objects.filter(
+        incident_id__in=ids, tag__key__in=list(INCIDENT_KEY_TAGS)
+    )
+    if not linked_too:
+        rows = rows.filter(incident__device_link__isnull=True)
     if not connectors_too:
         rows = rows.filter(incident__source__connector__isnull=True)
     named: dict[int, list[Key]] = defaultdict(list)
@@ -237,7 +273,9 @@ def link_tagged(ids: list[int], *, connectors_too: bool) -> int:
             continue
         device, (kind, value) = chosen
         made.append(
-            IncidentDevice(incident_id=incident, device_id=device, reason=f"{kind}={value} tag")
+            IncidentDevice(
+                incident_id=incident, device_id=device, reason=f"{kind}={value}{TAG_REASON}"
+            )
         )
     IncidentDevice.objects.bulk_create(made, ignore_conflicts=True, batch_size=BATCH)
     linked = [row.incident_id for row in made]

@@ -4,6 +4,8 @@ incidents app never imports the inventory.
 - ``incidents_tagged``: other sources' new or re-tagged incidents are tied to the device their
   tags name (``linking``), in the ingest's transaction, a constant number of statements per
   batch.
+- ``incidents_untagged``: an incident whose naming tag was removed is unlinked from that
+  device (and linked again if its other tags name one).
 - ``events_recorded``: an incident that ends, is closed, restarts or reopens changes its
   device's open-incident counters (``trouble``).
 - ``incidents_deleting``: a deleted incident's device is recounted without it.
@@ -14,7 +16,12 @@ from collections.abc import Sequence
 from django.dispatch import receiver
 
 from fleetwatch.incidents.models import Event, Incident
-from fleetwatch.incidents.signals import events_recorded, incidents_deleting, incidents_tagged
+from fleetwatch.incidents.signals import (
+    events_recorded,
+    incidents_deleting,
+    incidents_tagged,
+    incidents_untagged,
+)
 from fleetwatch.inventory import linking, trouble
 from fleetwatch.inventory.models import IncidentDevice
 
@@ -30,6 +37,11 @@ STATE_CHANGES = {
 @receiver(incidents_tagged, dispatch_uid="inventory-link-incidents")
 def link_tagged_incidents(incidents: Sequence[Incident], **_kwargs: object) -> None:
     linking.on_incidents_tagged([incident.pk for incident in incidents])
+
+
+@receiver(incidents_untagged, dispatch_uid="inventory-unlink-untagged")
+def unlink_untagged_incidents(ids: Sequence[int], **_kwargs: object) -> None:
+    linking.on_incidents_untagged(list(ids))
 
 
 @receiver(events_recorded, dispatch_uid="inventory-trouble")
