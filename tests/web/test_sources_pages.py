@@ -93,3 +93,43 @@ def test_connectors_are_staff_only(enduser):
     client.force_login(enduser)
     assert client.get("/connectors/add/").status_code == 302
     assert client.post("/connectors/1/sync/").status_code == 302
+
+
+def test_the_connector_lists_cost_the_same_queries_for_one_or_many(
+    staff_client, client_for, superuser, settings
+):
+    """The sources page and ``GET /api/v2/connectors/`` read every connector's health with
+    the list (no query per connector), and reading health writes no state row."""
+    from fleetwatch.connectors.services import create_connector
+
+    settings.CONNECTOR_ALLOW_PRIVATE = True
+    admin_api = client_for(superuser)
+
+    def make(n: int) -> None:
+        create_connector(
+            name=f"wifi-{n}",
+            vendor="7signal",
+            base_url="http://127.0.0.1:9/",
+            credentials={"client_id": "id", "client_secret": SECRET},
+            poll_interval=60,
+            options={},
+        )
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def counts() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as page:
+            assert staff_client.get("/sources/").status_code == 200
+        with CaptureQueriesContext(connection) as listing:
+            assert admin_api.get("/api/v2/connectors/").status_code == 200
+        return len(page), len(listing)
+
+    make(1)
+    ConnectorState.objects.all().delete()  # a connector that never ran
+    one = counts()
+    assert not ConnectorState.objects.exists()
+    for n in range(2, 6):
+        make(n)
+    assert counts() == one
+    assert Connector.objects.count() == 5

@@ -204,8 +204,14 @@ def reset_connector(
 
 
 def connector_health(connector: Connector) -> dict:
-    """What the admin, API, CLI and logs show of a connector's health."""
-    state, _ = ConnectorState.objects.get_or_create(connector=connector)
+    """What the admin, API, CLI and logs show of a connector's health.
+
+    Reads ``connector.state`` (lists ``select_related("state")`` it: no query per connector)
+    and writes nothing: a connector that never ran shows an empty state."""
+    try:
+        state = connector.state
+    except ConnectorState.DoesNotExist:
+        state = ConnectorState(connector=connector)
     return {
         "enabled": connector.enabled,
         "poll_interval": connector.poll_interval,

@@ -33,7 +33,7 @@ def source_list(request: AuthedRequest) -> HttpResponse:
     sources = SourceSystem.objects.select_related("type").order_by("name")
     connectors = []
     if request.user.is_staff:
-        for connector in Connector.objects.select_related("source").order_by("name"):
+        for connector in Connector.objects.select_related("source", "state").order_by("name"):
             connectors.append((connector, services.connector_health(connector)))
     return render(request, "web/sources.html", {"sources": sources, "connectors": connectors})
 
