@@ -235,3 +235,22 @@ def test_every_answer_of_a_real_poll_reaches_the_limiter(
     summary = run_poll(connector.pk).as_dict()
     assert summary["status"] == "ok", summary
     assert len(heard) == summary["requests"] and any(heard), heard
+
+
+@pytest.mark.django_db
+def test_an_allowance_gives_a_burst_then_one_per_interval_and_refuses_without_counting():
+    from fleetwatch.connectors.ratelimit import take_allowance
+
+    clock = FakeClock()
+
+    def take() -> float:
+        return take_allowance("tests:u1", 5, 60, now=clock.now)
+
+    assert [take() for _ in range(5)] == [0.0] * 5
+    assert take() == pytest.approx(12.0)  # refused: the next one fits in 12 s
+    assert take() == pytest.approx(12.0)  # a refusal counts nothing
+    assert take_allowance("tests:u2", 5, 60, now=clock.now) == 0.0  # another key: its own
+    clock.advance(12.0)
+    assert take() == 0.0 and take() == pytest.approx(12.0)
+    clock.advance(60.0)
+    assert [take() for _ in range(5)] == [0.0] * 5 and take() > 0

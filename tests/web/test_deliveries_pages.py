@@ -3,7 +3,6 @@ delivery log page and an incident's notifications: who sees what, paging, filter
 and a constant number of queries."""
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -11,13 +10,6 @@ from fleetwatch.incidents.models import INFINITY, Event, Incident
 from fleetwatch.notifications import testsend
 from fleetwatch.notifications.models import Delivery, Destination
 from receivers import free_port
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limit():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def logged_in(user) -> Client:

@@ -4,7 +4,6 @@ checked with axe-core."""
 
 import pytest
 from browser_helpers import axe_violations, screenshot
-from django.core.cache import cache
 from django.utils import timezone
 
 from fleetwatch.incidents.models import INFINITY, Event, Incident
@@ -52,7 +51,6 @@ def test_edit_time_slot_shows_an_error_then_saves(page, live_server, login, endu
 
 
 def test_send_test_email(page, live_server, login, enduser, smtp_sink):
-    cache.clear()
     login(page)
     page.goto(live_server.url + "/notifications/")
     page.get_by_role("button", name="Send test to email").click()

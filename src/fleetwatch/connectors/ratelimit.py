@@ -11,6 +11,9 @@ than we sent them — a 1 s limit with a 2 % margin earned a 429 after a slow an
 an answer took longer than the margin absorbs, ``completed`` moves the next slot on to a full
 interval after that answer's completion: the next request is paced from the previous one's
 completion whenever the vendor has been slow.
+
+``take_allowance`` is the refusing kind, on the same rows: an action either fits a key's
+allowance now or is refused with the seconds until it would (the destinations' *send test*).
 """
 
 import time
@@ -98,3 +101,31 @@ class SharedRateLimiter:
             if slot.blocked_until is None or slot.blocked_until < until:
                 slot.blocked_until = until
                 slot.save(update_fields=["blocked_until"])
+
+
+def take_allowance(
+    key: str, limit: int, window: float, *, now: Callable[[], datetime] = timezone.now
+) -> float:
+    """Count one action under ``key`` if it fits ``limit`` per ``window`` seconds, across every
+    worker process; returns 0.0 when it did, else the seconds until one would (nothing counted).
+
+    GCRA on the key's row (``next_at`` is the theoretical arrival time): a burst of ``limit``
+    at once, then one every ``window / limit``. A per-process cache would give each of N
+    workers its own allowance, N times the limit."""
+    if limit < 1 or window <= 0:
+        raise ValueError("an allowance needs limit >= 1 and window > 0")
+    key = key[:200]
+    interval = timedelta(seconds=window / limit)
+    burst = timedelta(seconds=window) - interval
+    RateLimitSlot.objects.bulk_create(
+        [RateLimitSlot(key=key, next_at=EPOCH)], ignore_conflicts=True
+    )
+    with transaction.atomic():
+        slot = RateLimitSlot.objects.select_for_update().get(key=key)
+        moment = now()
+        due = max(slot.next_at, moment)
+        if due - moment > burst:
+            return (due - moment - burst).total_seconds()
+        slot.next_at = due + interval
+        slot.save(update_fields=["next_at"])
+    return 0.0

@@ -9,13 +9,14 @@ used to flood someone's inbox or webhook.
 """
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
+from fleetwatch.connectors.ratelimit import take_allowance
 from fleetwatch.notifications.media import get_medium
 from fleetwatch.notifications.models import Destination
 
@@ -82,18 +83,11 @@ def sample_message(destination: Destination) -> dict[str, Any]:
 
 
 def _take_token(user_pk: int) -> None:
-    """Count one test against the user's allowance (a fixed window in the cache)."""
-    window = int(timezone.now().timestamp()) // TEST_WINDOW
-    key = f"fleetwatch:destination-test:{user_pk}:{window}"
-    cache.add(key, 0, timeout=TEST_WINDOW * 2)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=TEST_WINDOW * 2)
-        used = 1
-    if used > TEST_LIMIT:
-        retry_after = TEST_WINDOW - int(timezone.now().timestamp()) % TEST_WINDOW
-        raise TooManyTests(retry_after)
+    """Count one test against the user's allowance, shared by every worker (in the database:
+    ``take_allowance``); ``TooManyTests`` when it is used up."""
+    wait = take_allowance(f"destination-test:{user_pk}", TEST_LIMIT, TEST_WINDOW)
+    if wait > 0:
+        raise TooManyTests(max(1, math.ceil(wait)))
 
 
 def send_test(destination: Destination) -> TrialOutcome:
