@@ -236,8 +236,8 @@ def load_incidents(database_url: str, token: str, size: int) -> None:
             db.execute(
                 f"""
                 INSERT INTO incidents_incidenttagrelation (tag_id, incident_id, added_by_id,
-                    added_time)
-                SELECT t.id, i.id, %(user)s, now()
+                    added_time, start_time)
+                SELECT t.id, i.id, %(user)s, now(), i.start_time
                 FROM incidents_incident i JOIN incidents_tag t ON {tag}
                 WHERE i.source_id = %(source)s AND i.source_incident_id LIKE 'load-%%'
                   AND substr(i.source_incident_id, 6)::bigint BETWEEN %(first)s AND %(last)s

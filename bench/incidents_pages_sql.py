@@ -3,7 +3,9 @@
     DATABASE_URL=postgresql://... python bench/incidents_pages_sql.py [--runs 5] [--plan NAME]
 
 For each query of ``bench/incidents_api.py``'s ``PAGE_QUERIES`` it builds the first page's
-SQL as the list view does (filterset, then the page of 100 + 1 rows) and reports the
+SQL as the list view does (the compiled filters, ``incidents/api/compiled.py``, when the query
+has only those — ``tags=`` then in the tag's own order — else the filterset; then the page of
+100 + 1 rows) and reports the
 database's own execution time, best and median of ``--runs``: figures a loaded machine
 disturbs less than HTTP round trips. Fill the database first with ``incidents_api.py --size``.
 ``--plan NAME`` (repeatable, or ``all``) prints that query's plan. Reads only.
@@ -29,9 +31,22 @@ def main() -> None:
     from django.db import connection
     from django.http import QueryDict
 
+    from fleetwatch.incidents.api.compiled import COMPILED_FILTERS, CompiledFilters
     from fleetwatch.incidents.api.serializers import incident_rows
     from fleetwatch.incidents.filtersets import IncidentFilterSet
     from fleetwatch.incidents.models import Incident
+
+    def first_page(query: str):
+        params = QueryDict(query)
+        if params.keys() <= set(COMPILED_FILTERS):
+            filters = CompiledFilters(params)
+            start, pk = filters.position or ("start_time", "pk")
+            queryset = incident_rows(filters.apply(Incident.objects.all()))
+            return queryset.order_by(f"-{start}", f"-{pk}")[:101]
+        filterset = IncidentFilterSet(params, queryset=Incident.objects.all())
+        if not filterset.is_valid():
+            sys.exit(f"{query}: {filterset.errors}")
+        return incident_rows(filterset.qs).order_by("-start_time", "-pk")[:101]
 
     sys.path.insert(0, str(Path(__file__).parent))
     from incidents_api import PAGE_QUERIES
@@ -40,11 +55,7 @@ def main() -> None:
         sys.exit("DATABASE_URL must point at the hub's PostgreSQL")
     print(f"incidents stored: {Incident.objects.count()}")
     for name, query in PAGE_QUERIES.items():
-        filterset = IncidentFilterSet(QueryDict(query), queryset=Incident.objects.all())
-        if not filterset.is_valid():
-            sys.exit(f"{name}: {filterset.errors}")
-        page = incident_rows(filterset.qs).order_by("-start_time", "-pk")[:101]
-        sql, params = page.query.sql_with_params()
+        sql, params = first_page(query).query.sql_with_params()
         times = []
         with connection.cursor() as cursor:
             for _ in range(args.runs):

@@ -123,8 +123,8 @@ def _fill_postgresql(sources: list, tag, have: int, size: int) -> None:
         cursor.execute(
             """
             INSERT INTO incidents_incidenttagrelation (tag_id, incident_id, added_by_id,
-                added_time)
-            SELECT %(tag)s, i.id, s.user_id, now()
+                added_time, start_time)
+            SELECT %(tag)s, i.id, s.user_id, now(), i.start_time
             FROM incidents_incident i JOIN incidents_sourcesystem s ON s.id = i.source_id
             WHERE i.source_id = ANY(%(sources)s) AND i.source_incident_id LIKE 'bench-%%'
               AND substr(i.source_incident_id, 7)::bigint BETWEEN %(first)s AND %(last)s
@@ -172,7 +172,12 @@ def _fill_orm(sources: list, tag, have: int, size: int) -> None:
             batch_size=1000,
         )
         IncidentTagRelation.objects.bulk_create(
-            [IncidentTagRelation(tag=tag, incident=i, added_by=i.source.user) for i in batch[::10]],
+            [
+                IncidentTagRelation(
+                    tag=tag, incident=i, added_by=i.source.user, start_time=i.start_time
+                )
+                for i in batch[::10]
+            ],
             batch_size=1000,
         )
 

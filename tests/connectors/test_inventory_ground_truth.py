@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from django.db.models import F
 
 from fleetwatch.emulators.clock import SimClock
 from fleetwatch.emulators.server import EmulatorServer
@@ -92,3 +93,7 @@ def test_inventory_matches_the_fleet_ground_truth(servers, make_connector, poll,
         for link in DeviceLink.objects.select_related("vendor_device__connector")
     }
     assert partition({r: again[r] for r in owner}) == expected
+    # The device tags it moved hold their incident's start_time (the tag's page order).
+    moved = IncidentTagRelation.objects.filter(tag__key="device")
+    assert moved.exists()
+    assert not moved.exclude(start_time=F("incident__start_time")).exists()

@@ -82,13 +82,19 @@ def test_tag_and_source_filters_resolve_ids_first(
     api, source_api, source, make_source, monkeypatch, form, gather, hash_
 ):
     """Every form a tag filter takes on PostgreSQL (by how many incidents carry the tag)
-    gives the same pages; SQLite has one form."""
+    gives the same pages; SQLite has one form. (The forms serve the filterset and a list page
+    whose every tag key has several values; other tag pages walk the tag's own order,
+    ``incidents/tag_pages.py``, whatever these say.)"""
     monkeypatch.setattr(plans, "TAG_BALANCE", gather)
     monkeypatch.setattr(plans, "TAG_HASH_BALANCE", hash_)
     pks = _post_many(source_api, 12)
     newest_first = list(reversed(range(12)))
     assert _walk(api, "tags=site%3Ds1") == [pks[n] for n in newest_first if n % 4 == 1]
     assert _walk(api, "tags=site%3Ds1,site%3Ds2,kind%3Drouter") == [
+        pks[n] for n in newest_first if n % 4 in (1, 2)
+    ]
+    # every key with several tags: the incidents' own order is walked, in this form
+    assert _walk(api, "tags=site%3Ds1,site%3Ds2") == [
         pks[n] for n in newest_first if n % 4 in (1, 2)
     ]
     assert _walk(api, "tags=site%3Ds1,kind%3Dswitch") == []  # a key with no such tag
@@ -137,6 +143,7 @@ def tricks_forbidden(monkeypatch, settings):
 
     monkeypatch.setattr(pages, "run_compiled", forbidden)
     monkeypatch.setattr(tags, "find_tags", forbidden)
+    monkeypatch.setattr(tags, "find_tags_with_shares", forbidden)
     monkeypatch.setattr(tags, "incident_tag_rows", forbidden)
     # The modules that imported a trick by name get the forbidden one too.
     from fleetwatch.incidents import filterblob
@@ -146,6 +153,7 @@ def tricks_forbidden(monkeypatch, settings):
     monkeypatch.setattr(serializers, "incident_tag_rows", forbidden)
     monkeypatch.setattr(writers, "find_tags", forbidden)
     monkeypatch.setattr(filterblob, "find_tags", forbidden)
+    monkeypatch.setattr(filterblob, "find_tags_with_shares", forbidden)
 
 
 def test_the_api_works_with_the_fast_sql_off(tricks_forbidden, api, source_api):
@@ -168,6 +176,9 @@ def test_the_api_works_with_the_fast_sql_off(tricks_forbidden, api, source_api):
     assert _walk(api, "search=closet") == [pks[n] for n in reversed(range(20)) if n % 3 == 0]
     only = [created.json()["pk"]]
     assert _walk(api, "tags=a%3D1,b%3D2&level__lte=2&stateful=true&ticket=false") == only
+    assert _walk(api, "tags=kind%3Drouter,site%3Ds1") == [
+        pks[n] for n in reversed(range(20)) if n % 4 == 1
+    ]
     duplicate = source_api.post(
         V2, {"start_time": TS, "source_incident_id": "F-1", "tags": []}, format="json"
     )

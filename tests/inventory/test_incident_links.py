@@ -128,6 +128,20 @@ def test_bulk_and_upsert_link_in_constant_queries(source_api, fleet):
     assert device_of(pk) == other.pk
 
 
+def test_device_tags_hold_their_incidents_start_time(source_api, store, fleet):
+    """The hub's ``device=<id>`` relations, linked at ingest or when the device becomes known,
+    carry their incident's start_time, as every relation (the tag's page order)."""
+    _, other = fleet
+    linked = post(source_api, hostname="WIN-TWO")
+    waiting = post(source_api, hostname="LAB-PC-9.corp")
+    store("metaaccess", ma("m9", "lab-pc-9", "11-22-33-44-55-66"))
+    assert device_tags(linked) == {str(other.pk)} and len(device_tags(waiting)) == 1
+    rows = IncidentTagRelation.objects.filter(tag__key="device").values_list(
+        "start_time", "incident__start_time"
+    )
+    assert len(rows) == 2 and all(mine == incidents for mine, incidents in rows)
+
+
 def test_a_tag_added_later_links(source_api, fleet):
     laptop, _ = fleet
     pk = post(source_api, site="oslo")

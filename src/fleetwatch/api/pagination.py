@@ -49,12 +49,19 @@ def parse_page_size(request: Request) -> int:
 
 
 class KeysetCursorPagination:
-    """Descending by ``field`` then ``pk``; ``page`` returns the rows, ``response`` the body."""
+    """Descending by ``field`` then ``pk``; ``page`` returns the rows, ``response`` the body.
+
+    ``position``: two other names of the same values to order and position a page by (e.g.
+    the copies of ``start_time`` and ``id`` on a tag's relations, whose index holds them in
+    page order: ``incidents/tag_pages.py``); the cursor still carries the row's ``field``
+    and ``id``.
+    """
 
     cursor_param = "cursor"
 
-    def __init__(self, field: str) -> None:
+    def __init__(self, field: str, position: tuple[str, str] | None = None) -> None:
         self.field = field
+        self.position = position or (field, "pk")
 
     def _encode(self, value: datetime, pk: int, reverse: bool) -> str:
         params = {"p": value.isoformat(), "i": str(pk)}
@@ -88,14 +95,14 @@ class KeysetCursorPagination:
 
     def _page(self, queryset: QuerySet, value, pk, reverse: bool) -> QuerySet:
         """The page's query: ``page_size + 1`` rows from the cursor position."""
-        f = self.field
+        f, key = self.position
         if value is None:
-            return queryset.order_by(f"-{f}", "-pk")[: self.page_size + 1]
+            return queryset.order_by(f"-{f}", f"-{key}")[: self.page_size + 1]
         if not reverse:
-            after = TupleLessThan(Tuple(F(f), F("pk")), (value, pk))
-            return queryset.filter(after).order_by(f"-{f}", "-pk")[: self.page_size + 1]
-        before = TupleGreaterThan(Tuple(F(f), F("pk")), (value, pk))
-        return queryset.filter(before).order_by(f, "pk")[: self.page_size + 1]
+            after = TupleLessThan(Tuple(F(f), F(key)), (value, pk))
+            return queryset.filter(after).order_by(f"-{f}", f"-{key}")[: self.page_size + 1]
+        before = TupleGreaterThan(Tuple(F(f), F(key)), (value, pk))
+        return queryset.filter(before).order_by(f, key)[: self.page_size + 1]
 
     def _finish(self, rows: list, value, reverse: bool) -> list:
         if value is None:

@@ -14,7 +14,7 @@ from fleetwatch.fastsql.pg_create import incident_values
 from fleetwatch.incidents.models import INCIDENT_COLUMNS, Event, Incident
 
 ROW_COLUMNS = ("id", *INCIDENT_COLUMNS)
-RELATION_COLUMNS = ("tag_id", "incident_id", "added_by_id", "added_time")
+RELATION_COLUMNS = ("tag_id", "incident_id", "added_by_id", "added_time", "start_time")
 EVENT_COLUMNS = ("incident_id", "actor_id", "timestamp", "received", "type", "description")
 COPY_MIN_ROWS = 8  # fewer rows: one INSERT statement
 # A batch this large may have grown the table past what the planner last saw.

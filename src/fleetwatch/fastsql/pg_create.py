@@ -51,6 +51,8 @@ def incident_values(incident: Incident) -> tuple[Any, ...]:
 
 
 EVENT_FIELDS = ("incident", "actor", "timestamp", "received", "type", "description")
+#: ``start_time``: the incident's, as every writer of relations gives it (its page order).
+RELATION_FIELDS = ("tag", "incident", "added_by", "added_time", "start_time")
 
 
 def _statement(events: int, tags: int) -> str:
@@ -74,7 +76,7 @@ def _statement(events: int, tags: int) -> str:
     event_types = ("bigint", "timestamptz", "timestamptz", "text", "text")
     parts = [
         f"inc AS (INSERT INTO {table(Incident)} ({', '.join(map(q, INCIDENT_COLUMNS))}) "
-        f"VALUES {values(len(INCIDENT_COLUMNS), 1)} RETURNING {q('id')})",
+        f"VALUES {values(len(INCIDENT_COLUMNS), 1)} RETURNING {q('id')}, {q('start_time')})",
         f"ev AS (INSERT INTO {table(Event)} "
         f"({columns(Event, EVENT_FIELDS)}) "
         f"SELECT inc.{q('id')}, e.* FROM inc, "
@@ -90,9 +92,10 @@ def _statement(events: int, tags: int) -> str:
             f"SELECT t.{tag_id}, t.{key}, t.{value} FROM {table(Tag)} t "
             f"JOIN wanted w ON t.{key} = w.k AND t.{value} = w.v)",
             f"rel AS (INSERT INTO {table(IncidentTagRelation)} "
-            f"({columns(IncidentTagRelation, ('tag', 'incident', 'added_by', 'added_time'))}) "
+            f"({columns(IncidentTagRelation, RELATION_FIELDS)}) "
             f"SELECT (SELECT i.id FROM tag_ids i WHERE i.k = w.k AND i.v = w.v LIMIT 1), "
-            f"inc.{q('id')}, %s::bigint, %s::timestamptz FROM inc, wanted w)",
+            f"inc.{q('id')}, %s::bigint, %s::timestamptz, inc.{q('start_time')} "
+            f"FROM inc, wanted w)",
         ]
     # The events' pks too (drawn in VALUES order): the notification outbox refers to them.
     return (

@@ -36,6 +36,42 @@ def find_tags(keys: set[str], values: set[str]) -> list[tuple[int, str, str]]:
         return rows
 
 
+#: The planner's statistics of the relations' ``tag_id``: its most common values with their
+#: frequencies, and the share of each other distinct value (the rest spread evenly over them).
+_TAG_STATISTICS = """
+SELECT most_common_vals::text::bigint[] AS vals, most_common_freqs AS freqs,
+    (1 - null_frac - COALESCE((SELECT sum(f) FROM unnest(most_common_freqs) f), 0))
+    / GREATEST(
+        CASE WHEN n_distinct >= 0 THEN n_distinct
+             ELSE -n_distinct * (SELECT reltuples FROM pg_class WHERE oid = %s::regclass) END
+        - COALESCE(cardinality(most_common_freqs), 0), 1) AS rest
+FROM pg_stats WHERE schemaname = current_schema() AND tablename = %s AND attname = %s
+"""
+
+
+def find_tags_with_shares(
+    keys: set[str], values: set[str]
+) -> list[tuple[int, str, str, float | None]]:
+    """As ``find_tags`` (PostgreSQL only), with each tag's share of all tag relations as the
+    planner's statistics give it (what ``EXPLAIN`` would estimate for ``tag_id = t``), read
+    in the same query: which of several tags is the rarest, with no ``EXPLAIN`` per tag and
+    no extra round trip (+0.1 ms in the database). None before the table's first ANALYZE."""
+    q = connection.ops.quote_name
+    relation = IncidentTagRelation._meta.db_table
+    column = IncidentTagRelation._meta.get_field("tag").column
+    pk = q("id")
+    sql = (
+        f"SELECT t.{pk}, t.{q('key')}, t.{q('value')}, "
+        f"COALESCE(s.freqs[array_position(s.vals, t.{pk})], s.rest) "
+        f"FROM {q(Tag._meta.db_table)} t LEFT JOIN ({_TAG_STATISTICS}) s ON true "
+        f"WHERE t.{q('key')} = ANY(%s) AND t.{q('value')} = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [q(relation), relation, column, sorted(keys), sorted(values)])
+        rows: list[tuple[int, str, str, float | None]] = cursor.fetchall()
+        return rows
+
+
 def incident_tag_rows(ids: list[int]) -> list[tuple[Any, ...]]:
     """``(incident_id, added_by_id, added_time, key, value)`` of the incidents' tag relations,
     oldest first. ``added_time`` comes as the database gives it (text on SQLite): convert it

@@ -45,7 +45,7 @@ from django.db.models.functions import Now
 
 from fleetwatch import fastsql
 from fleetwatch.fastsql import plans
-from fleetwatch.fastsql.tags import find_tags
+from fleetwatch.fastsql.tags import find_tags, find_tags_with_shares
 from fleetwatch.incidents.models import (
     Acknowledgement,
     Event,
@@ -295,30 +295,50 @@ def tags_q(tags: Iterable[Tag]) -> Q:
     each tag. Joined to the tag table instead it assumed the average for every tag, and drove
     a two-tag filter from a tag on every incident: 1.4 s a page at 100,000 incidents, 18 s at
     1,000,000. With the fast SQL on PostgreSQL, a tag on many incidents is then matched
-    in the form that suits their number (``fastsql.plans.tag_form``).
+    in the form that suits their number (``fastsql.plans.tag_form``). (The incident list's
+    own ``tags=`` pages read the tag's relations in page order instead: ``tag_pages``.)
     """
     return tags_plan_q(tags_plan(tags))
 
 
 #: A resolved ``tags=``: per tag key, its tags' ids and how their incidents are matched.
 TagsPlan = tuple[tuple[tuple[int, ...], plans.TagForm], ...]
+#: Per tag key of a ``tags=`` (in the order given), the ids of its stored tags; none stored
+#: for a key means that nothing matches.
+TagIds = dict[str, tuple[int, ...]]
+#: The plan of a ``tags=`` of which some key has no stored tag: nothing matches.
+MATCHES_NOTHING: TagsPlan = (((), ("none", ())),)
 
 
-def tags_plan(tags: Iterable[Tag]) -> TagsPlan:
-    """``tags_q`` as plain data (its queries run here), which keys a compiled list page."""
+def stored_tag_ids(tags: Iterable[Tag], *, shares: bool = False) -> tuple[TagIds, dict[int, float]]:
+    """The ids of the stored tags among ``tags``, per key (one query), and with ``shares``
+    (PostgreSQL with the fast SQL on; else none) each one's estimated share of all tag
+    relations, from the planner's statistics in the same query."""
     by_key: dict[str, list[str]] = defaultdict(list)
     for key, value in tags:
         by_key[key].append(value)
     if not by_key:
-        return ()
-    ids_by_key: dict[str, list[int]] = defaultdict(list)
-    for pk, key in _tag_ids(by_key):
+        return {}, {}
+    ids_by_key: dict[str, list[int]] = {key: [] for key in by_key}
+    found_shares = {}
+    for pk, key, share in _tag_ids(by_key, shares):
         ids_by_key[key].append(pk)
+        if share is not None:
+            found_shares[pk] = share
+    return {key: tuple(sorted(ids)) for key, ids in ids_by_key.items()}, found_shares
+
+
+def tags_plan(tags: Iterable[Tag]) -> TagsPlan:
+    """``tags_q`` as plain data (its queries run here)."""
+    return tag_forms(stored_tag_ids(tags)[0])
+
+
+def tag_forms(ids_by_key: TagIds) -> TagsPlan:
+    """The ``tags_plan`` of tags already looked up (``stored_tag_ids``)."""
     plan = []
-    for key in by_key:
-        if not ids_by_key[key]:
-            return (((), ("none", ())),)  # a key none of whose values exists: nothing matches
-        tag_ids = tuple(sorted(ids_by_key[key]))
+    for tag_ids in ids_by_key.values():
+        if not tag_ids:
+            return MATCHES_NOTHING
         relations = IncidentTagRelation.objects.filter(tag_id__in=tag_ids).order_by()
         if fastsql.postgresql():
             form = plans.tag_form(relations, Incident.objects.order_by())
@@ -328,18 +348,22 @@ def tags_plan(tags: Iterable[Tag]) -> TagsPlan:
     return tuple(plan)
 
 
-def _tag_ids(by_key: Mapping[str, list[str]]) -> list[tuple[int, str]]:
-    """``(id, key)`` of the stored tags among ``by_key``'s; plain SQL with the fast SQL on
-    (``fastsql.tags.find_tags``: the ORM compiled this lookup at more than it cost to run)."""
+def _tag_ids(by_key: Mapping[str, list[str]], shares: bool) -> list[tuple[int, str, float | None]]:
+    """``(id, key, share)`` of the stored tags among ``by_key``'s (``stored_tag_ids``); plain
+    SQL with the fast SQL on (``fastsql.tags``: the ORM compiled this lookup at more than it
+    cost to run)."""
     if fastsql.enabled():
         pairs = {(key, value) for key, values in by_key.items() for value in values}
         keys, wanted_values = {key for key, _ in pairs}, {value for _, value in pairs}
-        found = find_tags(keys, wanted_values)
-        return [(pk, key) for pk, key, value in found if (key, value) in pairs]
+        if shares and fastsql.postgresql():
+            rows = find_tags_with_shares(keys, wanted_values)
+        else:
+            rows = [(pk, key, value, None) for pk, key, value in find_tags(keys, wanted_values)]
+        return [(pk, key, share) for pk, key, value, share in rows if (key, value) in pairs]
     wanted = Q()
     for key, values in by_key.items():
         wanted |= Q(key=key, value__in=values)
-    return list(TagRow.objects.filter(wanted).values_list("pk", "key"))
+    return [(pk, key, None) for pk, key in TagRow.objects.filter(wanted).values_list("pk", "key")]
 
 
 def tags_plan_q(plan: TagsPlan) -> Q:

@@ -229,19 +229,44 @@ class Incident(models.Model):
 
 
 class IncidentTagRelation(models.Model):
+    """An incident carries a tag.
+
+    ``start_time`` is the incident's own, copied (denormalised) so that a tag's incidents in
+    the list's page order are one index range (``tag_page_order``): the newest incidents with
+    a tag are read from the tag's end of the index, whatever the size of the hub
+    (``incidents/tag_pages.py``). Every writer gives it (the COPY writers, the one-statement
+    create and ``bulk_create`` pass the incident's; ``save()`` takes it from the incident when
+    unset) and the column is NOT NULL, so a writer that forgot fails rather than misplaces
+    the tag; a change of the incident's ``start_time`` (no API path changes it; the admin
+    and a plain ``UPDATE`` can) is carried over by a trigger (migration
+    ``0008_tag_relation_start_time_kept``).
+    """
+
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="incident_relations")
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="tag_relations")
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     added_time = models.DateTimeField(default=timezone.now)
+    start_time = models.DateTimeField(
+        editable=False, help_text="The incident's start_time (the tag's page order)."
+    )
 
     class Meta:
         ordering = ["added_time", "id"]
         constraints = [
             models.UniqueConstraint(fields=["tag", "incident"], name="tag_once_per_incident")
         ]
+        indexes = [
+            models.Index(fields=["tag", "-start_time", "-incident"], name="tag_page_order"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.tag} on incident #{self.incident_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        """Take ``start_time`` from the incident when the caller did not give it."""
+        if self.start_time is None:
+            self.start_time = self.incident.start_time
+        super().save(*args, **kwargs)
 
 
 class Event(models.Model):

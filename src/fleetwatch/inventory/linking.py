@@ -15,6 +15,7 @@ Every function works on a batch in a constant number of statements, whatever its
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
@@ -55,11 +56,12 @@ def _chunks(ids: list[int]) -> Iterable[list[int]]:
 # --- device tags --------------------------------------------------------------------------------
 
 
-def add_device_tags(pairs: list[tuple[int, int, int]]) -> None:
-    """(incident, device, actor) → the incident carries ``device=<device>``."""
+def add_device_tags(pairs: list[tuple[int, int, int, datetime]]) -> None:
+    """(incident, device, actor, the incident's start_time) → the incident carries
+    ``device=<device>`` (the relation holds its incident's start_time: the tag's page order)."""
     if not pairs:
         return
-    values = sorted({str(device) for _, device, _ in pairs})
+    values = sorted({str(device) for _, device, _, _ in pairs})
     Tag.objects.bulk_create(
         [Tag(key=DEVICE_TAG, value=v) for v in values], ignore_conflicts=True, batch_size=BATCH
     )
@@ -67,9 +69,12 @@ def add_device_tags(pairs: list[tuple[int, int, int]]) -> None:
     IncidentTagRelation.objects.bulk_create(
         [
             IncidentTagRelation(
-                tag_id=tag_ids[str(device)], incident_id=incident, added_by_id=actor
+                tag_id=tag_ids[str(device)],
+                incident_id=incident,
+                added_by_id=actor,
+                start_time=start_time,
             )
-            for incident, device, actor in pairs
+            for incident, device, actor, start_time in pairs
         ],
         ignore_conflicts=True,
         batch_size=BATCH,
@@ -88,7 +93,7 @@ def retag(incident_ids: list[int], old_devices: set[int]) -> None:
     ).delete()
     pairs = list(
         IncidentDevice.objects.filter(incident_id__in=incident_ids).values_list(
-            "incident_id", "device_id", "incident__source__user_id"
+            "incident_id", "device_id", "incident__source__user_id", "incident__start_time"
         )
     )
     add_device_tags(pairs)
@@ -213,9 +218,10 @@ def _reason_key(reason: str) -> Key:
 
 def _named_keys(
     ids: list[int], connectors_too: bool, *, linked_too: bool = False
-) -> tuple[dict[int, list[Key]], dict[int, int]]:
+) -> tuple[dict[int, list[Key]], dict[int, tuple[int, datetime]]]:
     """Each unlinked (or, ``linked_too``, any) incident's normalised keys from its tags, and
-    its source's user."""
+    its source's user and its start_time (which a device tag's relation carries; the
+    relations read here hold it)."""
     rows = IncidentTagRelation.objects.filter(
         incident_id__in=ids, tag__key__in=list(INCIDENT_KEY_TAGS)
     )
@@ -224,14 +230,14 @@ def _named_keys(
     if not connectors_too:
         rows = rows.filter(incident__source__connector__isnull=True)
     named: dict[int, list[Key]] = defaultdict(list)
-    actors: dict[int, int] = {}
-    for incident, key, value, actor in rows.values_list(
-        "incident_id", "tag__key", "tag__value", "incident__source__user_id"
+    actors: dict[int, tuple[int, datetime]] = {}
+    for incident, key, value, actor, start_time in rows.values_list(
+        "incident_id", "tag__key", "tag__value", "incident__source__user_id", "start_time"
     ):
         kind = INCIDENT_KEY_TAGS[key]
         if norm := _NORMALIZE[kind](value)[:255]:
             named[incident].append((kind, norm))
-            actors[incident] = actor
+            actors[incident] = (actor, start_time)
     return named, actors
 
 
@@ -282,7 +288,7 @@ def link_tagged(ids: list[int], *, connectors_too: bool) -> int:
     if linked:
         PendingIncidentKey.objects.filter(incident_id__in=linked).delete()
     PendingIncidentKey.objects.bulk_create(waiting, ignore_conflicts=True, batch_size=BATCH)
-    add_device_tags([(row.incident_id, row.device_id, actors[row.incident_id]) for row in made])
+    add_device_tags([(row.incident_id, row.device_id, *actors[row.incident_id]) for row in made])
     trouble.refresh(row.device_id for row in made)
     return len(made)
 

@@ -5,11 +5,13 @@ A filtered page used to leave the compiled path and cost about twice an unfilter
 filterset's form, then the ORM building and compiling the page query). Here the filters of
 the common list queries are read by the filterset's own form fields (so the same values are
 accepted and the same 400s given), their data-dependent parts resolved with the filterset's
-own functions (``tags_plan`` for ``tags=``, ``source_ids`` for source names and types: the
-same queries, once), and the result is a key that determines the page's SQL. The queryset is
-built — by the filterset's own filter methods — only when that key has no compiled SQL yet
-(or with the fast SQL off). ``tests/incidents/test_compiled_filters.py`` compares both paths
-over many combinations.
+own functions (``source_ids`` for source names and types: the same queries, once), and the
+result is a key that determines the page's SQL. ``tags=`` is read in the tag's own page order
+(``incidents/tag_pages.py``: its plan keys the SQL, and the page is ordered and positioned by
+the tag relation's copy of the keyset, ``CompiledFilters.position``). The queryset is built —
+by the filterset's own filter methods but for ``tags=`` — only when that key has no compiled
+SQL yet (or with the fast SQL off). ``tests/incidents/test_compiled_filters.py`` compares both
+paths over many combinations.
 """
 
 from collections.abc import Callable, Hashable
@@ -20,7 +22,7 @@ from django.db.models import QuerySet
 from django_filters.constants import EMPTY_VALUES
 from rest_framework.exceptions import ValidationError
 
-from fleetwatch.incidents.filterblob import tags_plan, tags_plan_q
+from fleetwatch.incidents import tag_pages
 from fleetwatch.incidents.filtersets import IncidentFilterSet, source_ids
 
 #: Filters a compiled page takes, in the filterset's order (the order its queries run in).
@@ -72,8 +74,8 @@ def cleaned(params: Any) -> dict[str, Any]:
 def _resolve(name: str, value: Any) -> tuple[Hashable, Apply]:
     """``value`` of filter ``name`` as a key part and the filtering it stands for."""
     if name == "tags":
-        plan = tags_plan(value)
-        return plan, lambda queryset: queryset.filter(tags_plan_q(plan))
+        plan = tag_pages.plan(value)
+        return plan, lambda queryset: tag_pages.apply(plan, queryset)
     if name in ("source__name__in", "source__type__in"):
         field = IncidentFilterSet.base_filters[name].field_name
         ids = tuple(source_ids(field, value))
@@ -87,14 +89,19 @@ def _resolve(name: str, value: Any) -> tuple[Hashable, Apply]:
 
 
 class CompiledFilters:
-    """The compiled filters of one request: ``key`` determines the page SQL of ``apply``."""
+    """The compiled filters of one request: ``key`` determines the page SQL of ``apply``;
+    ``position``: what the page is ordered and positioned by when not the incident's own
+    ``start_time`` and ``id`` (``KeysetCursorPagination``), part of the key."""
 
     def __init__(self, params: Any) -> None:
         parts, self.steps = [], []
+        self.position: tuple[str, str] | None = None
         for name, value in cleaned(params).items():
             part, step = _resolve(name, value)
             parts.append((name, part))
             self.steps.append(step)
+            if isinstance(part, tag_pages.TagPagePlan):
+                self.position = part.position
         self.key: tuple[Any, ...] = tuple(parts)
 
     def apply(self, queryset: QuerySet[Any]) -> QuerySet[Any]:

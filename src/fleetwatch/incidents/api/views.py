@@ -186,7 +186,7 @@ class IncidentListMixin(StrictQueryParams):
         key (``KeysetCursorPagination.paginate_compiled``), same rows and errors."""
         if compiled and request.query_params.keys() <= COMPILED_PARAMS:
             filters = CompiledFilters(request.query_params)
-            paginator = KeysetCursorPagination("start_time")
+            paginator = KeysetCursorPagination("start_time", filters.position)
             rows = paginator.paginate_compiled(
                 request, filters.key, lambda: incident_rows(filters.apply(queryset))
             )
