@@ -117,6 +117,7 @@ def test_every_listed_filter_is_compiled():
         "source__id__in",
         "source__name__in",
         "source__type__in",
+        "search",
     }
 
 

@@ -136,6 +136,7 @@ def tricks_forbidden(monkeypatch, settings):
         (pg_copy, "store_events"),
         (fast_tokens, "find_drf_token"),
         (plans, "few_matches"),
+        (plans, "contains_estimates"),
         (plans, "tag_form"),
     ]:
         monkeypatch.setattr(module, name, forbidden)

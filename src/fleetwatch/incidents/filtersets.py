@@ -12,22 +12,19 @@ from typing import Any
 import django_filters as filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
-from fleetwatch import fastsql
-from fleetwatch.fastsql import plans
 from fleetwatch.incidents.filterblob import tags_q
 from fleetwatch.incidents.models import (
     Acknowledgement,
-    Event,
     Incident,
     Level,
     SourceSystem,
 )
+from fleetwatch.incidents.search import search_plan, search_q
 from fleetwatch.incidents.tags import parse_tag
 from fleetwatch.incidents.validation import MAX_ID, storable_datetime
 
@@ -253,35 +250,11 @@ class IncidentFilterSet(filters.FilterSet):
         ).filter(closed_long | open_long)
 
     def filter_search(self, queryset, name, value):
-        """Case-insensitive substring of the description or of any event's description.
-
-        Two equivalent forms (see ``fleetwatch.fastsql.plans``): the *index form*, ``id IN
-        (matching incidents UNION ALL incidents of matching events)``, which the trigram
-        indexes on ``UPPER(description)`` answer (migration 0002, PostgreSQL only), and the
-        *walk form*, ``description LIKE … OR EXISTS (…)``, which checks rows in page order.
-        PostgreSQL with the fast SQL on takes the index form for a rare word and the walk form
-        for a common one, as the planner estimates; with it off, always the index form. SQLite
-        has no trigram index: always the walk form.
-        """
+        """Case-insensitive substring of the description or of any event's description, in
+        the form ``fleetwatch.incidents.search`` chooses for this text and these data."""
         if not value:
             return queryset
-        matching = (
-            Incident.objects.filter(description__icontains=value)
-            .values("pk")
-            .order_by()
-            .union(
-                Event.objects.filter(description__icontains=value).values("incident_id").order_by(),
-                all=True,
-            )
-        )
-        if connection.vendor == "postgresql" and (
-            not fastsql.postgresql() or plans.few_matches(matching, Incident.objects.order_by())
-        ):
-            return queryset.filter(pk__in=matching)
-        in_events = Exists(
-            Event.objects.filter(incident=OuterRef("pk"), description__icontains=value)
-        )
-        return queryset.filter(Q(description__icontains=value) | Q(in_events))
+        return queryset.filter(search_q(search_plan(value), value))
 
     def filter_stored_filter(self, queryset, name, value):
         """``filter_pk``: a stored filter the user may use (own or public);

@@ -5,13 +5,13 @@ A filtered page used to leave the compiled path and cost about twice an unfilter
 filterset's form, then the ORM building and compiling the page query). Here the filters of
 the common list queries are read by the filterset's own form fields (so the same values are
 accepted and the same 400s given), their data-dependent parts resolved with the filterset's
-own functions (``source_ids`` for source names and types: the same queries, once), and the
-result is a key that determines the page's SQL. ``tags=`` is read in the tag's own page order
-(``incidents/tag_pages.py``: its plan keys the SQL, and the page is ordered and positioned by
-the tag relation's copy of the keyset, ``CompiledFilters.position``). The queryset is built —
-by the filterset's own filter methods but for ``tags=`` — only when that key has no compiled
-SQL yet (or with the fast SQL off). ``tests/incidents/test_compiled_filters.py`` compares both
-paths over many combinations.
+own functions (``source_ids`` for source names and types, ``search_plan`` for ``search=``: the
+same queries, once), and the result is a key that determines the page's SQL. ``tags=`` is read
+in the tag's own page order (``incidents/tag_pages.py``: its plan keys the SQL, and the page is
+ordered and positioned by the tag relation's copy of the keyset, ``CompiledFilters.position``).
+The queryset is built — by the filterset's own filter methods but for ``tags=`` — only when
+that key has no compiled SQL yet (or with the fast SQL off).
+``tests/incidents/test_compiled_filters.py`` compares both paths over many combinations.
 """
 
 from collections.abc import Callable, Hashable
@@ -24,6 +24,7 @@ from rest_framework.exceptions import ValidationError
 
 from fleetwatch.incidents import tag_pages
 from fleetwatch.incidents.filtersets import IncidentFilterSet, source_ids
+from fleetwatch.incidents.search import search_plan, search_q
 
 #: Filters a compiled page takes, in the filterset's order (the order its queries run in).
 COMPILED_FILTERS = tuple(
@@ -41,6 +42,7 @@ COMPILED_FILTERS = tuple(
         "source__id__in",
         "source__name__in",
         "source__type__in",
+        "search",
     }
 )
 _fields: dict[str, forms.Field] = {}
@@ -76,6 +78,9 @@ def _resolve(name: str, value: Any) -> tuple[Hashable, Apply]:
     if name == "tags":
         plan = tag_pages.plan(value)
         return plan, lambda queryset: tag_pages.apply(plan, queryset)
+    if name == "search":
+        form = search_plan(value)
+        return (form, value), lambda queryset: queryset.filter(search_q(form, value))
     if name in ("source__name__in", "source__type__in"):
         field = IncidentFilterSet.base_filters[name].field_name
         ids = tuple(source_ids(field, value))
