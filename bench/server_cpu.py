@@ -1,7 +1,7 @@
 """Server CPU per request — the web process plus its PostgreSQL backend — for list pages and acks.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/fw_bench python bench/server_cpu.py \
-        [--size 100000] [--requests 200] [--only NAME]
+        [--size 100000] [--requests 200] [--only NAME] [--interleave]
 
 Runs the full Django stack in-process (the WSGI handler gunicorn calls: middleware, token
 authentication, view, rendering), so ``time.process_time`` is the web process's CPU for a
@@ -14,25 +14,50 @@ wall time. The database is migrated and written to (a throwaway one, e.g. ``fw_b
 
 Each list query (``incidents_api.PAGE_QUERIES`` plus the filters of the compiled page path)
 is requested ``--requests`` times following ``next`` (restarting at the first page), after a
-warm-up; prints the median and mean of web, database and total CPU in milliseconds.
+warm-up; then the detail GET of the newest incident and an ack POST; prints the median and
+mean of web, database and total CPU in milliseconds. ``--interleave`` requests one page of
+every query in turn instead of one query after another: on a shared machine the load changes
+within a run, and that comparison across queries (is a filtered page dearer than the
+unfiltered one?) is then fair.
 
-Measured on the 2-core dev machine shared with other jobs (load average 13-20, so every
-figure is inflated: the issue's quiet-machine unfiltered page was 11.5 ms), total server CPU
-per page of 100, median of two runs of 100 requests; "before" is main at 2193498:
+Issue 10's page costs, measured on the 2-core dev machine shared with other helpers' jobs:
+total server CPU per request in ms (web / database), ``--interleave``, 300 requests a query,
+median of the per-run medians over alternating runs of main at 56215ef ("before") and this
+code ("after"); ``--size 10000`` three runs each at load average 1.0-1.7, ``--size 100000``
+two runs each at load 2.2-3.1 (six for unfiltered, open, level, source type, stateful and the
+detail GET). Runs without ``--interleave`` (the earlier method) moved by up to 2x between two
+runs of the same code on this machine: one query's 300 requests fall in one burst of the other
+jobs, or miss it.
 
-=========================  =============  ==============
-query (10,000 incidents)   before (ms)    after (ms)
-=========================  =============  ==============
-unfiltered                 15.6-16.8      16.7-17.0
-level__lte=1               22.8-25.3      17.3-17.7
-stateful=true              24.6-25.8      15.3-18.3
-ticket=false               22.9-28.2      15.3-17.4
-end_time__isnull=false     24.5-26.2      14.7-16.2
-source__id__in=<id>        23.7-25.6      15.0-16.5
-source__type__in=bench     24.0-27.3      18.2-20.2
-tags=site=site-7           26.4-28.9      20.3-21.0
-ack POST                   9.6-9.9        8.0-8.4
-=========================  =============  ==============
+======================  =================  =================  =================  =================
+query                   10,000 before      10,000 after       100,000 before     100,000 after
+======================  =================  =================  =================  =================
+unfiltered              5.89 (4.74/1.27)   4.52 (2.35/2.11)   5.17 (3.96/1.19)   4.31 (2.27/2.01)
+open                    5.81 (4.45/1.36)   4.64 (2.41/2.19)   5.13 (3.94/1.19)   4.26 (2.27/2.02)
+level__lte=1            6.31 (4.79/1.49)   4.99 (2.51/2.41)   5.47 (4.06/1.43)   4.83 (2.46/2.30)
+source__type__in        7.09 (5.64/1.43)   5.04 (2.64/2.30)   6.08 (4.84/1.23)   4.65 (2.49/2.08)
+source+open+level       7.01 (5.41/1.55)   5.10 (2.73/2.34)   6.64 (5.06/1.59)   5.33 (2.81/2.51)
+stateful                6.09 (4.65/1.36)   4.99 (2.67/2.31)   5.21 (4.04/1.17)   4.49 (2.40/2.06)
+ticket                  6.00 (4.64/1.37)   4.75 (2.46/2.26)   5.31 (4.14/1.18)   4.61 (2.44/2.13)
+end_time__isnull        5.85 (4.50/1.35)   4.63 (2.41/2.14)   5.35 (4.13/1.19)   4.55 (2.42/2.12)
+source__id__in          5.88 (4.57/1.30)   4.56 (2.31/2.13)   5.75 (4.56/1.15)   4.50 (2.39/2.08)
+tags (1 in 300)         6.49 (4.66/1.92)   5.95 (3.86/2.07)   11.06 (7.46/3.68)  10.55 (5.84/4.71)
+tags, 2 keys            9.92 (6.08/3.99)   9.01 (4.74/4.15)   17.17 (8.46/8.48)  16.55 (7.25/9.71)
+open + level + tag      6.68 (4.79/1.93)   6.05 (4.00/2.14)   11.07 (7.59/3.45)  10.23 (5.92/4.25)
+search rare (host)      8.41 (6.38/1.98)   8.45 (6.20/2.22)   10.00 (6.74/3.23)  10.68 (6.78/3.90)
+search in events only   7.74 (6.14/1.49)   8.02 (6.01/1.83)   7.84 (6.12/1.69)   9.28 (7.10/2.12)
+search common           12.18 (9.63/2.69)  11.15 (7.26/3.98)  12.00 (9.62/2.38)  11.70 (7.78/3.87)
+detail GET              3.80 (3.27/0.53)   1.61 (1.28/0.35)   4.29 (3.83/0.45)   1.12 (0.89/0.24)
+ack POST                2.75 (2.09/0.64)   3.38 (2.61/0.80)   3.05 (2.33/0.72)   2.87 (2.23/0.64)
+======================  =================  =================  =================  =================
+
+"After": each row's JSON written by the page query itself (``fastsql/rows.py``: one query a
+page, the tags aggregated in it, no Python per field: web time roughly halves, the database's
+grows by ~0.7-0.9 ms a page), source names and types resolved by plain SQL, the detail GET's
+SQL compiled once. The search rows are the same within this machine's noise (four more runs
+of those two at 10,000, load 0.6-0.9: rare 9.37 → 9.27, events only 8.75 → 9.01); the ack POST
+is not touched by the change. Interleaving inflates every figure (the idle machine's
+unfiltered page was 4.03 before, sequentially).
 
 At 100,000 incidents with 680 acks (this script's own ack POSTs) every page cost ~28 ms in
 the database alone: PostgreSQL hashed all acked incidents for ``is_acked``, scanning the
@@ -158,18 +183,49 @@ def report(name: str, web: list[float], db: list[float]) -> None:
     )
 
 
-def pages(meter: Meter, name: str, query: str, requests: int, warmup: int) -> None:
-    import json
+class Walk:
+    """One list query's pages, requested one at a time following ``next`` (restarting at the
+    first page), with each request's web and database CPU."""
 
-    first = f"/api/v2/incidents/?page_size=100&{query}".rstrip("&")
-    url, web, db = first, [], []
+    def __init__(self, meter: Meter, name: str, query: str) -> None:
+        self.meter, self.name = meter, name
+        self.first = self.url = f"/api/v2/incidents/?page_size=100&{query}".rstrip("&")
+        self.web: list[float] = []
+        self.db: list[float] = []
+
+    def step(self, measured: bool) -> None:
+        import json
+
+        content, cpu, dbcpu = self.meter.call("GET", self.url)
+        if measured:
+            self.web.append(cpu)
+            self.db.append(dbcpu)
+        self.url = json.loads(content)["next"] or self.first
+
+
+def pages(walks: list[Walk], requests: int, warmup: int, interleave: bool) -> None:
+    """Each walk's pages; ``interleave``: one page of every walk in turn, so that a change in
+    the machine's load hits every query alike (the figures compare across queries)."""
+    rounds = [walks] if interleave else [[walk] for walk in walks]
+    for group in rounds:
+        for n in range(warmup + requests):
+            for walk in group:
+                walk.step(n >= warmup)
+        if not interleave:
+            report(group[0].name, group[0].web, group[0].db)
+    if interleave:
+        for walk in walks:
+            report(walk.name, walk.web, walk.db)
+
+
+def detail(meter: Meter, incident: int, requests: int, warmup: int) -> None:
+    web, db = [], []
     for n in range(warmup + requests):
-        content, cpu, dbcpu = meter.call("GET", url)
+        _, cpu, dbcpu = meter.call("GET", f"/api/v2/incidents/{incident}/")
         if n >= warmup:
             web.append(cpu)
             db.append(dbcpu)
-        url = json.loads(content)["next"] or first
-    report(name, web, db)
+    report("detail GET", web, db)
 
 
 def acks(meter: Meter, incident: int, requests: int, warmup: int) -> None:
@@ -217,6 +273,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--only", action="append", default=[])
+    parser.add_argument("--interleave", action="store_true", help="one page of each in turn")
     args = parser.parse_args()
     os.environ.setdefault("FLEETWATCH_DATA_DIR", tempfile.mkdtemp(prefix="fw-bench-"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetwatch.settings")
@@ -236,14 +293,19 @@ def main() -> None:
     if args.size:
         load_incidents(os.environ["DATABASE_URL"], source_token, args.size)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid(), (SELECT count(*) FROM incidents_incident)")
-        pid, stored = cursor.fetchone()
+        cursor.execute("SELECT pg_backend_pid(), count(*), max(id) FROM incidents_incident")
+        pid, stored, newest = cursor.fetchone()
     print(f"incidents stored: {stored}, fast SQL {'on' if settings.FAST_SQL else 'off'}")
     meter = Meter(WSGIHandler(), person_token, pid)
     queries = {**PAGE_QUERIES, **EXTRA_QUERIES}
-    for name, query in queries.items():
-        if not args.only or name in args.only:
-            pages(meter, name, query.format(source=source), args.requests, args.warmup)
+    walks = [
+        Walk(meter, name, query.format(source=source))
+        for name, query in queries.items()
+        if not args.only or name in args.only
+    ]
+    pages(walks, args.requests, args.warmup, args.interleave)
+    if not args.only or "detail" in args.only:
+        detail(meter, newest, args.requests, args.warmup)
     if not args.only or "ack" in args.only:
         acks(meter, incident, args.requests, args.warmup)
 

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from fleetwatch import fastsql
 from fleetwatch.incidents.api.compiled import COMPILED_FILTERS
 from fleetwatch.incidents.events import acknowledge
 from fleetwatch.incidents.ingest import parse_incident, upsert_incidents
@@ -206,9 +207,9 @@ def test_filtered_page_queries_are_constant(api, hub, source, query):
             assert api.get(f"{url}&{REFERENCE}").status_code == 200
         reference.append(len(queries))
     assert len(set(compiled)) == len(set(reference)) == 1, (compiled, reference)
-    if "tags" in query:  # token, tag lookup, page, the page's tags
-        assert compiled[0] == 4
-        assert reference[0] >= 4
+    if "tags" in query:  # token, tag lookup, page, the page's tags (PostgreSQL: in the page)
+        assert compiled[0] == (3 if fastsql.postgresql() else 4)
+        assert reference[0] >= compiled[0]
     else:
         assert compiled[0] == reference[0]
 

@@ -107,3 +107,16 @@ def test_deep_nesting_is_a_parse_error(depth, long_number):
 def test_nesting_up_to_the_limit_parses():
     body = b"[" * 1023 + b"]" * 1023
     assert _parse(FastJSONParser(), body) is not None
+
+
+@pytest.mark.parametrize("media", [None, "application/json; indent=4"])
+def test_fragments_render_as_the_values_they_hold(media):
+    """JSON text written elsewhere (incident rows by PostgreSQL) comes out as the values it
+    holds do, orjson's way (``1e-7``) or, indented, DRF's (``1e-07``)."""
+    import orjson
+
+    held = {"b": [1, 1e-7, "x\u2028"], "c": None}
+    data = {"a": orjson.Fragment(orjson.dumps(held)), "d": [orjson.Fragment(b"{}")]}
+    rendered = FastJSONRenderer().render(data, media)
+    assert rendered == FastJSONRenderer().render({"a": held, "d": [{}]}, media)
+    assert (b"1e-07" if media else b"1e-7") in rendered and b"\\u2028" in rendered

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from fleetwatch import fastsql
 from fleetwatch.incidents.events import acknowledge
 from fleetwatch.incidents.ingest import parse_incident, upsert_incidents
 from fleetwatch.incidents.models import Incident
@@ -265,7 +266,8 @@ def test_pagination_walks_every_incident_once(api, source, same_start, query):
 @pytest.mark.parametrize(
     ("query", "count"),
     [
-        # token lookup + incidents page (with acked/open in SQL) + tags prefetch
+        # token lookup + incidents page (with acked/open in SQL) + tags (elsewhere than
+        # PostgreSQL, where the page query renders them)
         ("open=true", 3),
         # + the tag lookup (PostgreSQL: no EXPLAIN to choose a form, whatever the sizes)
         ("tags=batch=x", 4),
@@ -282,7 +284,9 @@ def test_list_query_count_is_constant(api, source, size, query, count):
         response = api.get(f"{V2}?page_size={size}&{query}")
     assert response.status_code == 200
     assert len(response.json()["results"]) == size
-    assert len(queries) == count, [q["sql"] for q in queries]
+    # On PostgreSQL the tags come in the page query itself (fastsql.rows): one query fewer.
+    expected = count - 1 if fastsql.postgresql() else count
+    assert len(queries) == expected, [q["sql"] for q in queries]
 
 
 @pytest.mark.parametrize(

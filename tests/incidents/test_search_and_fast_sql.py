@@ -106,6 +106,32 @@ def test_tag_and_source_filters_resolve_ids_first(
     assert _walk(api, "source__name__in=nobody") == []
 
 
+@pytest.mark.parametrize(
+    ("field", "values"),
+    [
+        ("name", ["nav1"]),
+        ("name", ["other", "nav1", "nobody"]),
+        ("name", ["NAV1"]),  # names match exactly
+        ("type_id", ["zino"]),
+        ("type_id", ["nav", "zino"]),
+        ("type_id", ["nothing"]),
+        ("type_id", []),
+    ],
+)
+def test_source_ids_by_plain_sql_are_the_orms(source, make_source, field, values):
+    from fleetwatch.fastsql.sources import find_source_ids
+    from fleetwatch.incidents.models import SourceSystem
+
+    make_source("other", "zino")
+    make_source("third", "zino")
+    orm = sorted(
+        SourceSystem.objects.filter(**{f"{field}__in": values}).values_list("pk", flat=True)
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert find_source_ids(field, values) == orm
+    assert len(queries) == (1 if values else 0)
+
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the trigram indexes are PostgreSQL's"
 )
@@ -140,17 +166,22 @@ def tricks_forbidden(monkeypatch, settings):
         (plans, "tag_form"),
     ]:
         monkeypatch.setattr(module, name, forbidden)
-    from fleetwatch.fastsql import pages, tags
+    from fleetwatch.fastsql import pages, rows, sources, tags
 
     monkeypatch.setattr(pages, "run_compiled", forbidden)
+    monkeypatch.setattr(pages, "run_compiled_get", forbidden)
+    monkeypatch.setattr(rows, "columns", forbidden)
+    monkeypatch.setattr(rows, "render", forbidden)
+    monkeypatch.setattr(sources, "find_source_ids", forbidden)
     monkeypatch.setattr(tags, "find_tags", forbidden)
     monkeypatch.setattr(tags, "find_tags_with_shares", forbidden)
     monkeypatch.setattr(tags, "incident_tag_rows", forbidden)
     # The modules that imported a trick by name get the forbidden one too.
-    from fleetwatch.incidents import filterblob
+    from fleetwatch.incidents import filterblob, filtersets
     from fleetwatch.incidents.api import serializers
     from fleetwatch.incidents.ingest import writers
 
+    monkeypatch.setattr(filtersets, "find_source_ids", forbidden)
     monkeypatch.setattr(serializers, "incident_tag_rows", forbidden)
     monkeypatch.setattr(writers, "find_tags", forbidden)
     monkeypatch.setattr(filterblob, "find_tags", forbidden)
@@ -180,6 +211,9 @@ def test_the_api_works_with_the_fast_sql_off(tricks_forbidden, api, source_api):
     assert _walk(api, "tags=kind%3Drouter,site%3Ds1") == [
         pks[n] for n in reversed(range(20)) if n % 4 == 1
     ]
+    assert _walk(api, "source__type__in=nav,other") == _walk(api, "")
+    detail = api.get(f"{V2}{only[0]}/")
+    assert detail.status_code == 200 and detail.json()["tags"][0]["tag"] == "a=1"
     duplicate = source_api.post(
         V2, {"start_time": TS, "source_incident_id": "F-1", "tags": []}, format="json"
     )

@@ -7,6 +7,9 @@ dataclasses through DRF's encoder, pretty-printing (``indent``) and whatever orj
 DRF's parser on any orjson error and for 19+ digit numbers (orjson would read big integers as
 floats), so malformed bodies get DRF's exact error messages.
 
+A body may hold ``orjson.Fragment``s (JSON text written by PostgreSQL): orjson copies them,
+the DRF path decodes them first (``FragmentEncoder``).
+
 Two kinds of body never reach that fallback unchecked, because Python's ``json`` either
 recurses until ``RecursionError`` or decodes what no database can store:
 
@@ -28,7 +31,20 @@ from rest_framework.utils.encoders import JSONEncoder
 _OPTIONS = (
     orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 )
-_encoder = JSONEncoder()
+
+
+class FragmentEncoder(JSONEncoder):
+    """DRF's encoder, which also writes an ``orjson.Fragment`` (JSON text written elsewhere,
+    e.g. incident rows by PostgreSQL: ``fastsql.rows``) as the value it holds, so the DRF path
+    (indented, browsable) gives what it gives for the plain Python values."""
+
+    def default(self, obj):
+        if isinstance(obj, orjson.Fragment):
+            return orjson.loads(orjson.dumps(obj))  # a Fragment shows its text only to orjson
+        return super().default(obj)
+
+
+_encoder = FragmentEncoder()
 # orjson reads integers beyond 64 bits as floats; Python's json keeps them exact.
 _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 #: orjson's own limit; ``json`` would recurse (and fail) at about Python's recursion limit.
@@ -36,9 +52,12 @@ MAX_JSON_DEPTH = 1024
 DEPTH_MESSAGE = f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels."
 SURROGATE_MESSAGE = "Lone surrogate characters (\\ud800-\\udfff) are not allowed."
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_LINE_SEPARATORS = re.compile(b"\xe2\x80[\xa8\xa9]")  # U+2028, U+2029 in UTF-8
 
 
 class FastJSONRenderer(JSONRenderer):
+    encoder_class = FragmentEncoder
+
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
@@ -52,8 +71,9 @@ class FastJSONRenderer(JSONRenderer):
             ret = orjson.dumps(data, default=_encoder.default, option=_OPTIONS)
         except orjson.JSONEncodeError:
             return super().render(data, accepted_media_type, renderer_context)
-        # As DRF: U+2028/U+2029 escaped, so that the output is also valid JavaScript.
-        if b"\xe2\x80\xa8" in ret or b"\xe2\x80\xa9" in ret:
+        # As DRF: U+2028/U+2029 escaped, so that the output is also valid JavaScript. Looked
+        # for only in non-ASCII output: two ``in`` scans took 80 µs of a 50 KB page, isascii 4.
+        if not ret.isascii() and _LINE_SEPARATORS.search(ret):
             ret = ret.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
         return ret
 

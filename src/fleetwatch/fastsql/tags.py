@@ -15,7 +15,11 @@ from fleetwatch.fastsql.cursors import read_cursor
 from fleetwatch.incidents.models import IncidentTagRelation, Tag
 
 
-def _in(column: str, values: Sequence[int] | Sequence[str]) -> tuple[str, list[Any]]:
+def any_of(column: str, values: Sequence[int] | Sequence[str]) -> tuple[str, list[Any]]:
+    """SQL and parameters for ``column`` being one of ``values`` (not empty): one value as a
+    plain parameter (psycopg dumps a list in Python: 50 µs for one element)."""
+    if len(values) == 1:
+        return f"{column} = %s", [values[0]]
     if postgresql(connection):
         return f"{column} = ANY(%s)", [values]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
@@ -24,8 +28,8 @@ def _in(column: str, values: Sequence[int] | Sequence[str]) -> tuple[str, list[A
 def find_tags(keys: set[str], values: set[str]) -> list[tuple[int, str, str]]:
     """``Tag.objects.filter(key__in=keys, value__in=values).values_list("pk", "key", "value")``."""
     q = connection.ops.quote_name
-    key_sql, key_params = _in(q("key"), sorted(keys))
-    value_sql, value_params = _in(q("value"), sorted(values))
+    key_sql, key_params = any_of(q("key"), sorted(keys))
+    value_sql, value_params = any_of(q("value"), sorted(values))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {q('id')}, {q('key')}, {q('value')} FROM {q(Tag._meta.db_table)} "
@@ -78,7 +82,7 @@ def incident_tag_rows(ids: list[int]) -> list[tuple[Any, ...]]:
     with ``connection.ops.convert_datetimefield_value`` where the backend has one."""
     q = connection.ops.quote_name
     relation, tag = IncidentTagRelation._meta.db_table, Tag._meta.db_table
-    ids_sql, params = _in(f"r.{q('incident_id')}", ids)
+    ids_sql, params = any_of(f"r.{q('incident_id')}", ids)
     sql = (
         f"SELECT r.{q('incident_id')}, r.{q('added_by_id')}, r.{q('added_time')}, "
         f"t.{q('key')}, t.{q('value')} FROM {q(relation)} r "

@@ -22,11 +22,7 @@ from rest_framework.response import Response
 
 from fleetwatch.api.renderers import FastJSONRenderer, fast_renderers
 from fleetwatch.api.validation import StrictQueryParams
-from fleetwatch.incidents.api.serializers import (
-    IncidentSerializer,
-    incident_rows,
-    render_incidents,
-)
+from fleetwatch.incidents.api.serializers import IncidentSerializer, ListRendering
 from fleetwatch.incidents.api.views import IncidentListMixin
 from fleetwatch.incidents.models import Incident
 
@@ -48,6 +44,7 @@ def stream_array(
     neither memory nor the database's work grows with how far the stream has got.
     """
     renderer = FastJSONRenderer()
+    rendering = ListRendering(version)
     yield b"["
     position = None
     first = True
@@ -55,10 +52,10 @@ def stream_array(
         page = queryset
         if position is not None:
             page = page.filter(TupleLessThan(Tuple(F("start_time"), F("pk")), position))
-        rows = list(incident_rows(page.order_by("-start_time", "-id"))[:batch])
+        rows = list(rendering.rows(page.order_by("-start_time", "-id"))[:batch])
         if not rows:
             break
-        chunk = renderer.render(render_incidents(rows, version))
+        chunk = renderer.render(rendering.render(rows))
         yield (b"" if first else b",") + chunk[1:-1]
         first = False
         position = (rows[-1]["start_time"], rows[-1]["id"])

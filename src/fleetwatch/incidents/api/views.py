@@ -39,16 +39,16 @@ from fleetwatch.incidents.api.serializers import (
     AckV1Serializer,
     EventSerializer,
     IncidentSerializer,
+    ListRendering,
     SourceCreateSerializer,
     SourceSystemSerializer,
     SourceSystemTypeSerializer,
     TagSerializer,
     TicketUrlSerializer,
-    incident_rows,
+    incident_body,
     render_ack,
     render_event,
     render_incident,
-    render_incidents,
     render_new_incident,
     render_source,
 )
@@ -184,13 +184,16 @@ class IncidentListMixin(StrictQueryParams):
         """The list page; ``compiled``: ``queryset`` is all incidents, and a query using only
         paging parameters and ``COMPILED_FILTERS`` runs its page SQL compiled once per filter
         key (``KeysetCursorPagination.paginate_compiled``), same rows and errors."""
+        rendering = ListRendering(request.version)
         if compiled and request.query_params.keys() <= COMPILED_PARAMS:
             filters = CompiledFilters(request.query_params)
             paginator = KeysetCursorPagination("start_time", filters.position)
             rows = paginator.paginate_compiled(
-                request, filters.key, lambda: incident_rows(filters.apply(queryset))
+                request,
+                (*filters.key, rendering.key),
+                lambda: rendering.rows(filters.apply(queryset)),
             )
-            return paginator.response(render_incidents(rows, request.version))
+            return paginator.response(rendering.render(rows))
         queryset = self.filtered(request, queryset)
         if "count" in request.query_params:
             if request.query_params["count"] not in COUNT_VALUES:
@@ -198,8 +201,8 @@ class IncidentListMixin(StrictQueryParams):
             params = {k: v for k, v in request.query_params.items() if k not in {"count", "format"}}
             return Response({"count": queryset.count(), "params": params})
         paginator = KeysetCursorPagination("start_time")
-        rows = paginator.paginate(incident_rows(queryset), request)
-        return paginator.response(render_incidents(rows, request.version))
+        rows = paginator.paginate(rendering.rows(queryset), request)
+        return paginator.response(rendering.render(rows))
 
 
 class IncidentListView(IncidentListMixin, GenericAPIView):
@@ -245,7 +248,7 @@ class IncidentDetailView(StrictQueryParams, GenericAPIView):
     serializer_class = IncidentSerializer
 
     def get(self, request: Request, pk: int) -> Response:
-        return Response(render_incident(pk, request.version))
+        return Response(incident_body(pk, request.version))
 
     def patch(self, request: Request, pk: int) -> Response:
         return self.update(request, pk)

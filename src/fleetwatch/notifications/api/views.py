@@ -21,11 +21,7 @@ from rest_framework.views import APIView
 
 from fleetwatch.accounts.api.views import requesting_user
 from fleetwatch.api.validation import StrictQueryParams, require_object
-from fleetwatch.incidents.api.serializers import (
-    IncidentSerializer,
-    incident_rows,
-    render_incidents,
-)
+from fleetwatch.incidents.api.serializers import IncidentSerializer, ListRendering
 from fleetwatch.notifications import services, testsend
 from fleetwatch.notifications.api.schema import (
     DestinationResponseSerializer,
@@ -61,7 +57,8 @@ from fleetwatch.notifications.models import (
 def incidents_response(request: Request, q) -> Response:
     """Every incident matching ``q`` (open and closed), newest first, unpaginated (Argus)."""
     queryset = matching_incidents(q).order_by("-start_time", "-id")
-    return Response(render_incidents(list(incident_rows(queryset)), request.version))
+    rendering = ListRendering(request.version)
+    return Response(rendering.render(list(rendering.rows(queryset))))
 
 
 class Owned(StrictQueryParams):
