@@ -245,3 +245,23 @@ def test_is_acked_is_probed_per_row_however_many_acks(api, source):
 
     (acked,) = subplans(plan)
     assert acked["Actual Loops"] == 3
+
+
+def test_the_compiled_pages_drop_the_least_recently_used(api, hub, monkeypatch):
+    """Past ``MAX_COMPILED`` the oldest unused page goes, not every page: many distinct
+    searches must not make the unfiltered page recompile."""
+    from fleetwatch.fastsql import pages
+
+    if not fastsql.enabled():
+        pytest.skip("the compiled pages are a fast-SQL trick")
+    monkeypatch.setattr(pages, "_compiled", {})
+    monkeypatch.setattr(pages, "MAX_COMPILED", 3)
+    assert api.get(f"{V2}?page_size=5").status_code == 200
+    (cache,) = pages._compiled.values()
+    unfiltered = next(iter(cache))
+    compiled_once = cache[unfiltered]
+    for word in ("alpha", "bravo", "charlie", "delta"):
+        assert api.get(f"{V2}?page_size=5").status_code == 200  # used again: kept
+        assert api.get(f"{V2}?page_size=5&search={word}").status_code == 200
+        assert len(cache) <= 3
+    assert cache[unfiltered] is compiled_once  # never dropped and compiled again

@@ -9,7 +9,9 @@ test_compiled_page_sql_matches_the_orm``). A query whose parameters are not exac
 (checked with two probe positions, or two probe pks) is never cached, and runs through the ORM.
 """
 
+from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -28,9 +30,10 @@ if TYPE_CHECKING:
 Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 Prep = Callable[[Any, BaseDatabaseWrapper], Any]
 
-_compiled: dict[tuple[str, str], dict[tuple[Any, ...], "CompiledPage | Literal[False]"]] = {}
-#: Compiled pages kept per database; past it the cache starts over (a key per filter value
-#: combination, and per set of incident ids for a rare tag: see ``incidents/api/compiled.py``).
+_compiled: dict[tuple[str, str], OrderedDict[tuple[Any, ...], "CompiledPage | Literal[False]"]] = {}
+#: Compiled pages kept per database, least recently used dropped first (a key per filter value
+#: combination and search text: see ``incidents/api/compiled.py``). Clearing them all at the
+#: limit let a client sending many distinct searches make every other page recompile.
 MAX_COMPILED = 2000
 # Cursor positions used only to compile a page query; never sent to the database.
 _PROBES = (
@@ -135,12 +138,15 @@ def _cached(
     key: tuple[Any, ...], compile: Callable[[], "CompiledPage | Literal[False]"]
 ) -> "CompiledPage | Literal[False]":
     connection = connections[DEFAULT_DB_ALIAS]
-    per_db = _compiled.setdefault((DEFAULT_DB_ALIAS, connection.vendor), {})
+    per_db = _compiled.setdefault((DEFAULT_DB_ALIAS, connection.vendor), OrderedDict())
     compiled = per_db.get(key)
     if compiled is None:
-        if len(per_db) >= MAX_COMPILED:  # keys carry resolved ids (tags=): keep memory bounded
-            per_db.clear()
         compiled = per_db[key] = compile()
+        while len(per_db) > MAX_COMPILED:
+            per_db.popitem(last=False)
+    else:
+        with suppress(KeyError):  # another thread dropped it meanwhile: it is still good
+            per_db.move_to_end(key)
     return compiled
 
 
