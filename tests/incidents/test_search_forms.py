@@ -12,7 +12,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from fleetwatch import fastsql
 from fleetwatch.fastsql import plans
 from fleetwatch.incidents.models import Event, Incident
 from fleetwatch.incidents.search import SearchPlan, search_q, text_parts
