@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from page_helpers import walk_pages
 
 from fleetwatch import fastsql
 from fleetwatch.incidents.api.compiled import COMPILED_FILTERS
@@ -89,23 +90,6 @@ def _values(hub):
     }
 
 
-def _walk(api, query):
-    """Every page forward then back (page size 4), with the status of each answer."""
-    pages, url = [], f"{V2}?page_size=4&{query}"
-    while url:
-        response = api.get(url)
-        assert response.status_code == 200, response.json()
-        body = response.json()
-        pages.append([row["pk"] for row in body["results"]])
-        url = body["next"]
-    url = body["previous"]
-    while url:
-        body = api.get(url).json()
-        pages.append([row["pk"] for row in body["results"]])
-        url = body["previous"]
-    return pages
-
-
 def test_every_listed_filter_is_compiled():
     assert set(COMPILED_FILTERS) == {
         "open",
@@ -132,8 +116,8 @@ def test_compiled_pages_match_the_filterset(api, hub):
         queries.append("&".join(f"{name}={rng.choice(values[name])}" for name in names))
     matched = 0
     for query in queries:
-        compiled = _walk(api, query)
-        assert compiled == _walk(api, f"{query}&{REFERENCE}"), query
+        compiled = walk_pages(api, query)
+        assert compiled == walk_pages(api, f"{query}&{REFERENCE}"), query
         matched += any(compiled)
     assert matched > len(queries) // 2  # most queries find something: the test can fail
 
@@ -168,9 +152,9 @@ def test_compiled_filters_refuse_as_the_filterset(api, hub, query):
 def test_a_new_incident_with_a_rare_tag_shows_on_the_compiled_page(api, hub, source):
     """A new incident with the tag is on its cached page (once keyed by the tag's incident
     ids; now read from the tag's relations in page order, ``incidents/tag_pages.py``)."""
-    first = _walk(api, "tags=site=c&level__lte=5")
+    first = walk_pages(api, "tags=site=c&level__lte=5")
     added = _add(source, "c-new", minutes=0, level=2, tags=["site=c"])
-    again = _walk(api, "tags=site=c&level__lte=5")
+    again = walk_pages(api, "tags=site=c&level__lte=5")
     assert again[0][0] == added.pk
     assert {pk for page in again for pk in page} == {pk for page in first for pk in page} | {
         added.pk

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from page_helpers import walk_both_ways
 
 from fleetwatch.fastsql import plans
 from fleetwatch.incidents.models import Event, Incident
@@ -85,21 +86,6 @@ def _query(text: str) -> str:
     return f"search={quote(text, safe='')}"
 
 
-def _walk(api, query: str) -> tuple[list[list[int]], list[list[int]]]:
-    """Every page forward (``next``), then back (``previous``), page size 4."""
-    forward, back, url = [], [], f"{V2}?page_size=4&{query}"
-    while url:
-        body = api.get(url).json()
-        forward.append([row["pk"] for row in body["results"]])
-        url = body["next"]
-    url = body["previous"]
-    while url:
-        body = api.get(url).json()
-        back.append([row["pk"] for row in body["results"]])
-        url = body["previous"]
-    return forward, back
-
-
 #: The decisions of ``fastsql.plans`` that force each form (``selective_parts``: which of
 #: two or more parts the index condition asks for; none: the whole text).
 FORMS = {
@@ -141,8 +127,8 @@ WITH_TAG = [f"{_query(text)}&tags=site%3Ds1" for text in ("host-42", "lost", "ti
 def test_every_form_gives_the_pages_of_the_reference(api, hub, settings, monkeypatch, form):
     settings.FAST_SQL = False
     texts = [*ASCII, *OTHER]
-    reference = {text: _walk(api, _query(text)) for text in texts}
-    tagged = {query: _walk(api, query) for query in WITH_TAG}
+    reference = {text: walk_both_ways(api, _query(text)) for text in texts}
+    tagged = {query: walk_both_ways(api, query) for query in WITH_TAG}
     assert [sum(map(len, forward)) for forward, _ in tagged.values()] == [12, 4, 1, 0]
     newest_first = list(reversed(range(len(hub))))
     for text, finds in ASCII.items():
@@ -159,10 +145,10 @@ def test_every_form_gives_the_pages_of_the_reference(api, hub, settings, monkeyp
         (page,) = [q["sql"] for q in queries if "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]]
         assert all(sign in page for sign in SIGNS[form]), page
     for text in texts:
-        assert _walk(api, _query(text)) == reference[text], (form, text)
-        assert _walk(api, f"{_query(text)}&{FILTERSET}") == reference[text], (form, text)
+        assert walk_both_ways(api, _query(text)) == reference[text], (form, text)
+        assert walk_both_ways(api, f"{_query(text)}&{FILTERSET}") == reference[text], (form, text)
     for query, pages in tagged.items():
-        assert _walk(api, query) == pages, (form, query)
+        assert walk_both_ways(api, query) == pages, (form, query)
 
 
 @pytest.mark.parametrize("form", ["gather", "hash", "probe"])

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
+from page_helpers import walk_pages
 
 from fleetwatch import fastsql
 from fleetwatch.incidents import tag_pages
@@ -38,27 +39,10 @@ def relations_follow_their_incidents() -> int:
     return len(rows)
 
 
-def walk(api, query: str, size: int = 3) -> list[list[int]]:
-    """Every page of a list forward, then back from the last one."""
-    pages, url = [], f"{V2}?page_size={size}&{query}"
-    while url:
-        response = api.get(url)
-        assert response.status_code == 200, response.json()
-        body = response.json()
-        pages.append([row["pk"] for row in body["results"]])
-        url = body["next"]
-    url = body["previous"]
-    while url:
-        body = api.get(url).json()
-        pages.append([row["pk"] for row in body["results"]])
-        url = body["previous"]
-    return pages
-
-
 def same_pages(api, query: str) -> list[list[int]]:
     """The tag page path's pages, checked against the filterset's."""
-    pages = walk(api, query)
-    assert pages == walk(api, f"{query}&{REFERENCE}"), query
+    pages = walk_pages(api, query, 3)
+    assert pages == walk_pages(api, f"{query}&{REFERENCE}", 3), query
     return pages
 
 
