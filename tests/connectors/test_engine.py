@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -49,12 +50,21 @@ def faults_pending(ctl) -> int:
 
 
 def fleetwatch(*args, env):
-    return subprocess.Popen(
-        [sys.executable, "-m", "fleetwatch", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    """A ``fleetwatch`` subprocess writing its output to a file in the test's data directory
+    (``output(process)`` reads it). Not a pipe: nobody reads a pipe while the test waits, and
+    a worker that logs more than its 64 KB buffer blocks on its next log line."""
+    log = Path(env["FLEETWATCH_DATA_DIR"]) / f"fleetwatch-{time.monotonic_ns()}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fleetwatch", *args], env=env, stdout=sink, stderr=sink
+        )
+    process.log = log
+    return process
+
+
+def output(process) -> str:
+    """The last lines a ``fleetwatch`` subprocess wrote, for a failure's message."""
+    return "\n".join(process.log.read_text(errors="replace").splitlines()[-40:])
 
 
 @pytest.fixture
@@ -124,7 +134,7 @@ def test_a_worker_killed_mid_poll_is_taken_over_by_another_after_its_lease(seven
             ).exists(),
             timeout=60,
         )
-        assert recovered, second.poll()
+        assert recovered, (second.poll(), output(second))
     finally:
         stop(second)
     state = ConnectorState.objects.get(pk=connector.pk)
@@ -246,7 +256,7 @@ def test_workers_poll_on_schedule_and_share_a_strict_limit(
             ),
             timeout=60,
         )
-        assert polled, [w.poll() for w in workers]
+        assert polled, [(w.poll(), output(w)) for w in workers]
         # Both have paged through the agents (3 pages each) under the shared limit.
         paged = wait_for(lambda: vendor_requests(ctl, "GET /eyes/agents") >= 6, timeout=30)
         assert paged, ctl.counters()
