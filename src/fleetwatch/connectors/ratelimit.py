@@ -28,6 +28,13 @@ from fleetwatch.connectors.models import RateLimitSlot
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+def _ensure_slot(key: str) -> None:
+    """The key's row, created if missing (a concurrent creator wins quietly)."""
+    RateLimitSlot.objects.bulk_create(
+        [RateLimitSlot(key=key, next_at=EPOCH)], ignore_conflicts=True
+    )
+
+
 class SharedRateLimiter:
     def __init__(
         self,
@@ -54,9 +61,7 @@ class SharedRateLimiter:
 
     def _ensure_row(self) -> None:
         if not self._row_ready:
-            RateLimitSlot.objects.bulk_create(
-                [RateLimitSlot(key=self.key, next_at=EPOCH)], ignore_conflicts=True
-            )
+            _ensure_slot(self.key)
             self._row_ready = True
 
     def acquire(self) -> float:
@@ -117,9 +122,7 @@ def take_allowance(
     key = key[:200]
     interval = timedelta(seconds=window / limit)
     burst = timedelta(seconds=window) - interval
-    RateLimitSlot.objects.bulk_create(
-        [RateLimitSlot(key=key, next_at=EPOCH)], ignore_conflicts=True
-    )
+    _ensure_slot(key)
     with transaction.atomic():
         slot = RateLimitSlot.objects.select_for_update().get(key=key)
         moment = now()
